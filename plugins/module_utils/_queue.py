@@ -704,3 +704,23 @@ def summarize(messages, now=None, top=10):
         summary.add(message)
     return summary.result()
 
+
+
+def collect(messages, selector, limit, top=10):
+    """Read a listing once: select, summarise, keep the first ``limit`` selected messages.
+
+    Returns a dict with ``summary`` (of the selected messages), ``messages``,
+    ``listed`` (messages in the listing) and ``duplicates`` (repeats dropped).
+    """
+    if limit < 0:
+        raise SelectionError("limit must be 0 or more, got %r" % (limit,))
+    summary = Summary(now=selector.now, top=top)
+    kept, stats, listed = [], {}, 0
+    for message in unique_messages(messages, stats):
+        listed += 1
+        if selector.matches(message):
+            summary.add(message)
+            if len(kept) < limit:
+                kept.append(message)
+    return {"summary": summary.result(), "messages": kept, "listed": listed,
+            "duplicates": stats.get("duplicates", 0)}

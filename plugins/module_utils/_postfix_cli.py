@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""The only code of the collection that runs Postfix commands.
+
+Commands are argv lists (never a shell), with ``LC_ALL=C`` and ``-c DIR``
+when an instance's config directory is given. Each failure becomes a
+PostfixError whose message carries Postfix's own words and what to do.
+Parsing is left to the pure modules (_queue.py).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import re
+import subprocess
+import tempfile
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _queue
+
+TOOLS = ("postconf", "postqueue", "postsuper", "postcat")
+# Searched after PATH: sbin is often missing from a non-root PATH.
+FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
+JSON_SINCE = (3, 1)
+
+# Postfix's words -> what the operator can do about them.
+_HINTS = (
+    (re.compile(r"reserved for the superuser|Permission denied"),
+     "run the task as root (become: true)"),
+    (re.compile(r"mail system is down|Queue report unavailable|Cannot flush"),
+     "Postfix is not running: start it (root can still list a stopped queue)"),
+    (re.compile(r"unauthorized configuration directory"),
+     "list the directory in alternate_config_directories or multi_instance_directories "
+     "of the default instance's main.cf, or run as root"),
+    (re.compile(r"main\.cf: No such file or directory|No such file or directory.*main\.cf"),
+     "no Postfix instance has its configuration there: check config_dir (postmulti -l lists instances)"),
+)
+
+
+class PostfixError(Exception):
+    """A Postfix command could not be run or failed; the message says what to do."""
+
+    def __init__(self, message, argv=None, rc=None, stderr=None):
+        super(PostfixError, self).__init__(message)
+        self.argv = argv
+        self.rc = rc
+        self.stderr = stderr
+
+
+def _command_failed(argv, rc, stderr):
+    words = stderr.strip() or "(no message)"
+    message = "%s failed (exit %s): %s" % (" ".join(argv), rc, words)
+    for pattern, hint in _HINTS:
+        if pattern.search(stderr):
+            message += " -- " + hint
+            break
+    return PostfixError(message, argv, rc, stderr)
+
+
+def parse_version(text):
+    """(3, 7, 11) from '3.7.11'; snapshots like '3.8-20230101' give (3, 8)."""
+    match = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    if not match:
+        raise PostfixError("cannot read the Postfix version from %r" % (text,))
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
+class PostfixCLI:
+    """Runs one Postfix instance's commands."""
+
+    def __init__(self, config_dir=None, bin_dir=None, tool_paths=None, environ=None):
+        self.config_dir = config_dir
+        self.bin_dir = bin_dir
+        self.tool_paths = dict((k, v) for k, v in (tool_paths or {}).items() if v)
+        env = dict(os.environ if environ is None else environ)
+        env["LC_ALL"] = "C"
+        self.env = env
+        self.warnings = []
+        self.commands = []
+        self._found = {}
+
+    # ------------------------------------------------------------ locating tools
+
+    def tool(self, name):
+        """The path of a Postfix tool: per-tool path, else postfix_bin_dir, else PATH and sbin."""
+        if name in self._found:
+            return self._found[name]
+        if name in self.tool_paths:
+            candidates, where = [self.tool_paths[name]], "postfix_tool_paths.%s" % name
+        elif self.bin_dir:
+            candidates, where = [os.path.join(self.bin_dir, name)], "postfix_bin_dir %s" % self.bin_dir
+        else:
+            dirs = [d for d in self.env.get("PATH", "").split(os.pathsep) if d] + list(FALLBACK_DIRS)
+            candidates, where = [os.path.join(d, name) for d in dirs], "PATH or %s" % ", ".join(FALLBACK_DIRS)
+        for path in candidates:
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                self._found[name] = path
+                return path
+        raise PostfixError("%s not found (looked in %s): is Postfix installed? "
+                           "Set postfix_bin_dir (e.g. /opt/zimbra/common/sbin) or postfix_tool_paths."
+                           % (name, where))
+
+    def argv(self, name, *args):
+        argv = [self.tool(name)]
+        if self.config_dir:
+            argv += ["-c", self.config_dir]
+        argv.extend(args)
+        return argv
+
+    # ------------------------------------------------------------ running
+
+    def run(self, argv, data=None):
+        """Run to completion; returns (rc, stdout, stderr) as text."""
+        self.commands.append(argv)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, close_fds=True)
+        except OSError as exc:
+            raise PostfixError("cannot run %s: %s" % (argv[0], exc), argv)
+        out, err = proc.communicate(None if data is None else data.encode("utf-8"))
+        return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+    def stream(self, argv):
+        """Yield stdout lines (without newline) while the command runs.
+
+        stderr goes to a temporary file, so no pipe can fill and block. When
+        the command ends with a non-zero status, PostfixError is raised after
+        the last line; its warnings on success are kept in ``self.warnings``.
+        If the reader stops early, the command is killed.
+        """
+        self.commands.append(argv)
+        with tempfile.TemporaryFile() as err:
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                        env=self.env, close_fds=True)
+            except OSError as exc:
+                raise PostfixError("cannot run %s: %s" % (argv[0], exc), argv)
+            done = False
+            try:
+                for raw in proc.stdout:
+                    yield raw.decode("utf-8", "replace").rstrip("\n")
+                done = True
+            finally:
+                if not done:
+                    proc.kill()
+                proc.stdout.close()
+                rc = proc.wait()
+            err.seek(0)
+            stderr = err.read().decode("utf-8", "replace")
+        if rc != 0:
+            raise _command_failed(argv, rc, stderr)
+        self.warnings.extend(line for line in stderr.splitlines() if line.strip())
+
+    def check(self, argv, data=None):
+        """Run; raise PostfixError unless it exits 0. Returns stdout."""
+        rc, out, err = self.run(argv, data)
+        if rc != 0:
+            raise _command_failed(argv, rc, err)
+        return out
+
+    # ------------------------------------------------------------ queries
+
+    def instance(self):
+        """Version and identity of the instance: one postconf call."""
+        names = ("mail_version", "config_directory", "queue_directory", "multi_instance_name")
+        out = self.check(self.argv("postconf", "-h") + list(names))
+        values = out.splitlines()
+        if len(values) != len(names):
+            raise PostfixError("unexpected postconf output: %r" % (out,))
+        info = dict(zip(names, values))
+        return {
+            "name": info["multi_instance_name"] or "postfix",
+            "config_dir": info["config_directory"],
+            "queue_directory": info["queue_directory"],
+            "mail_version": info["mail_version"],
+            "version": parse_version(info["mail_version"]),
+        }
+
+    @staticmethod
+    def choose_source(source, version):
+        """'json' from Postfix 3.1 when source is auto; refuse json on older versions."""
+        has_json = tuple(version) >= JSON_SINCE
+        if source == "auto":
+            return "json" if has_json else "text"
+        if source == "json" and not has_json:
+            raise PostfixError("source=json needs Postfix 3.1 or newer (postqueue -j); this is %s: use source=text"
+                               % ".".join(str(v) for v in version))
+        if source not in ("json", "text"):
+            raise PostfixError("unknown source %r" % (source,))
+        return source
+
+    def list_queue(self, source, now=None):
+        """Yield every queued message (parsed by _queue), once each."""
+        if source == "json":
+            lines = self.stream(self.argv("postqueue", "-j"))
+            messages = _queue.iter_json_lines(lines)
+        else:
+            lines = self.stream(self.argv("postqueue", "-p"))
+            messages = _queue.iter_mailq(lines, now)
+        return messages

@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+DOCUMENTATION = r"""
+module: postfix_queue_info
+short_description: Summarise and list the Postfix mail queue, or a precise selection of it
+version_added: 0.1.0
+description:
+  - Lists the queue of one Postfix instance with C(postqueue -j) (or C(postqueue -p) text), selects
+    messages with the shared selection options, and returns a summary (counts and bytes by queue,
+    qshape-style age buckets, top senders, sender and recipient domains, delay reasons, the oldest
+    message) and the first O(limit) selected messages.
+  - Reads only; never changes the queue, so it runs the same in check mode.
+  - Listing the queue needs no root privileges while Postfix runs; root can also list a stopped Postfix.
+author:
+  - mailops.postfix contributors
+extends_documentation_fragment:
+  - mailops.postfix.postfix.INSTANCE
+  - mailops.postfix.postfix.SELECTION
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  limit:
+    description:
+      - Return at most this many selected messages in RV(messages), in listing order. The summary
+        always covers every selected message.
+      - V(0) returns the summary only.
+    type: int
+    default: 20
+  summary_top:
+    description:
+      - Length of each top list of the summary (senders, domains, reasons).
+    type: int
+    default: 10
+notes:
+  - The listing is not a snapshot (Postfix reads its queue directories one after another); a message
+    moved meanwhile may be listed twice and is then counted once (RV(duplicates)).
+seealso:
+  - name: postqueue(1)
+    description: The Postfix queue listing command.
+    link: https://www.postfix.org/postqueue.1.html
+  - name: QSHAPE_README
+    description: Age buckets as qshape shows them.
+    link: https://www.postfix.org/QSHAPE_README.html
+"""
+
+EXAMPLES = r"""
+- name: Summarise the whole queue
+  mailops.postfix.postfix_queue_info:
+    limit: 0
+  register: queue
+
+- name: Show the count per queue
+  ansible.builtin.debug:
+    msg: "{{ queue.summary.by_queue }}"
+
+- name: Deferred mail to one domain, older than two hours
+  mailops.postfix.postfix_queue_info:
+    queues: [deferred]
+    recipient_domain: example.net
+    older_than: 2h
+
+- name: Mail from a compromised account, as JSON-like message list
+  mailops.postfix.postfix_queue_info:
+    sender: webmaster@example.org
+    limit: 100
+  register: junk
+
+- name: Bounces stuck on one delay reason
+  mailops.postfix.postfix_queue_info:
+    sender: MAILER-DAEMON
+    reason_regex: '.*Connection refused.*'
+
+- name: A second instance created with postmulti
+  mailops.postfix.postfix_queue_info:
+    config_dir: /etc/postfix-out
+
+- name: Zimbra's Postfix
+  mailops.postfix.postfix_queue_info:
+    postfix_bin_dir: /opt/zimbra/common/sbin
+"""
+
+RETURN = r"""
+summary:
+  description: Summary of the selected messages (the whole queue when no selection option is given).
+  returned: success
+  type: dict
+  contains:
+    total:
+      description: Number of selected messages.
+      type: int
+      sample: 1532
+    bytes:
+      description: Sum of their sizes, in bytes.
+      type: int
+      sample: 4893211
+    recipients:
+      description: Number of their recipients.
+      type: int
+      sample: 20411
+    forced_expire:
+      description: How many are marked for forced expiry (C(postsuper -e)).
+      type: int
+      sample: 0
+    by_queue:
+      description:
+        - Messages and bytes per queue, in Postfix's order. Text listings put deferred, incoming and
+          maildrop mail under C(unknown).
+      type: dict
+      sample: {"deferred": {"messages": 1500, "bytes": 4800000}, "hold": {"messages": 32, "bytes": 93211}}
+    age_buckets:
+      description:
+        - Messages by age, in qshape's buckets; C(label) is the bucket's upper bound in minutes
+          (C(5) holds ages under 5 minutes, C(1280+) ages of 1280 minutes and more).
+      type: list
+      elements: dict
+      sample: [{"label": "5", "max_age_minutes": 5, "messages": 12}, {"label": "1280+", "max_age_minutes": null, "messages": 0}]
+    age_unknown:
+      description: Messages whose arrival time is unknown (old Postfix printed C(??)).
+      type: int
+      sample: 0
+    oldest:
+      description: The message that arrived first, or V(null) for an empty selection.
+      type: dict
+      sample: {"queue_id": "767F0160023", "queue_name": "deferred", "arrival_time": 1795959427, "age_seconds": 773, "sender": "alice@example.org"}
+    top_senders:
+      description: Senders with the most messages (C(sender), C(messages), C(bytes)).
+      type: list
+      elements: dict
+      sample: [{"sender": "MAILER-DAEMON", "messages": 3, "bytes": 2460}]
+    top_sender_domains:
+      description: Sender domains with the most messages (C(domain), C(messages), C(bytes)); the null sender is C(MAILER-DAEMON), a sender without domain C((local)).
+      type: list
+      elements: dict
+      sample: [{"domain": "example.org", "messages": 12, "bytes": 2106503}]
+    top_recipient_domains:
+      description: Recipient domains by messages, with their recipient count (C(domain), C(messages), C(recipients)).
+      type: list
+      elements: dict
+      sample: [{"domain": "example.net", "messages": 15, "recipients": 71}]
+    top_reasons:
+      description: Delay reasons by messages, with their recipient count (C(reason), C(messages), C(recipients)).
+      type: list
+      elements: dict
+      sample: [{"reason": "connect to mx.example.net[192.0.2.1]:25: Connection refused", "messages": 9, "recipients": 69}]
+messages:
+  description:
+    - The first O(limit) selected messages, with the keys of C(postqueue -j).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    queue_name:
+      description: V(maildrop), V(incoming), V(active), V(deferred) or V(hold); V(null) when a text listing cannot tell.
+      type: str
+      sample: deferred
+    queue_id:
+      description: The queue ID.
+      type: str
+      sample: 32D2F160014
+    arrival_time:
+      description: Arrival time, in seconds since the epoch; V(null) when unknown.
+      type: int
+      sample: 1795959474
+    message_size:
+      description: Size in bytes.
+      type: int
+      sample: 389
+    forced_expire:
+      description: Whether the message is marked for forced expiry.
+      type: bool
+      sample: false
+    sender:
+      description: Envelope sender; V(MAILER-DAEMON) for the null sender.
+      type: str
+      sample: alice@example.org
+    recipients:
+      description: Recipients; C(delay_reason) is present only for a delayed recipient (Postfix 3.11 adds C(orig_address) and C(bounce_reason)).
+      type: list
+      elements: dict
+      sample: [{"address": "bob@example.net", "delay_reason": "connect to 127.0.0.1[127.0.0.1]:2: Connection refused"}]
+listed:
+  description: Number of messages in the listing, before selection.
+  returned: success
+  type: int
+  sample: 20000
+duplicates:
+  description: Messages listed twice while the queue changed, counted once.
+  returned: success
+  type: int
+  sample: 0
+selection:
+  description: The selection options in effect, normalised (durations in seconds, sizes in bytes).
+  returned: success
+  type: dict
+  sample: {"recipient_domain": ["example.net"], "older_than": 7200, "recipient_match": "any"}
+postfix_version:
+  description: The instance's C(mail_version).
+  returned: success
+  type: str
+  sample: 3.7.11
+source:
+  description: How the queue was listed, V(json) or V(text).
+  returned: success
+  type: str
+  sample: json
+instance:
+  description: The instance the module read.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: C(multi_instance_name), or V(postfix) for an unnamed instance.
+      type: str
+      sample: postfix
+    config_dir:
+      description: Its configuration directory.
+      type: str
+      sample: /etc/postfix
+    queue_directory:
+      description: Its queue directory.
+      type: str
+      sample: /var/spool/postfix
+  sample: {"name": "postfix", "config_dir": "/etc/postfix", "queue_directory": "/var/spool/postfix"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailops.postfix.plugins.module_utils._argspec import (
+    cli_from_params, selector_from_params, shared_argument_spec)
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
+    QueueParseError, SelectionError, collect)
+
+
+def argument_spec():
+    spec = shared_argument_spec()
+    spec.update(limit=dict(type="int", default=20), summary_top=dict(type="int", default=10))
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    try:
+        selector = selector_from_params(params)
+        cli = cli_from_params(params)
+        instance = cli.instance()
+        source = cli.choose_source(params["source"], instance["version"])
+        result = collect(cli.list_queue(source, selector.now), selector, params["limit"], params["summary_top"])
+    except (SelectionError, QueueParseError, PostfixError) as exc:
+        module.fail_json(msg=str(exc))
+    for warning in cli.warnings:
+        module.warn(warning)
+    module.exit_json(
+        changed=False,
+        selection=selector.given,
+        postfix_version=instance["mail_version"],
+        source=source,
+        instance=dict((k, instance[k]) for k in ("name", "config_dir", "queue_directory")),
+        **result
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A real Postfix (Debian's package) for the integration tests, and ways to fill its queues.
+
+The test instance relays everything to [127.0.0.1]:10025 where nothing
+listens, so mail stays deferred with a real delay reason and never leaves the
+machine; slow.example goes to an smtp-sink that stalls at DATA (mail stays
+active); a Subject containing [HOLD] is held by header_checks. Incoming and
+maildrop are frozen by disabling qmgr and pickup (master_service_disable).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import shutil
+import smtplib
+import subprocess
+import time
+
+MARK = "# mailops.postfix integration-test instance: safe to overwrite"
+RELAY_PORT = 10025      # nothing listens here: "Connection refused"
+SLOW_PORT = 10026       # smtp-sink stalling at DATA
+SMTP_PORT = 25          # the instance's smtpd, loopback only
+B_SMTP_PORT = 2525
+SECOND = "postfix-b"
+
+
+class NotOurs(RuntimeError):
+    pass
+
+
+def run(argv, check=True, data=None, env=None):
+    full_env = dict(os.environ, LC_ALL="C")
+    full_env.update(env or {})
+    proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=full_env, universal_newlines=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError("%s failed (%s): %s%s" % (" ".join(argv), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+def wait_for(predicate, timeout=60, what="condition"):
+    """Poll until predicate() is true (the queue changes asynchronously); fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(0.1)
+
+
+class Instance:
+    """One Postfix instance, by config directory."""
+
+    def __init__(self, config_dir="/etc/postfix", smtp_port=SMTP_PORT):
+        self.config_dir = config_dir
+        self.smtp_port = smtp_port
+
+    @property
+    def c(self):
+        return ["-c", self.config_dir]
+
+    def postconf(self, *settings):
+        run(["postconf"] + self.c + ["-e"] + list(settings))
+
+    def get(self, name):
+        return run(["postconf"] + self.c + ["-h", name]).stdout.strip()
+
+    def queue(self):
+        out = run(["postqueue"] + self.c + ["-j"]).stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+    def text_queue(self):
+        return run(["postqueue"] + self.c + ["-p"]).stdout
+
+    def by_queue(self):
+        counts = {}
+        for message in self.queue():
+            counts[message["queue_name"]] = counts.get(message["queue_name"], 0) + 1
+        return counts
+
+    def postsuper(self, *args, data=None):
+        return run(["postsuper"] + self.c + list(args), data=data)
+
+    def running(self):
+        return run(["postfix"] + self.c + ["status"], check=False).returncode == 0
+
+    def start(self):
+        if not self.running():
+            run(["postfix"] + self.c + ["start"])
+        wait_for(self.running, 30, "postfix to start")
+
+    def stop(self):
+        if self.running():
+            run(["postfix"] + self.c + ["stop"])
+
+    def reload(self):
+        run(["postfix"] + self.c + ["reload"])
+
+    def freeze(self):
+        """Stop pickup and qmgr: new mail stays in maildrop (sendmail) or incoming (SMTP)."""
+        self.postconf("master_service_disable = pickup/unix qmgr/unix")
+        self.reload()
+
+    def thaw(self):
+        self.postconf("master_service_disable =")
+        self.reload()
+
+    def empty(self):
+        """Delete every message of this test instance (its queue is ours)."""
+        self.postsuper("-d", "ALL")
+        wait_for(lambda: not self.queue(), 30, "an empty queue")
+
+    # ------------------------------------------------------------ injection
+
+    def smtp_source(self, count, sender, recipient, recipients_each=1, subject=None, sessions=4, size=None):
+        argv = ["smtp-source", "-d", "-s", str(sessions), "-m", str(count), "-f", sender, "-t", recipient,
+                "-r", str(recipients_each), "-N"]
+        if subject:
+            argv += ["-S", subject]
+        if size:
+            argv += ["-l", str(size)]
+        run(argv + ["127.0.0.1:%d" % self.smtp_port])
+
+    def smtp(self, sender, recipients, subject="test", body="hello\n", utf8=False):
+        message = "From: <%s>\r\nSubject: %s\r\n\r\n%s" % (sender, subject, body)
+        with smtplib.SMTP("127.0.0.1", self.smtp_port) as client:
+            options = ["SMTPUTF8"] if utf8 else []
+            client.sendmail(sender, recipients, message.encode("utf-8"), mail_options=options)
+
+    def sendmail(self, sender, recipients, subject="local"):
+        """Local submission: the message goes to maildrop first."""
+        body = "Subject: %s\n\nlocal mail\n" % subject
+        run(["sendmail", "-C", self.config_dir, "-f", sender, "--"] + list(recipients), data=body)
+
+
+def _write(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def configure_default():
+    """Write the test configuration of the default instance from the package's pristine files.
+
+    Refuses to overwrite a main.cf that the tests did not write.
+    """
+    main_cf = "/etc/postfix/main.cf"
+    if os.path.exists(main_cf):
+        with open(main_cf) as handle:
+            if MARK not in handle.read():
+                raise NotOurs("%s was not written by these tests: refusing to touch this machine's Postfix" % main_cf)
+    _write(main_cf, MARK + "\n" + open("/usr/share/postfix/main.cf.debian").read())
+    shutil.copy("/usr/share/postfix/master.cf.dist", "/etc/postfix/master.cf")
+    _write("/etc/postfix/mailops_header_checks", "/^Subject:.*\\[HOLD\\]/ HOLD held by test header_checks\n")
+    _write("/etc/postfix/mailops_transport", "slow.example smtp:[127.0.0.1]:%d\n" % SLOW_PORT)
+    instance = Instance()
+    instance.postconf(
+        "myhostname = mailops-test.invalid",
+        "mydomain = mailops-test.invalid",
+        "mydestination =",
+        "alias_maps =",
+        "alias_database =",
+        "inet_interfaces = loopback-only",
+        "inet_protocols = ipv4",
+        "relayhost = [127.0.0.1]:%d" % RELAY_PORT,
+        "transport_maps = texthash:/etc/postfix/mailops_transport",
+        "header_checks = regexp:/etc/postfix/mailops_header_checks",
+        "maillog_file = /var/log/postfix-mailops-test.log",
+        "smtputf8_enable = yes",
+        "smtpd_tls_security_level = none",
+        "smtp_tls_security_level = none",
+        "master_service_disable =",
+        "multi_instance_directories =",
+        "default_destination_concurrency_limit = 20",
+    )
+    run(["postconf", "-F", "*/*/chroot = n"])
+    open("/var/log/postfix-mailops-test.log", "a").close()
+    os.chmod("/var/log/postfix-mailops-test.log", 0o644)
+    run(["newaliases"], check=False)
+    return instance
+
+
+def configure_second():
+    """A second instance made with postmulti, relaying the same way."""
+    default = Instance()
+    if default.get("multi_instance_enable") != "yes":
+        run(["postmulti", "-e", "init"])
+    config_dir = "/etc/%s" % SECOND
+    if not os.path.isdir(config_dir):
+        run(["postmulti", "-I", SECOND, "-G", "mta", "-e", "create"])
+    second = Instance(config_dir, B_SMTP_PORT)
+    second.postconf(
+        "myhostname = mailops-b.invalid",
+        "mydestination =",
+        "inet_interfaces = loopback-only",
+        "inet_protocols = ipv4",
+        "relayhost = [127.0.0.1]:%d" % RELAY_PORT,
+        "maillog_file = /var/log/postfix-mailops-b.log",
+        "master_service_disable =",
+        "smtputf8_enable = yes",
+    )
+    run(["postconf", "-c", config_dir, "-F", "*/*/chroot = n"])
+    run(["postmulti", "-i", SECOND, "-e", "enable"])
+    open("/var/log/postfix-mailops-b.log", "a").close()
+    return second
+
+
+class SlowSink:
+    """An smtp-sink on loopback that never answers DATA: mail to it stays active."""
+
+    def __init__(self):
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["smtp-sink", "-w", "3600", "127.0.0.1:%d" % SLOW_PORT, "100"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()   # our own child, by its PID
+            self.proc.wait()
