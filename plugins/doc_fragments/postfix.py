@@ -78,8 +78,8 @@ options:
     elements: str
   sender_domain:
     description:
-      - Select messages whose sender's domain is one of these (case-insensitive, anchored:
-        V(example.com) matches neither V(notexample.com) nor V(mx.example.com)).
+      - Select messages whose sender's domain is one of these. The match ignores case and is
+        anchored, so V(example.com) matches neither V(notexample.com) nor V(mx.example.com).
       - A leading dot (V(.example.com)) matches the subdomains of a domain.
     type: list
     elements: str

@@ -107,7 +107,7 @@ def _json_message(obj):
         raise ValueError("invalid queue_id %r" % (queue_id,))
     for key in ("arrival_time", "message_size"):
         value = obj.get(key)
-        if type(value) is not int or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError("invalid %s %r" % (key, value))
     forced_expire = obj.get("forced_expire", False)  # absent before Postfix 3.5
     if not isinstance(forced_expire, bool):
@@ -167,7 +167,7 @@ _SHORT_HEADER_RE = re.compile(
 _LONG_HEADER_RE = re.compile(
     r"\A----Queue ID----- +--Size-- +---Arrival Time---- +--Sender/Recipient------\s*\Z")
 _EMPTY_TEXT = "Mail queue is empty"
-_FOOTER_RE = re.compile(r"\A-- (\d+) Kbytes in (\d+) Requests?\.\Z")
+_FOOTER_RE = re.compile(r"\A-- (\d+) Kbytes in (\d+) Requests?\.\Z", re.ASCII)
 # First line of an entry: ID, status markers (active '*' or hold '!', then
 # forced-expire '#'; Postfix 2.x padded the ID before its marker), size (may
 # overflow its column), asctime() without the year (or '??' when unknown),
@@ -175,9 +175,9 @@ _FOOTER_RE = re.compile(r"\A-- (\d+) Kbytes in (\d+) Requests?\.\Z")
 _ENTRY_RE = re.compile(
     r"\A(?P<id>[0-9A-Za-z]+) *(?P<marks>[*!]?#?) +(?P<size>\d+) +"
     r"(?P<date>(?P<dow>[A-Z][a-z]{2}) (?P<mon>[A-Z][a-z]{2}) (?P<day>[ 0-9]?[0-9]) "
-    r"(?P<hms>\d\d:\d\d:\d\d)|\?\?) +(?P<sender>\S.*)\Z")
+    r"(?P<hms>\d\d:\d\d:\d\d)|\?\?) +(?P<sender>\S.*)\Z", re.ASCII)
 # Postfix 2.x listed unreadable maildrop files this way.
-_MAILDROP_UID_RE = re.compile(r"\A\(maildrop queue, sender UID (\d+)\)\Z")
+_MAILDROP_UID_RE = re.compile(r"\A\(maildrop queue, sender UID (\d+)\)\Z", re.ASCII)
 # A delay reason: padded to end at column 76 (or at column 0 when long).
 # Quoted addresses never start with '(' (RFC 5322 quoting), so this is unambiguous.
 _REASON_RE = re.compile(r"\A *\((?P<reason>.*)\)\Z")
@@ -349,10 +349,12 @@ def unique_messages(messages, stats=None):
 
 # ---------------------------------------------------------------- selection
 
-_DURATION_RE = re.compile(r"\A(?:\d+[smhdw])+\Z")
-_DURATION_PART_RE = re.compile(r"(\d+)([smhdw])")
+# ASCII digits only: str.isdigit() and a Unicode \d also accept '²' or '٣'.
+_DIGITS_RE = re.compile(r"\A[0-9]+\Z")
+_DURATION_RE = re.compile(r"\A(?:[0-9]+[smhdw])+\Z")
+_DURATION_PART_RE = re.compile(r"([0-9]+)([smhdw])")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SIZE_RE = re.compile(r"\A(\d+)([kKmMgG]?)\Z")
+_SIZE_RE = re.compile(r"\A([0-9]+)([kKmMgG]?)\Z")
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 
 
@@ -365,7 +367,7 @@ def parse_duration(value, name="duration"):
             raise SelectionError("%s: a duration cannot be negative: %r" % (name, value))
         return value
     text = str(value).strip()
-    if text.isdigit():
+    if _DIGITS_RE.match(text):
         return int(text)
     if not _DURATION_RE.match(text):
         raise SelectionError("%s: expected a duration like 90s, 30m, 2h or 3d, got %r" % (name, value))
@@ -703,7 +705,6 @@ def summarize(messages, now=None, top=10):
     for message in messages:
         summary.add(message)
     return summary.result()
-
 
 
 def collect(messages, selector, limit, top=10):

@@ -18,7 +18,7 @@ description:
   - Reads only; never changes the queue, so it runs the same in check mode.
   - Listing the queue needs no root privileges while Postfix runs; root can also list a stopped Postfix.
 author:
-  - mailops.postfix contributors
+  - mailops.postfix contributors (@mailops)
 extends_documentation_fragment:
   - mailops.postfix.postfix.INSTANCE
   - mailops.postfix.postfix.SELECTION
@@ -140,7 +140,9 @@ summary:
       elements: dict
       sample: [{"sender": "MAILER-DAEMON", "messages": 3, "bytes": 2460}]
     top_sender_domains:
-      description: Sender domains with the most messages (C(domain), C(messages), C(bytes)); the null sender is C(MAILER-DAEMON), a sender without domain C((local)).
+      description:
+        - Sender domains with the most messages (C(domain), C(messages), C(bytes)).
+        - The null sender counts as C(MAILER-DAEMON), a sender without domain as C((local)).
       type: list
       elements: dict
       sample: [{"domain": "example.org", "messages": 12, "bytes": 2106503}]

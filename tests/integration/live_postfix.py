@@ -36,7 +36,7 @@ def run(argv, check=True, data=None, env=None):
     full_env = dict(os.environ, LC_ALL="C")
     full_env.update(env or {})
     proc = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=full_env, universal_newlines=True)
+                          env=full_env, universal_newlines=True, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError("%s failed (%s): %s%s" % (" ".join(argv), proc.returncode, proc.stdout, proc.stderr))
     return proc

@@ -15,6 +15,7 @@ from ansible_collections.mailops.postfix.plugins.module_utils import _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import QueueParseError
 from ansible_collections.mailops.postfix.tests.unit import captures
 
+
 def _rc(name):
     path = os.path.join(captures.FIXTURES, name + ".rc")
     return captures.read(name + ".rc").strip() if os.path.exists(path) else None

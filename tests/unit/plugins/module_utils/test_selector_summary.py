@@ -132,6 +132,9 @@ def test_filters_combine_with_and(queue):
     ({"younger_than": "5x"}, "younger_than: expected a duration"),
     ({"older_than": -5}, "cannot be negative"),
     ({"older_than": True}, "older_than: expected a duration"),
+    ({"older_than": u"\u00b2"}, "older_than: expected a duration"),      # found by hypothesis: '²'.isdigit()
+    ({"younger_than": u"\u0663m"}, "younger_than: expected a duration"),  # Arabic-Indic digit three
+    ({"min_size": u"\u0663k"}, "min_size: expected a size"),
     ({"min_size": "10 MB"}, "min_size: expected a size"),
     ({"max_size": "1.5k"}, "max_size: expected a size"),
     ({"min_size": "2k", "max_size": "1k"}, "larger than max_size"),

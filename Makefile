@@ -1,0 +1,95 @@
+# mailops.postfix: one entry point for set-up, tests and the demo.
+#   make test    everything CI runs (set-up included), on both tested controllers
+#   make demo    the runbook on a local lab fleet
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENVS        ?= $(CURDIR)/.venv
+COLL         := $(CURDIR)/.build/ansible_collections/mailops/postfix
+CONTROLLERS  := 2.21 2.19
+PYENV        := $(HOME)/.pyenv/versions
+# Every target Python on the machine, for ansible-test's compile and import tests.
+TARGET_PYTHONS := $(subst $(eval) ,:,$(wildcard $(PYENV)/3.*/bin))
+export LANG := C.UTF-8
+export ANSIBLE_NOCOLOR := 1
+
+.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration test demo bench clean
+
+help:
+	@echo "make test   - set up this machine, then run every test on both controllers"
+	@echo "make demo   - the runbook on a local lab fleet (see README)"
+	@echo "make bench  - benchmarks against the raw Postfix tools (bench/)"
+
+setup:
+	scripts/setup.sh
+
+collection:
+	@scripts/collection-tree.sh >/dev/null
+	@cd $(COLL) && git init -q . 2>/dev/null || true
+
+# Fast: the pure parser, selector and summary on the real captures, on both controllers' Pythons.
+unit: collection
+	for c in $(CONTROLLERS); do \
+	  echo "== unit tests, controller $$c"; \
+	  (cd $(COLL) && PYTHONPATH=$(CURDIR)/.build $(VENVS)/ctl-$$c/bin/python -m pytest -q -p no:cacheprovider tests/unit); \
+	done
+
+# ansible-test sanity (validate-modules, pylint, pep8, compile/import on every Python here), no ignore files.
+sanity: collection
+	test ! -e tests/sanity || ! ls tests/sanity/ignore-*.txt >/dev/null 2>&1
+	for c in $(CONTROLLERS); do \
+	  echo "== ansible-test sanity, controller $$c"; \
+	  (cd $(COLL) && PATH=$(VENVS)/ctl-$$c/bin:$(TARGET_PYTHONS):$$PATH ansible-test sanity --requirements 2>&1 \
+	    | grep -v "is ignored: it is neither a file nor a directory"); \
+	done
+
+ansible-units: collection
+	for c in $(CONTROLLERS); do \
+	  echo "== ansible-test units, controller $$c"; \
+	  (cd $(COLL) && PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-test units --requirements \
+	     --python $$($(VENVS)/ctl-$$c/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') 2>&1 \
+	    | grep -v "is ignored: it is neither a file nor a directory"); \
+	done
+
+lint: collection
+	for c in $(CONTROLLERS); do \
+	  echo "== ansible-lint (production profile), controller $$c"; \
+	  (cd $(COLL) && PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-lint --offline --profile production); \
+	  echo "== antsibull-docs lint-collection-docs, controller $$c"; \
+	  (cd $(COLL) && PATH=$(VENVS)/ctl-$$c/bin:$$PATH antsibull-docs lint-collection-docs --plugin-docs .); \
+	done
+
+# Build the collection tarball, install it into a temporary path, read a module's docs from it.
+galaxy: collection
+	for c in $(CONTROLLERS); do \
+	  echo "== galaxy build + install + ansible-doc, controller $$c"; \
+	  tmp=$$(mktemp -d); \
+	  PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-galaxy collection build --output-path $$tmp $(CURDIR) >/dev/null; \
+	  PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-galaxy collection install --offline -p $$tmp/collections $$tmp/mailops-postfix-*.tar.gz >/dev/null; \
+	  ANSIBLE_COLLECTIONS_PATH=$$tmp/collections PATH=$(VENVS)/ctl-$$c/bin:$$PATH \
+	    ansible-doc mailops.postfix.postfix_queue_info | grep -q "Summarise and list the Postfix mail queue"; \
+	  tar -tzf $$tmp/mailops-postfix-*.tar.gz | grep -Ev '^(\.venv|\.build|\.git)' >/dev/null; \
+	  ! tar -tzf $$tmp/mailops-postfix-*.tar.gz | grep -E '(^|/)(\.venv|\.build|\.git|__pycache__|\.ansible)/'; \
+	  rm -rf $$tmp; echo "ok"; \
+	done
+
+# A real Postfix and a real sshd on loopback; modules run through ansible-playbook (ssh on 2.21, paramiko on 2.19).
+integration: collection
+	for c in $(CONTROLLERS); do \
+	  echo "== integration, controller $$c"; \
+	  (cd tests/integration && MAILOPS_CONTROLLER=$$c MAILOPS_VENVS=$(VENVS) ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.build \
+	    $(VENVS)/ctl-$$c/bin/python -m pytest -q -p no:cacheprovider -x .); \
+	done
+
+test: setup unit sanity ansible-units lint galaxy integration
+	@echo "== all tests passed"
+
+demo: setup collection
+	scripts/demo.sh
+
+bench: setup collection
+	$(VENVS)/ctl-2.21/bin/python bench/bench_info.py
+
+clean:
+	rm -rf .build tests/output

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Install everything the tests and the demo need on a fresh Debian 12 machine (as root).
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENVS=${MAILOPS_VENVS:-$PWD/.venv}
+PY313=${MAILOPS_PY313:-$HOME/.pyenv/versions/3.13.0/bin/python3}
+PY311=${MAILOPS_PY311:-$HOME/.pyenv/versions/3.11.7/bin/python3}
+
+log() { printf '== %s\n' "$*" >&2; }
+# This machine's pip configuration names local index folders that may not exist: drop those notes.
+quiet_pip() { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+need_apt=()
+for pkg in postfix openssh-server iproute2 ca-certificates; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "apt: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # No configuration: the tests and the lab write their own main.cf from the package's pristine files.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  echo "postfix postfix/mailname string mailops-test.invalid" | debconf-set-selections
+  apt-get update -o DPkg::Lock::Timeout=600 -qq
+  apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# The package's own start-up is not wanted: the tests start the instances they use.
+if command -v systemctl >/dev/null && systemctl is-active --quiet postfix 2>/dev/null; then
+  log "note: a system-managed postfix is running; the tests refuse to touch a main.cf they did not write"
+fi
+
+make_venv() {  # name python requirements
+  local dir="$VENVS/$1" py="$2" req="$3"
+  if [ ! -x "$py" ]; then log "missing interpreter $py"; exit 1; fi
+  if [ -f "$dir/.installed" ] && cmp -s "$req" "$dir/.installed"; then return; fi
+  log "venv $1 ($($py --version)) from $req"
+  rm -rf "$dir"
+  "$py" -m venv "$dir"
+  "$dir/bin/pip" install -q --disable-pip-version-check -r "$req" 2>&1 | quiet_pip
+  cp "$req" "$dir/.installed"
+}
+make_venv ctl-2.21 "$PY313" requirements/controller-2.21.txt
+make_venv ctl-2.19 "$PY311" requirements/controller-2.19.txt
+
+
+# ansible-test --venv / sanity venvs bootstrap pip with a script from a host this network does
+# not reach; give it a stand-in that installs the same pip version from PyPI's wheel.
+cache=$HOME/.ansible/test/cache
+mkdir -p "$cache/pip-wheels"
+for venv in ctl-2.21 ctl-2.19; do
+  ver=$("$VENVS/$venv/bin/python" - <<'PY'
+import re, ansible_test, os
+src = open(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")).read()
+print(re.search(r"pip='([0-9.]+)'", src).group(1))
+PY
+)
+  if ! ls "$cache/pip-wheels/pip-$ver-"*.whl >/dev/null 2>&1; then
+    log "fetching pip $ver wheel for ansible-test"
+    "$VENVS/$venv/bin/pip" download -q --disable-pip-version-check --no-deps -d "$cache/pip-wheels" "pip==$ver" 2>&1 | quiet_pip
+  fi
+  cp scripts/get-pip-standin.py "$cache/get_pip_${ver//./_}.py"
+done
+log "ansible-test pip bootstrap ready"
+log "setup complete"

@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""postfix_queue_info through ansible-playbook, over real SSH, on a real Postfix."""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import shutil
+
+import pytest
+
+import live_postfix
+from live_postfix import wait_for
+
+
+def _counts(queue):
+    counts = {}
+    for message in queue:
+        counts[message["queue_name"]] = counts.get(message["queue_name"], 0) + 1
+    return counts
+
+
+def _project(message):
+    """What both listings can carry, for comparisons."""
+    return (message["queue_id"], message["sender"], message["message_size"], message["forced_expire"],
+            tuple((r["address"], r.get("delay_reason")) for r in message["recipients"]))
+
+
+@pytest.fixture(scope="module")
+def five_queues(postfix):
+    """2 active, 6 deferred, 3 hold, 2 incoming, 2 maildrop; queue frozen while the tests read it."""
+    postfix.thaw()
+    postfix.empty()
+    postfix.smtp("slow@example.org", ["s1@slow.example"])
+    postfix.smtp("slow@example.org", ["s2@slow.example", "s3@slow.example"])
+    wait_for(lambda: _counts(postfix.queue()).get("active") == 2, 60, "2 active messages")
+    postfix.smtp_source(4, "bulk@example.org", "rcpt@example.net")
+    postfix.smtp('"john doe"@example.org', ["UPPER.Case@Example.NET", '"a@b"@example.net'])
+    postfix.smtp(u"jos\u00e9@ex\u00e4mple.org", [u"\u7528\u6237@\u4f8b\u5b50.\u4e2d\u56fd"], utf8=True)
+    postfix.smtp("held@example.org", ["h1@example.net"], subject="[HOLD] one")
+    postfix.smtp("held@example.org", ["h2@example.net", "h3@example.com"], subject="[HOLD] two")
+    postfix.smtp("MAILER-DAEMON@example.org", ["h4@example.net"], subject="[HOLD] three")
+    wait_for(lambda: _counts(postfix.queue()) == {"active": 2, "deferred": 6, "hold": 3}, 60,
+             "6 deferred and 3 held")
+    postfix.freeze()
+    postfix.sendmail("local1@example.org", ["m1@example.net"])
+    postfix.sendmail("local2@example.org", ["m2@example.net", "m3@example.com"])
+    postfix.smtp("inc@example.org", ["i1@example.net"])
+    postfix.smtp("inc@example.org", ["i2@example.net"])
+    expected = {"active": 2, "deferred": 6, "hold": 3, "incoming": 2, "maildrop": 2}
+    wait_for(lambda: _counts(postfix.queue()) == expected, 60, "the five queues")
+    yield expected
+    postfix.thaw()
+
+
+def test_five_queues_through_ansible(five_queues, postfix, playbook):
+    before = postfix.queue()
+    out = playbook("postfix_queue_info", scenario="five_queues", expected_by_queue=five_queues)
+    results = out["results"]
+    listed = results["whole"]["messages"]
+    assert sorted(_project(m) + (m["queue_name"], m["arrival_time"]) for m in listed) == \
+        sorted(_project(m) + (m["queue_name"], m["arrival_time"]) for m in before)
+    assert results["whole_check"]["messages"] == listed
+    # a read changes nothing
+    assert postfix.queue() == before
+    text = results["as_text"]["messages"]
+    assert sorted(_project(m) for m in text) == sorted(_project(m) for m in listed)
+    json_queue = dict((m["queue_id"], m["queue_name"]) for m in listed)
+    for message in text:
+        if message["queue_name"] is None:
+            assert json_queue[message["queue_id"]] in ("deferred", "incoming", "maildrop")
+        else:
+            assert message["queue_name"] == json_queue[message["queue_id"]]
+
+
+def test_forced_expire_marker_combined_with_hold(five_queues, postfix, playbook):
+    held = [m["queue_id"] for m in postfix.queue() if m["queue_name"] == "hold"]
+    postfix.postsuper("-e", held[0])
+    try:
+        assert "%s!#" % held[0] in postfix.text_queue()
+        out = playbook("postfix_queue_info", scenario="one_call",
+                       options={"queue_ids": [held[0]], "source": "text"})
+        (message,) = out["results"]["outcome"]["messages"]
+        assert (message["queue_name"], message["forced_expire"]) == ("hold", True)
+        out = playbook("postfix_queue_info", scenario="one_call", options={"queue_ids": [held[0]]})
+        (message,) = out["results"]["outcome"]["messages"]
+        assert (message["queue_name"], message["forced_expire"]) == ("hold", True)
+    finally:
+        # the expiry mark cannot be undone: requeue the message out of the test's way
+        postfix.postsuper("-d", held[0])
+        five_queues["hold"] -= 1
+
+
+@pytest.mark.parametrize("options,words", [
+    ({"config_dir": "/etc/postfix-nonexistent"}, ["/etc/postfix-nonexistent", "No such file or directory",
+                                                  "check config_dir"]),
+    ({"postfix_bin_dir": "/opt/zimbra/common/sbin"}, ["postconf not found", "/opt/zimbra/common/sbin"]),
+    ({"postfix_tool_paths": {"postqueue": "/nonexistent/postqueue"}}, ["postqueue not found"]),
+    ({"sender_regex": "(unclosed"}, ["sender_regex: invalid regular expression"]),
+    ({"older_than": "3 days"}, ["older_than: expected a duration"]),
+    ({"queue_ids": ["ALL"]}, ["queue_ids: not a Postfix queue ID"]),
+    ({"queues": ["held"]}, ["value of queues must be one or more of"]),
+    ({"limit": -1}, ["limit must be 0 or more"]),
+])
+def test_bad_input_is_a_clear_error(five_queues, postfix, playbook, options, words):
+    before = postfix.queue()
+    out = playbook("postfix_queue_info", scenario="one_call", options=options, allow_failure=True)
+    outcome = out["results"]["outcome"]
+    assert outcome["failed"] is True
+    for word in words:
+        assert word in outcome["msg"]
+    assert "Traceback" not in out["output"]
+    assert postfix.queue() == before
+
+
+def test_unprivileged_user_lists_a_running_queue(five_queues, postfix, playbook):
+    out = playbook("postfix_queue_info", hosts="mailhost_nonroot", scenario="one_call", options={"limit": 0})
+    assert out["results"]["outcome"]["summary"]["total"] == sum(five_queues.values())
+
+
+def test_stopped_postfix(five_queues, postfix, playbook):
+    """root still lists a stopped Postfix (with Postfix's warning); others get Postfix's refusal."""
+    postfix.stop()
+    try:
+        out = playbook("postfix_queue_info", scenario="one_call", options={"limit": 0})
+        outcome = out["results"]["outcome"]
+        assert outcome["summary"]["total"] == sum(five_queues.values())
+        assert any("Mail system is down" in w for w in outcome["warnings"])
+        out = playbook("postfix_queue_info", hosts="mailhost_nonroot", scenario="one_call",
+                       options={"limit": 0}, allow_failure=True)
+        outcome = out["results"]["outcome"]
+        assert outcome["failed"] is True
+        assert "Queue report unavailable - mail system is down" in outcome["msg"]
+        assert "Postfix is not running" in outcome["msg"]
+    finally:
+        postfix.start()
+
+
+def test_unprivileged_user_and_an_unlisted_instance(five_queues, postfix, playbook, tmp_path):
+    """Postfix refuses -c DIR to non-root users unless the default instance lists DIR."""
+    unlisted = "/etc/postfix-unlisted-test"
+    shutil.rmtree(unlisted, ignore_errors=True)
+    shutil.copytree("/etc/postfix", unlisted)
+    try:
+        out = playbook("postfix_queue_info", hosts="mailhost_nonroot", scenario="one_call",
+                       options={"config_dir": unlisted}, allow_failure=True)
+        message = out["results"]["outcome"]["msg"]
+        assert "unauthorized configuration directory name: %s" % unlisted in message
+        assert "alternate_config_directories" in message
+    finally:
+        shutil.rmtree(unlisted)
+
+
+@pytest.fixture(scope="module")
+def second_instance(postfix):
+    second = live_postfix.configure_second()
+    second.start()
+    second.empty()
+    second.sendmail("b1@example.org", ["b-rcpt1@example.net"])
+    second.sendmail("b2@example.org", ["b-rcpt2@example.net"])
+    wait_for(lambda: _counts(second.queue()) == {"deferred": 2}, 60, "2 deferred in the second instance")
+    yield second
+    second.empty()
+    second.stop()
+
+
+def test_second_instance_through_config_dir(five_queues, second_instance, postfix, playbook):
+    out = playbook("postfix_queue_info", scenario="one_call",
+                   options={"config_dir": second_instance.config_dir, "limit": 10})
+    outcome = out["results"]["outcome"]
+    assert outcome["instance"] == {"name": "postfix-b", "config_dir": second_instance.config_dir,
+                                   "queue_directory": "/var/spool/postfix-b"}
+    assert sorted(m["sender"] for m in outcome["messages"]) == ["b1@example.org", "b2@example.org"]
+    assert outcome["summary"]["total"] == 2
+    # the default instance is untouched and still its own
+    default = playbook("postfix_queue_info", scenario="one_call", options={"limit": 0})
+    assert default["results"]["outcome"]["summary"]["total"] == sum(five_queues.values())
+
+
+def test_selection_on_the_live_queue(five_queues, postfix, playbook):
+    queue = postfix.queue()
+    out = playbook("postfix_queue_info", scenario="one_call",
+                   options={"recipient_domain": ["example.net"], "recipient_match": "all", "limit": 100})
+    expected = sorted(m["queue_id"] for m in queue
+                      if m["recipients"] and all(r["address"].lower().endswith("@example.net") for r in m["recipients"]))
+    assert sorted(m["queue_id"] for m in out["results"]["outcome"]["messages"]) == expected
+    assert len(expected) >= 5
+
+
+@pytest.mark.skipif(os.environ.get("MAILOPS_SKIP_LARGE") == "1", reason="MAILOPS_SKIP_LARGE=1")
+def test_text_and_json_agree_on_1000_mixed_messages(postfix, playbook):
+    postfix.thaw()
+    postfix.empty()
+    senders = ["news@example.org", "alerts@mon.example.com", "Mixed.Case@Example.ORG", "x+tag@example.net"]
+    for index, sender in enumerate(senders):
+        postfix.smtp_source(240, sender, "user%d@dest%d.example" % (index, index), recipients_each=1 + index % 3,
+                            sessions=8)
+    postfix.smtp_source(40, "held@example.org", "h@example.net", subject="[HOLD] bulk", recipients_each=2)
+    for index in range(10):
+        postfix.smtp('"odd local %d"@example.org' % index, ['"a@b%d"@example.net' % index, "plain@example.net"])
+        postfix.smtp(u"us\u00e9r%d@\u00e9xample.org" % index, [u"\u043f%d@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444" % index],
+                     utf8=True)
+    total = 4 * 240 + 40 + 20
+    wait_for(lambda: _counts(postfix.queue()) == {"deferred": total - 40, "hold": 40}, 180, "%d settled messages" % total)
+    postfix.freeze()
+    postfix.sendmail("late@example.org", ["m@example.net"])
+    wait_for(lambda: _counts(postfix.queue()).get("maildrop") == 1, 30, "one maildrop message")
+    try:
+        queue = postfix.queue()
+        out = playbook("postfix_queue_info", scenario="compare_sources")["results"]
+        as_json, as_text = out["as_json"]["messages"], out["as_text"]["messages"]
+        assert len(as_json) == len(as_text) == len(queue) == total + 1
+        assert sorted(map(_project, as_json)) == sorted(map(_project, as_text)) == sorted(map(_project, queue))
+        text_queue = dict((m["queue_id"], m["queue_name"]) for m in as_text)
+        for message in as_json:
+            told = text_queue[message["queue_id"]]
+            assert told == message["queue_name"] or (told is None and message["queue_name"] in ("deferred", "maildrop"))
+        assert sum(1 for m in as_text if m["queue_name"] == "hold") == 40
+        assert dict((m["queue_id"], m["arrival_time"]) for m in as_text) == \
+            dict((m["queue_id"], m["arrival_time"]) for m in as_json)
+    finally:
+        postfix.thaw()
+        postfix.empty()
