@@ -55,7 +55,7 @@ ansible-units: collection
 lint: collection
 	for c in $(CONTROLLERS); do \
 	  echo "== ansible-lint (production profile), controller $$c"; \
-	  (cd $(COLL) && PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-lint --offline --profile production); \
+	  (cd $(COLL) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.build PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-lint --offline --profile production); \
 	  echo "== antsibull-docs lint-collection-docs, controller $$c"; \
 	  (cd $(COLL) && PATH=$(VENVS)/ctl-$$c/bin:$$PATH antsibull-docs lint-collection-docs --plugin-docs .); \
 	done
@@ -66,11 +66,12 @@ galaxy: collection
 	  echo "== galaxy build + install + ansible-doc, controller $$c"; \
 	  tmp=$$(mktemp -d); \
 	  PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-galaxy collection build --output-path $$tmp $(CURDIR) >/dev/null; \
-	  PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-galaxy collection install --offline -p $$tmp/collections $$tmp/mailops-postfix-*.tar.gz >/dev/null; \
+	  PATH=$(VENVS)/ctl-$$c/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$$tmp/collections ansible-galaxy collection install --offline -p $$tmp/collections $$tmp/mailops-postfix-*.tar.gz >/dev/null; \
 	  ANSIBLE_COLLECTIONS_PATH=$$tmp/collections PATH=$(VENVS)/ctl-$$c/bin:$$PATH \
-	    ansible-doc mailops.postfix.postfix_queue_info | grep -q "Summarise and list the Postfix mail queue"; \
-	  tar -tzf $$tmp/mailops-postfix-*.tar.gz | grep -Ev '^(\.venv|\.build|\.git)' >/dev/null; \
-	  ! tar -tzf $$tmp/mailops-postfix-*.tar.gz | grep -E '(^|/)(\.venv|\.build|\.git|__pycache__|\.ansible)/'; \
+	    ansible-doc --json mailops.postfix.postfix_queue_info > $$tmp/doc.json; \
+	  $(VENVS)/ctl-$$c/bin/python scripts/check-doc.py $$tmp/doc.json mailops.postfix.postfix_queue_info \
+	    $$tmp/collections/ansible_collections/mailops/postfix/plugins/modules/postfix_queue_info.py; \
+	  ! tar -tzf $$tmp/mailops-postfix-*.tar.gz | grep -E '(^|/)(\.venv|\.build|\.git|__pycache__|\.ansible|\.ci)(/|$$)'; \
 	  rm -rf $$tmp; echo "ok"; \
 	done
 
