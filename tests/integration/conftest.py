@@ -48,6 +48,8 @@ def _ensure_user(name):
         pwd.getpwnam(name)
     except KeyError:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True)
+    # no password, but not locked: sshd (without PAM) refuses key logins to locked accounts
+    subprocess.run(["usermod", "-p", "*", name], check=True)
     return pwd.getpwnam(name)
 
 
@@ -80,6 +82,7 @@ def sshd():
             "UsePAM no",
             "StrictModes no",
             "Subsystem sftp internal-sftp",
+            "LogLevel DEBUG1",  # logs the client's software version: the tests check the connection used
             "",
         ]))
     os.makedirs("/run/sshd", exist_ok=True)
@@ -88,7 +91,8 @@ def sshd():
                             stdout=log, stderr=log)
     live_postfix.wait_for(lambda: _port_open(SSH_PORT) or proc.poll() is not None, 20, "sshd")
     assert proc.poll() is None, open(os.path.join(STATE, "sshd.log")).read()
-    yield {"key": key, "port": SSH_PORT, "nonroot": NONROOT, "nonroot_home": user.pw_dir}
+    yield {"key": key, "port": SSH_PORT, "nonroot": NONROOT, "nonroot_home": user.pw_dir,
+           "log": os.path.join(STATE, "sshd.log")}
     proc.terminate()    # our own child, by its PID
     proc.wait()
     log.close()

@@ -23,8 +23,7 @@ import time
 MARK = "# mailops.postfix integration-test instance: safe to overwrite"
 RELAY_PORT = 10025      # nothing listens here: "Connection refused"
 SLOW_PORT = 10026       # smtp-sink stalling at DATA
-SMTP_PORT = 25          # the instance's smtpd, loopback only
-B_SMTP_PORT = 2525
+SMTP_PORT = 25          # the default instance's smtpd, loopback only
 SECOND = "postfix-b"
 
 
@@ -42,15 +41,19 @@ def run(argv, check=True, data=None, env=None):
     return proc
 
 
-def wait_for(predicate, timeout=60, what="condition"):
-    """Poll until predicate() is true (the queue changes asynchronously); fail after timeout."""
+def wait_for(predicate, timeout=60, what="condition", show=None):
+    """Poll until predicate() is true (the queue changes asynchronously); fail after timeout.
+
+    ``show`` is called on failure to put the state seen last into the error.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+            seen = "" if show is None else ": last seen %r" % (show(),)
+            raise AssertionError("timed out after %ss waiting for %s%s" % (timeout, what, seen))
         time.sleep(0.1)
 
 
@@ -77,6 +80,10 @@ class Instance:
 
     def text_queue(self):
         return run(["postqueue"] + self.c + ["-p"]).stdout
+
+    def settled(self, expected, timeout=60):
+        """Wait until the queue holds exactly ``expected`` ({queue_name: count})."""
+        return wait_for(lambda: self.by_queue() == expected, timeout, "queues %r" % (expected,), self.by_queue)
 
     def by_queue(self):
         counts = {}
@@ -175,7 +182,6 @@ def configure_default():
         "smtpd_tls_security_level = none",
         "smtp_tls_security_level = none",
         "master_service_disable =",
-        "multi_instance_directories =",
         "default_destination_concurrency_limit = 20",
     )
     run(["postconf", "-F", "*/*/chroot = n"])
@@ -193,21 +199,35 @@ def configure_second():
     config_dir = "/etc/%s" % SECOND
     if not os.path.isdir(config_dir):
         run(["postmulti", "-I", SECOND, "-G", "mta", "-e", "create"])
-    second = Instance(config_dir, B_SMTP_PORT)
+    else:  # made by an earlier run; the default main.cf was written anew since
+        listed = default.get("multi_instance_directories").split()
+        if config_dir not in listed:
+            default.postconf("multi_instance_directories = %s" % " ".join(listed + [config_dir]))
+    second = Instance(config_dir, smtp_port=None)
     second.postconf(
         "myhostname = mailops-b.invalid",
+        "authorized_submit_users = static:anyone",
+        "authorized_mailq_users = static:anyone",
         "mydestination =",
         "inet_interfaces = loopback-only",
         "inet_protocols = ipv4",
         "relayhost = [127.0.0.1]:%d" % RELAY_PORT,
         "maillog_file = /var/log/postfix-mailops-b.log",
-        "master_service_disable =",
+        # no listener: the default instance owns 127.0.0.1:25; this one gets mail by sendmail
+        "master_service_disable = inet",
         "smtputf8_enable = yes",
     )
     run(["postconf", "-c", config_dir, "-F", "*/*/chroot = n"])
     run(["postmulti", "-i", SECOND, "-e", "enable"])
     open("/var/log/postfix-mailops-b.log", "a").close()
     return second
+
+
+def _listening(port):
+    import socket
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 class SlowSink:
@@ -217,8 +237,11 @@ class SlowSink:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(["smtp-sink", "-w", "3600", "127.0.0.1:%d" % SLOW_PORT, "100"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(["smtp-sink", "-u", "postfix", "-w", "3600", "127.0.0.1:%d" % SLOW_PORT, "100"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: self.proc.poll() is not None or _listening(SLOW_PORT), 10, "smtp-sink")
+        if self.proc.poll() is not None:
+            raise RuntimeError("smtp-sink did not start: %s" % self.proc.stderr.read())
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
