@@ -92,52 +92,52 @@ def _lines(text_or_lines):
 
 # ---------------------------------------------------------------- postqueue -j
 
-_RECIPIENT_KEYS = ("address", "delay_reason", "orig_address", "bounce_reason")
+_MESSAGE_KEYS = frozenset(("queue_name", "queue_id", "arrival_time", "message_size", "forced_expire",
+                           "sender", "recipients"))
+_RECIPIENT_KEYS = frozenset(("address", "delay_reason", "orig_address", "bounce_reason"))
+_QUEUE_NAME_SET = frozenset(QUEUE_NAMES)
 
 
 def _json_message(obj):
-    """Validate one decoded postqueue -j object; return the message dict or raise ValueError."""
+    """Validate one decoded postqueue -j object in place; return it, or raise ValueError.
+
+    The hot path of a large listing: the object is kept (not copied) unless it
+    carries members this model does not know, which are then dropped.
+    """
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
-    queue_name = obj.get("queue_name")
-    if queue_name not in QUEUE_NAMES:
+    try:
+        queue_name, queue_id, arrival, size, sender, recipients = (
+            obj["queue_name"], obj["queue_id"], obj["arrival_time"], obj["message_size"], obj["sender"],
+            obj["recipients"])
+    except KeyError as exc:
+        raise ValueError("no %s member" % exc)
+    if queue_name not in _QUEUE_NAME_SET:
         raise ValueError("unknown queue_name %r" % (queue_name,))
-    queue_id = obj.get("queue_id")
     if not is_queue_id(queue_id):
         raise ValueError("invalid queue_id %r" % (queue_id,))
-    for key in ("arrival_time", "message_size"):
-        value = obj.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    for key, value in (("arrival_time", arrival), ("message_size", size)):
+        if value.__class__ is not int or value < 0:  # bool is not accepted either
             raise ValueError("invalid %s %r" % (key, value))
-    forced_expire = obj.get("forced_expire", False)  # absent before Postfix 3.5
-    if not isinstance(forced_expire, bool):
+    forced_expire = obj.setdefault("forced_expire", False)  # absent before Postfix 3.5
+    if forced_expire.__class__ is not bool:
         raise ValueError("invalid forced_expire %r" % (forced_expire,))
-    sender = obj.get("sender")
     if not isinstance(sender, str):
         raise ValueError("invalid sender %r" % (sender,))
-    raw_recipients = obj.get("recipients")
-    if not isinstance(raw_recipients, list):
-        raise ValueError("invalid recipients %r" % (raw_recipients,))
-    recipients = []
-    for raw in raw_recipients:
-        if not isinstance(raw, dict) or not isinstance(raw.get("address"), str):
-            raise ValueError("invalid recipient %r" % (raw,))
-        recipient = {}
-        for key in _RECIPIENT_KEYS:
-            if key in raw:
-                if not isinstance(raw[key], str):
-                    raise ValueError("invalid recipient %s %r" % (key, raw[key]))
-                recipient[key] = raw[key]
-        recipients.append(recipient)
-    return {
-        "queue_name": queue_name,
-        "queue_id": queue_id,
-        "arrival_time": obj["arrival_time"],
-        "message_size": obj["message_size"],
-        "forced_expire": forced_expire,
-        "sender": sender,
-        "recipients": recipients,
-    }
+    if not isinstance(recipients, list):
+        raise ValueError("invalid recipients %r" % (recipients,))
+    for index, recipient in enumerate(recipients):
+        if not isinstance(recipient, dict) or not isinstance(recipient.get("address"), str):
+            raise ValueError("invalid recipient %r" % (recipient,))
+        if len(recipient) > 1:
+            for key, value in list(recipient.items()):
+                if key not in _RECIPIENT_KEYS:
+                    del recipient[key]
+                elif not isinstance(value, str):
+                    raise ValueError("invalid recipient %s %r" % (key, value))
+    if len(obj) != len(_MESSAGE_KEYS):
+        obj = dict((key, obj[key]) for key in _MESSAGE_KEYS)
+    return obj
 
 
 def iter_json_lines(text_or_lines):
@@ -146,10 +146,10 @@ def iter_json_lines(text_or_lines):
     Unknown members are ignored. Any line that is not a valid message object
     raises QueueParseError naming the line. An empty queue prints nothing.
     """
-    loads = json.loads
+    decode = json.JSONDecoder().decode
     for number, line in enumerate(_lines(text_or_lines), 1):
         try:
-            yield _json_message(loads(line))
+            yield _json_message(decode(line))
         except ValueError as exc:
             # json.JSONDecodeError is a ValueError too
             raise QueueParseError("not a postqueue -j message (%s)" % exc, number, line)
