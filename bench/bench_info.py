@@ -86,7 +86,7 @@ def fill(instance, messages, domain):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--messages", type=int, default=100000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--domain", default="junk.example")
@@ -150,7 +150,8 @@ def main():
         "ratio_module_to_raw": med["module"] / med["raw"],
         "ratio_ansible_minus_fixed_to_raw": (med["ansible"] - med["fixed"]) / med["raw"],
         "postfix_version": instance.get("mail_version"),
-        "python": subprocess.run([python, "-V"], stdout=subprocess.PIPE, universal_newlines=True).stdout.strip(),
+        "python": subprocess.run([python, "-V"], stdout=subprocess.PIPE, universal_newlines=True,
+                                 check=True).stdout.strip(),
     }
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as out:
