@@ -25,8 +25,10 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _queue
+from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
 
 TOOLS = ("postconf", "postqueue", "postsuper", "postcat")
 # Searched after PATH: sbin is often missing from a non-root PATH.
@@ -210,3 +212,59 @@ class PostfixCLI:
             lines = self.stream(self.argv("postqueue", "-p"))
             messages = _queue.iter_mailq(lines, now)
         return messages
+
+    def postconf(self, *names):
+        """{name: value} of the instance's parameters."""
+        out = self.check(self.argv("postconf", "-h") + list(names))
+        values = out.splitlines()
+        if len(values) != len(names):
+            raise PostfixError("unexpected postconf output: %r" % (out,))
+        return dict(zip(names, values))
+
+    # ------------------------------------------------------------ acting
+
+    def postsuper(self, flag, queue_ids, queues=()):
+        """One ``postsuper -FLAG - [queue ...]`` run with the IDs on stdin; returns (rc, PostsuperOutcome).
+
+        Every ID is checked against Postfix's syntax again here: nothing else
+        is ever written to postsuper, and an empty batch is never run (postsuper
+        with no ID must never happen).
+        """
+        bad = [queue_id for queue_id in queue_ids if not _queue.is_queue_id(queue_id)]
+        if bad or not queue_ids:
+            raise PostfixError("refusing to run postsuper with %s" % ("invalid IDs %r" % bad[:5] if bad else "no ID"))
+        argv = self.argv("postsuper", "-" + flag, "-") + list(queues)
+        rc, _out, err = self.run(argv, "".join(queue_id + "\n" for queue_id in queue_ids))
+        return rc, parse_postsuper(err)
+
+    def flush(self, queue_ids):
+        """``postqueue -i ID`` for each ID (Postfix takes one ID per call)."""
+        for queue_id in queue_ids:
+            if not _queue.is_queue_id(queue_id):
+                raise PostfixError("refusing to flush invalid ID %r" % (queue_id,))
+            self.check(self.argv("postqueue", "-i", queue_id))
+
+    def flush_deferred(self):
+        """``postqueue -f``: attempt delivery of the whole deferred queue now."""
+        self.check(self.argv("postqueue", "-f"))
+
+    @staticmethod
+    def count_in_flight(queue_directory):
+        """Messages in the active and incoming queues, counted from the queue directories."""
+        count = 0
+        for name in ("active", "incoming"):
+            for _root, _dirs, files in os.walk(os.path.join(queue_directory, name)):
+                count += len(files)
+        return count
+
+    def wait_in_flight_below(self, queue_directory, bound, timeout, poll=0.5):
+        """Back-pressure: wait until active + incoming < bound; PostfixError after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            count = self.count_in_flight(queue_directory)
+            if count < bound:
+                return count
+            if time.monotonic() >= deadline:
+                raise PostfixError("active + incoming stayed at %d (max_active %d) for %ss: stopped before the next batch"
+                                   % (count, bound, timeout))
+            time.sleep(poll)

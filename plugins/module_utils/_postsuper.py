@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""What postsuper says it did, from its stderr. Pure, stdlib only.
+
+postsuper's exit status tells little: it exits 0 for IDs that are gone,
+invalid or already in the target state, and 1 on a fatal error possibly
+after acting on some IDs. The truth is one stderr line per changed message
+(``postsuper: ID: placed on hold``) followed by a total per operation
+(``postsuper: Placed on hold: 3 messages``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import re
+
+# postsuper flag -> (per-message verb, total label)
+OPERATIONS = {
+    "d": ("removed", "Deleted"),
+    "e": ("expired", "Force-expired"),
+    "r": ("requeued", "Requeued"),
+    "h": ("placed on hold", "Placed on hold"),
+    "H": ("released from hold", "Released from hold"),
+}
+_VERB_FLAG = dict((verb, flag) for flag, (verb, label) in OPERATIONS.items())
+_LABEL_FLAG = dict((label, flag) for flag, (verb, label) in OPERATIONS.items())
+
+_PER_ID_RE = re.compile(r"\Apostsuper: ([0-9A-Za-z]+): (%s)\Z" % "|".join(re.escape(v) for v in _VERB_FLAG))
+_TOTAL_RE = re.compile(r"\Apostsuper: (%s): (\d+) messages?\Z" % "|".join(re.escape(k) for k in _LABEL_FLAG),
+                       re.ASCII)
+_WARNING_RE = re.compile(r"\Apostsuper: warning: (.*)\Z")
+_FATAL_RE = re.compile(r"\Apostsuper: fatal: (.*)\Z")
+
+
+class PostsuperOutcome:
+    """Per-ID outcomes and totals of one postsuper run.
+
+    ``changed[flag]`` lists the IDs postsuper reported for that operation, in
+    order; ``totals[flag]`` is its summary count (None when no total line was
+    printed, as after a fatal error); ``warnings``, ``fatal`` and ``other``
+    (lines this parser does not know) keep the rest. ``consistent`` is False
+    when a total disagrees with its per-ID lines.
+    """
+
+    def __init__(self):
+        self.changed = dict((flag, []) for flag in OPERATIONS)
+        self.totals = dict((flag, None) for flag in OPERATIONS)
+        self.warnings = []
+        self.fatal = None
+        self.other = []
+
+    @property
+    def consistent(self):
+        for flag, total in self.totals.items():
+            if total is not None and total != len(self.changed[flag]):
+                return False
+        return True
+
+    def ids(self, flag):
+        return list(self.changed[flag])
+
+
+def parse_postsuper(stderr):
+    """Parse postsuper's stderr (text) into a PostsuperOutcome."""
+    outcome = PostsuperOutcome()
+    for line in stderr.splitlines():
+        if not line.strip():
+            continue
+        match = _PER_ID_RE.match(line)
+        if match:
+            outcome.changed[_VERB_FLAG[match.group(2)]].append(match.group(1))
+            continue
+        match = _TOTAL_RE.match(line)
+        if match:
+            outcome.totals[_LABEL_FLAG[match.group(1)]] = int(match.group(2))
+            continue
+        match = _WARNING_RE.match(line)
+        if match:
+            outcome.warnings.append(match.group(1))
+            continue
+        match = _FATAL_RE.match(line)
+        if match:
+            outcome.fatal = match.group(1)
+            continue
+        outcome.other.append(line)
+    return outcome

@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+DOCUMENTATION = r"""
+module: postfix_queue_action
+short_description: Hold, release, requeue, delete, expire or flush a precise selection of the Postfix queue
+version_added: 0.1.0
+description:
+  - Lists the queue again at action time, selects messages with the shared selection options, and acts
+    only on what matches now, with C(postsuper -FLAG -) and the IDs on standard input, in batches;
+    never one process per message (except O(action=flush), which Postfix allows only one ID at a time).
+  - Each message is acted on only in the queue it was listed in (postsuper gets that queue name), so a
+    message that moved or vanished since the listing is left alone and reported in RV(vanished).
+  - The accounting is what Postfix says it changed (its per-message lines), never a guess.
+  - Every queue ID is checked against Postfix's ID syntax before anything runs; a missing ID never
+    turns into C(ALL).
+author:
+  - mailops.postfix contributors (@mailops)
+extends_documentation_fragment:
+  - mailops.postfix.postfix.INSTANCE
+  - mailops.postfix.postfix.SELECTION
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Lists and plans exactly as a real run, and reports the same keys with what would change.
+  diff_mode:
+    support: full
+    details: One line per message, C(ID queue) before and after.
+  platform:
+    platforms: posix
+options:
+  action:
+    description:
+      - V(hold) (C(postsuper -h)) moves mail from incoming, active and deferred to hold. Mail in maildrop
+        cannot be held (reported in RV(skipped)); mail already held is left alone.
+      - V(release) (C(postsuper -H)) moves held mail to deferred, keeping its ID. Mail held longer than its
+        lifetime would bounce at once: see O(long_held).
+      - V(requeue) (C(postsuper -r)) sends mail from incoming, active, deferred and hold through cleanup
+        again, with a new queue ID and a new arrival time.
+      - V(delete) (C(postsuper -d)) deletes the selected mail, maildrop included.
+      - V(expire) (C(postsuper -e), Postfix 3.5 or later) marks mail to be returned to the sender at its
+        next delivery attempt; held mail stays held.
+      - V(expire_release) (C(postsuper -f), Postfix 3.5 or later) marks mail expired and releases held mail.
+      - V(flush) asks for delivery of the selected deferred mail now (C(postqueue -i ID) per message, or
+        C(postqueue -f) when the selection is the whole deferred queue).
+    type: str
+    required: true
+    choices: [hold, release, requeue, delete, expire, expire_release, flush]
+  all:
+    description:
+      - Allow the action on the whole queue when no selection option is given. Without it, an action with
+        no selection fails and changes nothing.
+    type: bool
+    default: false
+  max_messages:
+    description:
+      - Fail, changing nothing, when more messages than this match the selection at action time.
+    type: int
+  expect_count:
+    description:
+      - Fail, changing nothing, unless exactly this many messages match the selection at action time.
+    type: int
+  batch_size:
+    description:
+      - Queue IDs per C(postsuper) run.
+    type: int
+    default: 1000
+  batch_pause:
+    description:
+      - Seconds to wait between batches.
+    type: float
+    default: 0
+  max_active:
+    description:
+      - For V(requeue), V(release) and V(flush) (and the requeue of long-held mail), wait before each
+        batch until the active and incoming queues together hold fewer than this many messages
+        (counted in the queue directories), so a large release does not flood them.
+    type: int
+  max_active_timeout:
+    description:
+      - Seconds to wait for O(max_active) before failing, with the batches done so far in the result.
+    type: int
+    default: 600
+  long_held:
+    description:
+      - What O(action=release) does with mail held longer than C(maximal_queue_lifetime)
+        (C(bounce_queue_lifetime) for bounces), which C(postsuper -H) would make bounce at once.
+      - V(requeue) releases it with C(postsuper -r) instead (new arrival time, new queue ID) and lists it in
+        RV(requeued_long_held).
+      - V(release) releases it anyway with C(-H).
+      - V(fail) refuses the whole action, changing nothing.
+    type: str
+    choices: [requeue, release, fail]
+    default: requeue
+notes:
+  - postsuper needs root; run the task with C(become=true).
+  - Mail in the active queue may be in delivery while it is held or deleted; the message file is moved
+    or removed at once, but a delivery already under way can still complete.
+  - V(flush) is not idempotent by nature; every run asks again for the delivery of what is still deferred.
+seealso:
+  - module: mailops.postfix.postfix_queue_info
+  - name: postsuper(1)
+    description: The Postfix superintendent.
+    link: https://www.postfix.org/postsuper.1.html
+"""
+
+EXAMPLES = r"""
+- name: Hold everything that could still leave (spam incident, first step)
+  mailops.postfix.postfix_queue_action:
+    action: hold
+    all: true
+  become: true
+
+- name: Delete the compromised account's mail, refusing if the selection grew past what was reviewed
+  mailops.postfix.postfix_queue_action:
+    action: delete
+    queues: [hold]
+    sender: webmaster@example.org
+    max_messages: 20000
+  become: true
+
+- name: Release the legitimate rest of hold, throttled
+  mailops.postfix.postfix_queue_action:
+    action: requeue
+    queues: [hold]
+    batch_size: 500
+    max_active: 2000
+  become: true
+
+- name: Expire what one dead destination will never take
+  mailops.postfix.postfix_queue_action:
+    action: expire
+    recipient_domain: gone.example
+    older_than: 2d
+  become: true
+"""
+
+RETURN = r"""
+action:
+  description: The action.
+  returned: always
+  type: str
+  sample: hold
+matched:
+  description: Messages that matched the selection at action time.
+  returned: always
+  type: int
+  sample: 1500
+changed_count:
+  description: Messages Postfix reported changed (in check mode, that would be changed).
+  returned: always
+  type: int
+  sample: 1480
+queue_ids:
+  description: Their queue IDs (for V(requeue), the IDs they had; Postfix gives them new ones).
+  returned: always
+  type: list
+  elements: str
+  sample: ["32D2F160014", "4jcpDq1VLtzBrJr"]
+vanished:
+  description: Selected IDs not changed because they were gone, had moved since the listing, or were already in the target state.
+  returned: always
+  type: list
+  elements: str
+  sample: ["767F0160023"]
+skipped:
+  description: Selected messages this action cannot act on where they are (for example maildrop for V(hold)), with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"queue_id": "8FB47160045", "queue_name": "maildrop", "reason": "hold does not act on mail in maildrop"}]
+pending:
+  description: Planned IDs never sent to Postfix because the run failed before their batch (empty on success).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+requeued_long_held:
+  description: For V(release), held mail past its lifetime that was requeued with C(postsuper -r) instead.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+batches:
+  description: Commands run (in check mode, that would run), each with the number of IDs sent and changed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"command": "postsuper -h - deferred", "sent": 1000, "changed": 998}]
+postfix_version:
+  description: The instance's C(mail_version).
+  returned: when the instance could be read
+  type: str
+  sample: 3.7.11
+instance:
+  description: The instance acted on (C(name), C(config_dir), C(queue_directory)).
+  returned: when the instance could be read
+  type: dict
+  sample: {"name": "postfix", "config_dir": "/etc/postfix", "queue_directory": "/var/spool/postfix"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailops.postfix.plugins.module_utils._actions import run_action
+from ansible_collections.mailops.postfix.plugins.module_utils._argspec import shared_argument_spec
+
+
+def argument_spec():
+    spec = shared_argument_spec()
+    spec.update(
+        action=dict(type="str", required=True,
+                    choices=["hold", "release", "requeue", "delete", "expire", "expire_release", "flush"]),
+        all=dict(type="bool", default=False),
+        max_messages=dict(type="int"),
+        expect_count=dict(type="int"),
+        batch_size=dict(type="int", default=1000),
+        batch_pause=dict(type="float", default=0),
+        max_active=dict(type="int"),
+        max_active_timeout=dict(type="int", default=600),
+        long_held=dict(type="str", choices=["requeue", "release", "fail"], default="requeue"),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    result, error, warnings = run_action(module.params, module.check_mode)
+    for warning in warnings:
+        module.warn(warning)
+    if module._diff and "diff" in result:
+        result["diff"] = result.pop("diff")
+    else:
+        result.pop("diff", None)
+    if error:
+        module.fail_json(msg=error, **result)
+    module.exit_json(changed=result["changed_count"] > 0, **result)
+
+
+if __name__ == "__main__":
+    main()
