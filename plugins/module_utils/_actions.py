@@ -14,6 +14,7 @@ failure part-way returns the same keys with what was done so far.
 
 from __future__ import absolute_import, division, print_function
 
+import os
 import time
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _plan
@@ -27,7 +28,7 @@ THROTTLED = ("requeue", "release", "flush")
 
 def _empty_result(action):
     return {"action": action, "matched": 0, "changed_count": 0, "queue_ids": [], "vanished": [],
-            "skipped": [], "requeued_long_held": [], "pending": [], "batches": []}
+            "not_applicable": [], "requeued_long_held": [], "pending": [], "batches": []}
 
 
 def run_action(params, check_mode):
@@ -55,8 +56,10 @@ def run_action(params, check_mode):
         if action_name == "release":
             values = cli.postconf("maximal_queue_lifetime", "bounce_queue_lifetime")
             lifetimes = dict((k, _plan.postfix_time(v)) for k, v in values.items())
+        if action.flag is not None and os.geteuid() == 0:  # others are refused by postsuper itself
+            _check_logging_while_stopped(cli, instance["queue_directory"])
         plan = _plan.plan(action_name, selected, selector.now, params["long_held"], lifetimes)
-        result["skipped"] = plan.cannot
+        result["not_applicable"] = plan.cannot
         result["diff"] = {"before": _plan.diff_text(plan.diff, "before"), "after": _plan.diff_text(plan.diff, "after")}
         steps = _steps(cli, action, plan, params["batch_size"], selector)
         if check_mode:
@@ -71,6 +74,21 @@ def run_action(params, check_mode):
         return result, None, warnings
     except (SelectionError, QueueParseError, PostfixError, _plan.ActionError) as exc:
         return result, str(exc), warnings
+
+
+def _check_logging_while_stopped(cli, queue_directory):
+    """Refuse before any change when postsuper would stop after its first message.
+
+    With Postfix stopped and maillog_file set, postsuper writes the log itself
+    as the mail owner; if it cannot, it acts on one message and dies.
+    """
+    settings = cli.postconf("maillog_file", "mail_owner")
+    if settings["maillog_file"] and not cli.running(queue_directory) and \
+            not cli.writable_by(settings["maillog_file"], settings["mail_owner"]):
+        raise _plan.ActionError(
+            "Postfix is stopped and its maillog_file %s is not writable by %s: postsuper would act on one "
+            "message and stop. Start Postfix, or make the log file writable by %s; nothing was changed"
+            % (settings["maillog_file"], settings["mail_owner"], settings["mail_owner"]))
 
 
 def _steps(cli, action, plan, batch_size, selector):

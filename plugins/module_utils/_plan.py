@@ -183,9 +183,10 @@ def account(action, plan_, batch_results):
     changed = []
     seen, sent_ids = set(), set()
     for flag, sent, outcome in batch_results:
-        reported = set(outcome.ids(flag))
-        if flag == "f":
+        if flag == "f":  # expire and release: either line counts
             reported = set(outcome.ids("e")) | set(outcome.ids("H"))
+        else:
+            reported = set(outcome.ids(flag))
         sent_ids.update(sent)
         for queue_id in sent:
             if queue_id in reported and queue_id not in seen:

@@ -268,3 +268,40 @@ class PostfixCLI:
                 raise PostfixError("active + incoming stayed at %d (max_active %d) for %ss: stopped before the next batch"
                                    % (count, bound, timeout))
             time.sleep(poll)
+
+    @staticmethod
+    def running(queue_directory):
+        """Whether the instance's master process runs: its pid file names a live process.
+
+        (``postfix status`` would tell too, but only to root.)
+        """
+        try:
+            with open(os.path.join(queue_directory, "pid", "master.pid")) as handle:
+                pid = int(handle.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        try:
+            os.kill(pid, 0)
+        except PermissionError:
+            return True
+        except OSError:
+            return False
+        return True
+
+    @staticmethod
+    def writable_by(path, user):
+        """Whether ``user`` could append to ``path`` (a file postsuper logs to)."""
+        import grp
+        import pwd
+        import stat
+        try:
+            info = os.stat(path)
+            account = pwd.getpwnam(user)
+        except (OSError, KeyError):
+            return False
+        groups = set(g.gr_gid for g in grp.getgrall() if user in g.gr_mem) | {account.pw_gid}
+        if info.st_uid == account.pw_uid:
+            return bool(info.st_mode & stat.S_IWUSR)
+        if info.st_gid in groups:
+            return bool(info.st_mode & stat.S_IWGRP)
+        return bool(info.st_mode & stat.S_IWOTH)

@@ -38,7 +38,7 @@ options:
   action:
     description:
       - V(hold) (C(postsuper -h)) moves mail from incoming, active and deferred to hold. Mail in maildrop
-        cannot be held (reported in RV(skipped)); mail already held is left alone.
+        cannot be held (reported in RV(not_applicable)); mail already held is left alone.
       - V(release) (C(postsuper -H)) moves held mail to deferred, keeping its ID. Mail held longer than its
         lifetime would bounce at once: see O(long_held).
       - V(requeue) (C(postsuper -r)) sends mail from incoming, active, deferred and hold through cleanup
@@ -169,7 +169,7 @@ vanished:
   type: list
   elements: str
   sample: ["767F0160023"]
-skipped:
+not_applicable:
   description: Selected messages this action cannot act on where they are (for example maildrop for V(hold)), with the reason.
   returned: always
   type: list

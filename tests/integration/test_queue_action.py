@@ -1,0 +1,230 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""postfix_queue_action through ansible-playbook, over real SSH, on a real Postfix.
+
+The queue is frozen (qmgr and pickup disabled) while actions run, so every
+change seen is the action's own.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import hashlib
+import os
+import stat
+
+import pytest
+
+JUNK = "junk@spam.example"
+LEGIT = "alice@example.org"
+QUEUE_DIRS = ("maildrop", "incoming", "active", "deferred", "hold", "defer", "bounce")
+
+
+def spool_digest(root="/var/spool/postfix"):
+    """A digest of every queue file's path and bytes: 'byte-identical queue' made checkable."""
+    digest = hashlib.sha256()
+    for name in QUEUE_DIRS:
+        for directory, dirs, files in sorted(os.walk(os.path.join(root, name))):
+            dirs.sort()
+            for filename in sorted(files):
+                path = os.path.join(directory, filename)
+                digest.update(path.encode())
+                with open(path, "rb") as handle:
+                    digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def states(queue):
+    return dict((m["queue_id"], (m["queue_name"], m["forced_expire"])) for m in queue)
+
+
+@pytest.fixture()
+def frozen_queue(postfix):
+    """12 junk and 6 legitimate messages deferred, 3 of each held by postsuper; then frozen."""
+    postfix.thaw()
+    postfix.empty()
+    postfix.smtp_source(12, JUNK, "victim@target.example", recipients_each=2)
+    for index in range(6):
+        postfix.smtp(LEGIT, ["customer%d@example.net" % index])
+    postfix.settled({"deferred": 18})
+    queue = postfix.queue()
+    to_hold = [m["queue_id"] for m in queue if m["sender"] == JUNK][:3] + \
+        [m["queue_id"] for m in queue if m["sender"] == LEGIT][:3]
+    postfix.postsuper("-h", "-", data="".join(i + "\n" for i in to_hold))
+    postfix.settled({"deferred": 12, "hold": 6})
+    postfix.freeze()
+    yield postfix
+    postfix.thaw()
+
+
+def four_runs(playbook, **options):
+    out = playbook("postfix_queue_action", scenario="four_runs", options=options)["results"]
+    return out["before"], out["runs"], out["queues"]
+
+
+def _common_checks(before, runs, queues, expected_ids):
+    assert sorted(runs["check"]["queue_ids"]) == sorted(expected_ids)
+    assert sorted(runs["real"]["queue_ids"]) == sorted(expected_ids)
+    assert runs["real"]["changed_count"] == len(expected_ids)
+    assert runs["repeat"]["changed_count"] == 0 and runs["repeat_check"]["changed_count"] == 0
+    assert states(queues["check"]) == states(before)                 # check mode changed nothing
+    assert states(queues["repeat"]) == states(queues["real"])        # the repeat changed nothing
+    assert "diff" in runs["check"] and runs["check"]["diff"]["before"]
+
+
+def test_hold(frozen_queue, playbook):
+    before, runs, queues = four_runs(playbook, action="hold", sender=JUNK)
+    junk = [m["queue_id"] for m in before if m["sender"] == JUNK]
+    deferred_junk = [m["queue_id"] for m in before if m["sender"] == JUNK and m["queue_name"] == "deferred"]
+    _common_checks(before, runs, queues, deferred_junk)
+    after = states(queues["real"])
+    assert all(after[i] == ("hold", False) for i in junk)
+    assert all(after[m["queue_id"]] == states(before)[m["queue_id"]] for m in before if m["sender"] != JUNK)
+    assert sorted(runs["real"]["vanished"]) == sorted(set(junk) - set(deferred_junk))  # already held
+    assert runs["real"]["batches"][0]["command"].endswith("postsuper -h - deferred")
+    assert sorted(runs["repeat"]["vanished"]) == sorted(junk)
+
+
+def test_release(frozen_queue, playbook):
+    before, runs, queues = four_runs(playbook, action="release", sender=LEGIT, batch_size=2)
+    held = [m["queue_id"] for m in before if m["sender"] == LEGIT and m["queue_name"] == "hold"]
+    _common_checks(before, runs, queues, held)
+    assert len(runs["real"]["batches"]) == 2                           # 3 IDs in batches of 2
+    assert all(states(queues["real"])[i] == ("deferred", False) for i in held)   # same IDs kept
+    assert runs["real"]["requeued_long_held"] == []
+
+
+def test_requeue(frozen_queue, playbook):
+    before, runs, queues = four_runs(playbook, action="requeue", queues=["hold"], sender=LEGIT)
+    held = [m for m in before if m["sender"] == LEGIT and m["queue_name"] == "hold"]
+    _common_checks(before, runs, queues, [m["queue_id"] for m in held])
+    # -r moves the file to maildrop; pickup (frozen here) would give it a new ID and a new arrival time
+    after = states(queues["real"])
+    assert all(after[m["queue_id"]] == ("maildrop", False) for m in held)
+
+
+def test_delete(frozen_queue, playbook, postfix):
+    before, runs, queues = four_runs(playbook, action="delete", sender=JUNK, max_messages=12)
+    junk = [m["queue_id"] for m in before if m["sender"] == JUNK]
+    _common_checks(before, runs, queues, junk)
+    assert [m["sender"] for m in queues["real"]] == [LEGIT] * 6
+    assert runs["real"]["diff"]["after"].count("(deleted)") == 12
+
+
+def test_expire_and_expire_release(frozen_queue, playbook):
+    before, runs, queues = four_runs(playbook, action="expire", sender=JUNK, queues=["deferred"])
+    deferred_junk = [m["queue_id"] for m in before if m["sender"] == JUNK and m["queue_name"] == "deferred"]
+    _common_checks(before, runs, queues, deferred_junk)
+    assert all(states(queues["real"])[i] == ("deferred", True) for i in deferred_junk)
+    before, runs, queues = four_runs(playbook, action="expire_release", sender=JUNK, queues=["hold"])
+    held_junk = [m["queue_id"] for m in before if m["sender"] == JUNK and m["queue_name"] == "hold"]
+    _common_checks(before, runs, queues, held_junk)
+    assert all(states(queues["real"])[i] == ("deferred", True) for i in held_junk)
+
+
+def test_flush_asks_for_delivery_now(frozen_queue, playbook, postfix):
+    postfix.thaw()
+    log = "/var/log/postfix-mailops-test.log"
+    target = [m for m in postfix.queue() if m["sender"] == LEGIT and m["queue_name"] == "deferred"][0]["queue_id"]
+    before = open(log).read().count("%s: to=" % target)
+    out = playbook("postfix_queue_action", scenario="one_call", options={"action": "flush", "queue_ids": [target]})
+    outcome = out["results"]["outcome"]
+    assert outcome["changed_count"] == 1 and outcome["queue_ids"] == [target]
+    assert outcome["batches"][0]["command"].endswith("postqueue -i ID")
+    # Postfix attempted the delivery at once (it fails again: nothing listens on the relay port)
+    import live_postfix
+    live_postfix.wait_for(lambda: open(log).read().count("%s: to=" % target) > before, 60, "a delivery attempt")
+
+
+def test_race_a_message_deleted_between_listing_and_acting(frozen_queue, playbook, tmp_path):
+    """A real concurrent postsuper -d runs after the module listed the queue, before it acts."""
+    queue = frozen_queue.queue()
+    junk = sorted(m["queue_id"] for m in queue if m["sender"] == JUNK and m["queue_name"] == "deferred")
+    victim = junk[0]
+    wrapper = tmp_path / "postsuper"
+    wrapper.write_text("#!/bin/sh\n/usr/sbin/postsuper -d %s >/dev/null 2>&1\nexec /usr/sbin/postsuper \"$@\"\n" % victim)
+    wrapper.chmod(stat.S_IRWXU)
+    out = playbook("postfix_queue_action", scenario="one_call",
+                   options={"action": "hold", "sender": JUNK, "postfix_tool_paths": {"postsuper": str(wrapper)}})
+    outcome = out["results"]["outcome"]
+    assert outcome["matched"] == 12
+    assert victim in outcome["vanished"] and victim not in outcome["queue_ids"], (
+        victim, dict((k, v) for k, v in outcome.items() if k != "diff"))
+    assert sorted(outcome["queue_ids"]) == junk[1:]
+    assert victim not in [m["queue_id"] for m in frozen_queue.queue()]
+
+
+BAD_INPUT = [
+    ({"action": "hold", "queue_ids": ["ALL"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["ALL"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "hold", "queue_ids": ["8fb47160045"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["ABC123; rm -rf /"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["$(reboot)"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["`id`"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["../../etc/passwd"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["8FB47160045*"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["8FB47160045 8FB47160046"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["8FB47160045\nALL"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": [""]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": ["-"]}, "queue_ids: not a Postfix queue ID"),
+    ({"action": "delete", "queue_ids": []}, "queue_ids: an empty list selects nothing"),
+    ({"action": "hold", "sender_regex": "(unclosed"}, "sender_regex: invalid regular expression"),
+    ({"action": "hold", "reason_regex": "*"}, "reason_regex: invalid regular expression"),
+    ({"action": "hold", "older_than": "3 days"}, "older_than: expected a duration"),
+    ({"action": "hold", "younger_than": "-1h"}, "younger_than: expected a duration"),
+    ({"action": "hold", "min_size": "10MB"}, "min_size: expected a size"),
+    ({"action": "hold", "queues": ["held"]}, "value of queues must be one or more of"),
+    ({"action": "purge", "sender": JUNK}, "value of action must be one of"),
+    ({"sender": JUNK}, "missing required arguments: action"),
+    ({"action": "delete"}, "no selection option was given"),
+    ({"action": "expire"}, "no selection option was given"),
+    ({"action": "expire_release"}, "no selection option was given"),
+    ({"action": "hold"}, "no selection option was given"),
+    ({"action": "delete", "sender": JUNK, "max_messages": 11}, "more than max_messages=11"),
+    ({"action": "delete", "sender": JUNK, "expect_count": 13}, "not expect_count=13"),
+    ({"action": "hold", "older_than": "2h", "younger_than": "1h"}, "must be less than younger_than"),
+    ({"action": "hold", "min_size": "2k", "max_size": "1k"}, "larger than max_size"),
+    ({"action": "hold", "sender": JUNK, "batch_size": 0}, "batch_size must be at least 1"),
+    ({"action": "hold", "sender": JUNK, "config_dir": "/etc/postfix-nonexistent"}, "check config_dir"),
+    ({"action": "hold", "sender": JUNK, "postfix_bin_dir": "/nonexistent"}, "postconf not found"),
+    ({"action": "hold", "sender": JUNK, "all": "maybe"}, "all"),
+]
+
+
+@pytest.mark.parametrize("options,words", BAD_INPUT, ids=[str(i) for i in range(len(BAD_INPUT))])
+def test_bad_input(frozen_queue, playbook, options, words):
+    before = spool_digest()
+    out = playbook("postfix_queue_action", scenario="one_call", options=options, allow_failure=True)
+    outcome = out["results"]["outcome"]
+    assert outcome["failed"] is True
+    assert words in outcome["msg"], outcome["msg"]
+    assert "Traceback" not in out["output"]
+    assert outcome.get("changed_count", 0) == 0
+    assert spool_digest() == before
+
+
+def test_not_root_is_refused_and_changes_nothing(frozen_queue, playbook):
+    before = spool_digest()
+    out = playbook("postfix_queue_action", hosts="mailhost_nonroot", scenario="one_call",
+                   options={"action": "hold", "sender": JUNK}, allow_failure=True)
+    outcome = out["results"]["outcome"]
+    assert outcome["failed"] is True
+    assert "use of this command is reserved for the superuser" in outcome["msg"]
+    assert outcome["changed_count"] == 0 and outcome["matched"] == 12
+    assert spool_digest() == before
+
+
+def test_postfix_stopped_with_an_unwritable_log_is_refused(frozen_queue, playbook):
+    """postsuper would act on one message and die (the stopped_* captures): refused before any change."""
+    frozen_queue.stop()
+    try:
+        before = spool_digest()
+        out = playbook("postfix_queue_action", scenario="one_call", options={"action": "hold", "sender": JUNK},
+                       allow_failure=True)
+        outcome = out["results"]["outcome"]
+        assert outcome["failed"] is True
+        assert "Postfix is stopped and its maillog_file" in outcome["msg"]
+        assert spool_digest() == before
+    finally:
+        frozen_queue.start()
