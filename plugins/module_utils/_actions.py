@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 import os
 import time
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _plan
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _plan
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import cli_from_params, selector_from_params
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
@@ -36,7 +36,15 @@ def run_action(params, check_mode):
     action_name = params["action"]
     result = _empty_result(action_name)
     warnings = []
+    if action_name == "reinject":
+        return _reinject(params, check_mode, result)
     try:
+        if action_name == "archive" and not params["archive_dir"]:
+            raise _plan.ActionError("action=archive needs archive_dir")
+        if params["archive"]:
+            raise _plan.ActionError("archive (an archive to re-inject) is only for action=reinject")
+        if params["archive_dir"] and action_name not in ("archive", "delete"):
+            raise _plan.ActionError("archive_dir is for action=archive and action=delete, not %s" % action_name)
         selector = selector_from_params(params)
         cli = cli_from_params(params)
         instance = cli.instance()
@@ -61,6 +69,22 @@ def run_action(params, check_mode):
         plan = _plan.plan(action_name, selected, selector.now, params["long_held"], lifetimes)
         result["not_applicable"] = plan.cannot
         result["diff"] = {"before": _plan.diff_text(plan.diff, "before"), "after": _plan.diff_text(plan.diff, "after")}
+        archiving = bool(params["archive_dir"])
+        if archiving and check_mode:
+            result["archive"] = {"directory": None, "count": len(plan.queue_ids), "manifest": None}
+        elif archiving:
+            _archive_first(cli, plan, selected, params, instance, selector, result)
+        if action_name == "archive":
+            result["queue_ids"] = [] if check_mode else result["archive"]["archived_ids"]
+            result["changed_count"] = len(plan.queue_ids) if check_mode else len(result["queue_ids"])
+            if not check_mode:
+                result["vanished"] = result["archive"].pop("vanished") + list(plan.already)
+                result["archive"].pop("archived_ids")
+            else:
+                result["queue_ids"] = plan.queue_ids
+            return result, None, warnings
+        if archiving:
+            result["archive"].pop("archived_ids", None)
         steps = _steps(cli, action, plan, params["batch_size"], selector)
         if check_mode:
             result["batches"] = [{"command": " ".join(step["argv"]), "sent": len(step["ids"]), "changed": len(step["ids"])}
@@ -72,8 +96,100 @@ def run_action(params, check_mode):
             return result, None, warnings
         _act(cli, action_name, plan, steps, params, instance, result)
         return result, None, warnings
-    except (SelectionError, QueueParseError, PostfixError, _plan.ActionError) as exc:
+    except (SelectionError, QueueParseError, PostfixError, _plan.ActionError, _archive.ArchiveError) as exc:
         return result, str(exc), warnings
+
+
+def _archive_first(cli, plan, selected, params, instance, selector, result):
+    """Save every planned message (content and envelope) before anything is deleted.
+
+    Batches of IDs go to one postcat each; postcat dies at the first ID it
+    cannot open (gone since the listing): that ID is vanished and the rest of
+    the batch is asked again. Any failure to write stops the whole action
+    before a single deletion. The plan is cut down to what was archived whole.
+    """
+    by_id = dict((m["queue_id"], m) for m in selected)
+    writer = _archive.ArchiveWriter(params["archive_dir"], instance["name"], selector.now)
+    archived, vanished = [], []
+    try:
+        writer.open()
+        for batch in _plan.batches(plan.queue_ids, params["batch_size"]) if plan.queue_ids else []:
+            remaining = list(batch)
+            while remaining:
+                rc, out, err = cli.postcat(remaining)
+                printed = _archive.split_postcat(out, remaining)
+                for queue_id in remaining:
+                    if queue_id not in printed:
+                        break
+                    sender, _recipients = _archive.envelope_of(printed[queue_id]["envelope"])
+                    message = dict(by_id[queue_id], envelope_sender=sender)
+                    writer.add(message, printed[queue_id]["content"])
+                    archived.append(queue_id)
+                done = [queue_id for queue_id in remaining if queue_id in printed]
+                remaining = remaining[len(done):]
+                if rc == 0 and not remaining:
+                    break
+                missing = _archive.missing_id(err)
+                if rc == 0 or missing is None or not remaining or remaining[0] != missing:
+                    raise _plan.ActionError("postcat failed (exit %s): %s" % (rc, err.strip() or "no message"))
+                vanished.append(missing)
+                remaining = remaining[1:]
+        manifest = writer.close({
+            "created": int(selector.now), "instance": instance["name"], "config_dir": instance["config_dir"],
+            "postfix_version": instance["mail_version"], "action": params["action"],
+            "selection": selector.given})
+    except (OSError, _archive.ArchiveError, PostfixError) as exc:
+        result["archive"] = {"directory": writer.path, "count": len(archived), "manifest": None}
+        raise _plan.ActionError("archiving to %s failed (%s): nothing was deleted" % (writer.path, exc))
+    keep = set(archived)
+    for queues in list(plan.groups):
+        plan.groups[queues] = [queue_id for queue_id in plan.groups[queues] if queue_id in keep]
+        if not plan.groups[queues]:
+            del plan.groups[queues]
+    plan.already.extend(vanished)
+    result["archive"] = {"directory": writer.path, "count": len(archived), "manifest": manifest,
+                         "archived_ids": archived, "vanished": vanished}
+
+
+def _reinject(params, check_mode, result):
+    """Submit archived messages again with their envelope (the way back from a purge)."""
+    try:
+        if not params["archive"]:
+            raise _plan.ActionError("action=reinject needs archive (an archive directory or its manifest.json)")
+        given = [name for name in ("queues", "sender", "sender_domain", "sender_regex", "recipient",
+                                   "recipient_domain", "recipient_regex", "reason_regex", "older_than",
+                                   "younger_than", "min_size", "max_size", "archive_dir") if params[name]]
+        if given:
+            raise _plan.ActionError("reinject takes archive and optionally queue_ids, not %s" % ", ".join(given))
+        selector = selector_from_params(params)   # validates queue_ids
+        cli = cli_from_params(params)
+        path, _manifest, messages = _archive.load(params["archive"])
+        wanted = set(params["queue_ids"]) if params["queue_ids"] else None
+        done = _archive.reinjected_ids(path)
+        chosen = [(entry, content) for entry, content in messages
+                  if wanted is None or entry["queue_id"] in wanted]
+        result["matched"] = len(chosen)
+        result["vanished"] = [entry["queue_id"] for entry, _content in chosen if entry["queue_id"] in done]
+        todo = [(entry, content) for entry, content in chosen if entry["queue_id"] not in done]
+        result["archive"] = {"directory": path, "count": len(messages), "manifest": os.path.join(path, _archive.MANIFEST)}
+        if check_mode:
+            result["queue_ids"] = [entry["queue_id"] for entry, _content in todo]
+            result["changed_count"] = len(todo)
+            return result, None, []
+        try:
+            for entry, content in todo:
+                cli.reinject(entry["envelope_sender"], entry["recipients"], content)
+                result["queue_ids"].append(entry["queue_id"])
+                done.add(entry["queue_id"])
+        finally:
+            _archive.record_reinjected(path, done)
+            result["changed_count"] = len(result["queue_ids"])
+            result["pending"] = [entry["queue_id"] for entry, _content in todo
+                                 if entry["queue_id"] not in set(result["queue_ids"])]
+        del selector
+        return result, None, []
+    except (SelectionError, PostfixError, _plan.ActionError, _archive.ArchiveError, OSError) as exc:
+        return result, str(exc), []
 
 
 def _check_logging_while_stopped(cli, queue_directory):

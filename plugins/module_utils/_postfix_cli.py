@@ -30,7 +30,7 @@ import time
 from ansible_collections.mailops.postfix.plugins.module_utils import _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
 
-TOOLS = ("postconf", "postqueue", "postsuper", "postcat")
+TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail")
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 JSON_SINCE = (3, 1)
@@ -115,7 +115,8 @@ class PostfixCLI:
     def argv(self, name, *args):
         argv = [self.tool(name)]
         if self.config_dir:
-            argv += ["-c", self.config_dir]
+            # sendmail names the instance with -C (-c is something else to it)
+            argv += ["-C" if name == "sendmail" else "-c", self.config_dir]
         argv.extend(args)
         return argv
 
@@ -123,6 +124,11 @@ class PostfixCLI:
 
     def run(self, argv, data=None):
         """Run to completion; returns (rc, stdout, stderr) as text."""
+        rc, out, err = self.run_bytes(argv, None if data is None else data.encode("utf-8"))
+        return rc, out.decode("utf-8", "replace"), err
+
+    def run_bytes(self, argv, data=None):
+        """Run to completion with bytes in and out; returns (rc, stdout bytes, stderr text)."""
         self.commands.append(argv)
         try:
             # pylint: disable-next=ansible-bad-function
@@ -130,8 +136,8 @@ class PostfixCLI:
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, close_fds=True)
         except OSError as exc:
             raise PostfixError("cannot run %s: %s" % (argv[0], exc), argv)
-        out, err = proc.communicate(None if data is None else data.encode("utf-8"))
-        return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        out, err = proc.communicate(data)
+        return proc.returncode, out, err.decode("utf-8", "replace")
 
     def stream(self, argv):
         """Yield stdout lines (without newline) while the command runs.
@@ -305,3 +311,21 @@ class PostfixCLI:
         if info.st_gid in groups:
             return bool(info.st_mode & stat.S_IWGRP)
         return bool(info.st_mode & stat.S_IWOTH)
+
+    # ------------------------------------------------------------ archive and re-injection
+
+    def postcat(self, queue_ids):
+        """``postcat -q ID...`` (one run for many IDs); returns (rc, stdout bytes, stderr)."""
+        bad = [queue_id for queue_id in queue_ids if not _queue.is_queue_id(queue_id)]
+        if bad or not queue_ids:
+            raise PostfixError("refusing to run postcat with %s" % ("invalid IDs %r" % bad[:5] if bad else "no ID"))
+        return self.run_bytes(self.argv("postcat", "-q", *queue_ids))
+
+    def reinject(self, sender, recipients, content):
+        """Submit a message again with its envelope: ``sendmail -i -f SENDER -- RCPT...``."""
+        if not recipients:
+            raise PostfixError("refusing to re-inject a message without recipients")
+        argv = self.argv("sendmail", "-i", "-f", sender if sender else "<>", "--", *recipients)
+        rc, _out, err = self.run_bytes(argv, content)
+        if rc != 0:
+            raise _command_failed(argv, rc, err)

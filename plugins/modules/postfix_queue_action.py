@@ -49,9 +49,28 @@ options:
       - V(expire_release) (C(postsuper -f), Postfix 3.5 or later) marks mail expired and releases held mail.
       - V(flush) asks for delivery of the selected deferred mail now (C(postqueue -i ID) per message, or
         C(postqueue -f) when the selection is the whole deferred queue).
+      - V(archive) saves the selected messages to O(archive_dir) and changes nothing in the queue.
+      - V(reinject) submits the messages of an O(archive) again with their envelope (C(sendmail -i -f
+        SENDER -- RECIPIENTS)), the way back from a purge; only O(queue_ids) may narrow it. Messages
+        already re-injected from that archive are not sent twice.
     type: str
     required: true
-    choices: [hold, release, requeue, delete, expire, expire_release, flush]
+    choices: [hold, release, requeue, delete, expire, expire_release, flush, archive, reinject]
+  archive_dir:
+    description:
+      - With O(action=delete) or O(action=archive), save every selected message first, under
+        C(archive_dir/<instance>/<UTC time>/) (mode 0700): one C(<queue_id>.eml) per message (headers
+        and body as Postfix holds them, as they would be re-injected) and C(manifest.json) (each
+        message's queue_id, queue_name, sender, envelope_sender, recipients, arrival_time, message_size,
+        size and sha256 of the content), written last.
+      - Only messages archived whole are deleted; if archiving fails (disk full, permissions), nothing
+        is deleted. Messages gone before C(postcat) could read them are reported in RV(vanished).
+    type: path
+  archive:
+    description:
+      - For O(action=reinject), the archive directory (or its C(manifest.json)). Every message's content
+        is checked against its sha256 before anything is sent.
+    type: path
   all:
     description:
       - Allow the action on the whole queue when no selection option is given. Without it, an action with
@@ -103,6 +122,7 @@ notes:
   - Mail in the active queue may be in delivery while it is held or deleted; the message file is moved
     or removed at once, but a delivery already under way can still complete.
   - V(flush) is not idempotent by nature; every run asks again for the delivery of what is still deferred.
+    V(archive) writes a new archive on every run.
 seealso:
   - module: mailops.postfix.postfix_queue_info
   - name: postsuper(1)
@@ -117,12 +137,21 @@ EXAMPLES = r"""
     all: true
   become: true
 
-- name: Delete the compromised account's mail, refusing if the selection grew past what was reviewed
+- name: Delete the compromised account's mail, archived first, refusing if the selection grew
   mailops.postfix.postfix_queue_action:
     action: delete
     queues: [hold]
     sender: webmaster@example.org
     max_messages: 20000
+    archive_dir: /var/backups/postfix-purge
+  become: true
+  register: purge
+
+- name: Undo that purge for one message
+  mailops.postfix.postfix_queue_action:
+    action: reinject
+    archive: "{{ purge.archive.directory }}"
+    queue_ids: [32D2F160014]
   become: true
 
 - name: Release the legitimate rest of hold, throttled
@@ -193,6 +222,14 @@ batches:
   type: list
   elements: dict
   sample: [{"command": "postsuper -h - deferred", "sent": 1000, "changed": 998}]
+archive:
+  description:
+    - With O(archive_dir) (or O(action=reinject)), where the messages were saved (or read from).
+    - C(count) is the number of messages archived (in check mode, that would be); C(manifest) is the
+      manifest's path, V(null) in check mode or when archiving failed.
+  returned: when archiving or re-injecting
+  type: dict
+  sample: {"directory": "/var/backups/postfix-purge/postfix/20261129T161500Z", "count": 570, "manifest": "/var/backups/postfix-purge/postfix/20261129T161500Z/manifest.json"}
 postfix_version:
   description: The instance's C(mail_version).
   returned: when the instance could be read
@@ -215,7 +252,10 @@ def argument_spec():
     spec = shared_argument_spec()
     spec.update(
         action=dict(type="str", required=True,
-                    choices=["hold", "release", "requeue", "delete", "expire", "expire_release", "flush"]),
+                    choices=["hold", "release", "requeue", "delete", "expire", "expire_release", "flush",
+                             "archive", "reinject"]),
+        archive_dir=dict(type="path"),
+        archive=dict(type="path"),
         all=dict(type="bool", default=False),
         max_messages=dict(type="int"),
         expect_count=dict(type="int"),

@@ -1,0 +1,187 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""Archives of queued messages: postcat output split per message (pure), and the archive files.
+
+An archive is a directory ``archive_dir/<instance>/<UTC timestamp>/`` holding
+one ``<queue_id>.eml`` per message (its content, headers and body, as it would
+be re-injected) and ``manifest.json`` (each message's envelope: queue_id,
+queue_name, sender, recipients, arrival_time, message_size, the content's size
+and sha256). The manifest is written last: an archive without one is
+incomplete. This module writes files but runs no process.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import hashlib
+import json
+import os
+import re
+import time
+
+MANIFEST = "manifest.json"
+REINJECTED = "reinjected.json"
+FORMAT_VERSION = 1
+
+# postcat -q markers: *** ENVELOPE RECORDS deferred/7/767F0160023 *** (the queue path ends in the ID)
+_MARKER_RE = re.compile(rb"^\*\*\* (ENVELOPE RECORDS|MESSAGE CONTENTS|HEADER EXTRACTED|MESSAGE FILE END) "
+                        rb"([A-Za-z]+(?:/[0-9A-Za-z]+)*)/([0-9A-Za-z]+) \*\*\*$")
+_MISSING_RE = re.compile(r"postcat: fatal: open queue file ([0-9A-Za-z]+): No such file or directory")
+
+
+class ArchiveError(ValueError):
+    """postcat output that does not split into whole messages, or an archive that cannot be used."""
+
+
+def split_postcat(output, expected_ids):
+    """Split ``postcat -q ID...`` output (bytes) into {queue_id: {"queue": ..., "content": bytes, "envelope": [...]}}.
+
+    Only messages printed whole (all four markers, in order, for an expected
+    ID) are returned; anything else raises ArchiveError. The content is the
+    bytes between MESSAGE CONTENTS and HEADER EXTRACTED, as Postfix printed them.
+    """
+    expected = set(expected_ids)
+    messages = {}
+    current = None
+    section = None
+    lines = output.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for number, line in enumerate(lines, 1):
+        match = _MARKER_RE.match(line)
+        marker = match.group(1).decode() if match else None
+        queue_id = match.group(3).decode() if match else None
+        if match and (current is None or queue_id == current["id"]) and (
+                (marker, section) in (("ENVELOPE RECORDS", None), ("MESSAGE CONTENTS", "envelope"),
+                                      ("HEADER EXTRACTED", "content"), ("MESSAGE FILE END", "extracted"))):
+            if marker == "ENVELOPE RECORDS":
+                if queue_id not in expected or queue_id in messages:
+                    raise ArchiveError("postcat printed an unexpected message %s (line %d)" % (queue_id, number))
+                current = {"id": queue_id, "queue": match.group(2).decode().split("/")[0], "envelope": [],
+                           "content": []}
+                section = "envelope"
+            elif marker == "MESSAGE CONTENTS":
+                section = "content"
+            elif marker == "HEADER EXTRACTED":
+                section = "extracted"
+            else:
+                messages[current["id"]] = {"queue": current["queue"], "envelope": current["envelope"],
+                                           "content": b"\n".join(current["content"]) + b"\n"
+                                           if current["content"] else b""}
+                current, section = None, None
+            continue
+        if current is None:
+            raise ArchiveError("postcat output line %d is outside any message: %r" % (number, line[:100]))
+        if section == "envelope":
+            current["envelope"].append(line.decode("utf-8", "replace"))
+        elif section == "content":
+            current["content"].append(line)
+    if current is not None:
+        raise ArchiveError("postcat output ended inside message %s" % current["id"])
+    return messages
+
+
+def missing_id(stderr):
+    """The queue ID postcat stopped at (it dies at the first ID it cannot open), or None."""
+    match = _MISSING_RE.search(stderr)
+    return match.group(1) if match else None
+
+
+def envelope_of(section_lines):
+    """(sender, [recipients]) from postcat's envelope records."""
+    sender, recipients = None, []
+    for line in section_lines:
+        if line.startswith("sender: "):
+            sender = line[len("sender: "):]
+        elif line.startswith("recipient: "):
+            recipients.append(line[len("recipient: "):])
+    return sender, recipients
+
+
+class ArchiveWriter:
+    """Writes one archive directory; files first, the manifest last."""
+
+    def __init__(self, archive_dir, instance_name, now=None):
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+        base = os.path.join(archive_dir, instance_name, stamp)
+        path, suffix = base, 1
+        while os.path.exists(path):
+            suffix += 1
+            path = "%s-%d" % (base, suffix)
+        self.path = path
+        self.entries = []
+
+    def open(self):
+        os.makedirs(self.path, mode=0o700)
+
+    def add(self, message, content):
+        """Write one message's content; remember its envelope (from the listing) for the manifest."""
+        name = "%s.eml" % message["queue_id"]
+        target = os.path.join(self.path, name)
+        with open(target + ".part", "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(target + ".part", target)
+        self.entries.append({
+            "queue_id": message["queue_id"],
+            "queue_name": message["queue_name"],
+            "sender": message["sender"],
+            "envelope_sender": message.get("envelope_sender", message["sender"]),
+            "recipients": [r["address"] for r in message["recipients"]],
+            "arrival_time": message["arrival_time"],
+            "message_size": message["message_size"],
+            "file": name,
+            "content_bytes": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        })
+
+    def close(self, header):
+        """Write the manifest (atomically); the archive is complete once it exists."""
+        manifest = dict(header, format=FORMAT_VERSION, messages=self.entries)
+        target = os.path.join(self.path, MANIFEST)
+        with open(target + ".part", "w") as handle:
+            json.dump(manifest, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(target + ".part", target)
+        return target
+
+
+def load(archive_path):
+    """Read an archive: its manifest, each message's content checked against its sha256."""
+    path = os.path.normpath(os.path.dirname(archive_path) if archive_path.endswith(MANIFEST) else archive_path)
+    try:
+        with open(os.path.join(path, MANIFEST)) as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ArchiveError("cannot read the archive's manifest in %s: %s" % (path, exc))
+    messages = []
+    for entry in manifest.get("messages", []):
+        with open(os.path.join(path, entry["file"]), "rb") as handle:
+            content = handle.read()
+        if hashlib.sha256(content).hexdigest() != entry["sha256"]:
+            raise ArchiveError("%s in %s does not match its checksum: refusing to use the archive"
+                               % (entry["file"], path))
+        messages.append((entry, content))
+    return path, manifest, messages
+
+
+def reinjected_ids(path):
+    try:
+        with open(os.path.join(path, REINJECTED)) as handle:
+            return set(json.load(handle))
+    except (OSError, ValueError):
+        return set()
+
+
+def record_reinjected(path, ids):
+    target = os.path.join(path, REINJECTED)
+    with open(target + ".part", "w") as handle:
+        json.dump(sorted(ids), handle)
+    os.rename(target + ".part", target)

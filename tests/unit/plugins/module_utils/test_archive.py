@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Splitting real postcat output per message, and the archive files."""
+
+from __future__ import absolute_import, division, print_function
+
+import hashlib
+import json
+import os
+
+import pytest
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive
+from ansible_collections.mailops.postfix.tests.unit import captures
+
+
+def raw(name):
+    with open(os.path.join(captures.FIXTURES, name), "rb") as handle:
+        return handle.read()
+
+
+def test_two_messages_in_one_postcat_run():
+    messages = _archive.split_postcat(raw("postcat-q_two_ids.stdout"), ["767F0160023", "52C091601EB"])
+    assert sorted(messages) == ["52C091601EB", "767F0160023"]
+    first = messages["767F0160023"]
+    assert first["queue"] == "deferred"
+    assert first["content"].startswith(b"Received: by vm (Postfix, from userid 0)\n")
+    assert first["content"].endswith(b"\n\nhello\n")
+    assert _archive.envelope_of(first["envelope"]) == ("alice@example.org", ["bob@example.net"])
+    second = messages["52C091601EB"]
+    assert second["queue"] == "hold"
+    assert _archive.envelope_of(second["envelope"]) == ("held-sender@example.org", ["h1@example.net", "h2@example.com"])
+    assert b"*** " not in first["content"] + second["content"]
+
+
+def test_single_message_equals_its_own_capture():
+    alone = _archive.split_postcat(raw("postcat-q_deferred_multi.stdout"), ["32D2F160014"])["32D2F160014"]
+    body_only = raw("postcat-bq_deferred_multi.stdout")
+    assert alone["content"].endswith(body_only)          # postcat -b printed the same body
+
+
+def test_maildrop_and_utf8():
+    drop = _archive.split_postcat(raw("postcat-q_maildrop.stdout"), ["8D9F3160044"])["8D9F3160044"]
+    assert drop["queue"] == "maildrop" and drop["content"] == b"Subject: in maildrop 1\n\nbody\n"
+    utf8 = _archive.split_postcat(raw("postcat-q_utf8.stdout"), ["106AB1600C3"])["106AB1600C3"]
+    assert u"\u2603".encode("utf-8") in utf8["content"]
+    sender, recipients = _archive.envelope_of(utf8["envelope"])
+    assert sender == u"jos\u00e9@ex\u00e4mple.org" and len(recipients) == 3
+
+
+def test_null_sender_envelope_is_empty():
+    bounce = _archive.split_postcat(raw("postcat-q_bounce_nullsender.stdout"), ["623E4160083"])["623E4160083"]
+    assert _archive.envelope_of(bounce["envelope"])[0] == ""
+
+
+def test_first_missing_id_is_fatal_and_named():
+    out, err = raw("postcat-q_one_good_one_bad.stdout"), captures.read("postcat-q_one_good_one_bad.stderr")
+    printed = _archive.split_postcat(out, ["767F0160023", "0000000DEAD"])
+    assert list(printed) == ["767F0160023"]
+    assert _archive.missing_id(err) == "0000000DEAD"
+    assert _archive.split_postcat(raw("postcat-q_bad_then_good.stdout"), ["0000000DEAD", "767F0160023"]) == {}
+    assert _archive.missing_id(captures.read("postcat-q_malformed.stderr")) is None
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda b: b.replace(b"*** MESSAGE FILE END deferred/7/767F0160023 ***\n", b""),        # cut short
+    lambda b: b"stray line\n" + b,
+    lambda b: b.replace(b"*** HEADER EXTRACTED deferred/7/767F0160023 ***\n", b""),       # marker missing
+])
+def test_broken_output_is_refused(mutate):
+    with pytest.raises(_archive.ArchiveError):
+        _archive.split_postcat(mutate(raw("postcat-q_two_ids.stdout")), ["767F0160023", "52C091601EB"])
+
+
+def test_unexpected_message_is_refused():
+    with pytest.raises(_archive.ArchiveError):
+        _archive.split_postcat(raw("postcat-q_two_ids.stdout"), ["767F0160023"])
+
+
+def test_writer_and_loader_round_trip(tmp_path):
+    message = {"queue_id": "767F0160023", "queue_name": "deferred", "sender": "alice@example.org",
+               "recipients": [{"address": "bob@example.net"}], "arrival_time": 1795959427, "message_size": 246}
+    content = b"Subject: x\n\nbody\n"
+    writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
+    writer.open()
+    writer.add(message, content)
+    manifest_path = writer.close({"action": "delete"})
+    assert writer.path.endswith("postfix/20261129T135000Z")
+    assert oct(os.stat(writer.path).st_mode & 0o777) == "0o700"
+    manifest = json.load(open(manifest_path))
+    assert manifest["messages"][0]["sha256"] == hashlib.sha256(content).hexdigest()
+    assert manifest["messages"][0]["recipients"] == ["bob@example.net"]
+    path, loaded, messages = _archive.load(manifest_path)
+    assert path == writer.path and messages[0][1] == content and loaded["action"] == "delete"
+    second = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
+    assert second.path.endswith("-2")                    # never overwrites an archive
+    with open(os.path.join(writer.path, "767F0160023.eml"), "ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(_archive.ArchiveError) as error:
+        _archive.load(writer.path)
+    assert "does not match its checksum" in str(error.value)
+
+
+def test_reinjected_record(tmp_path):
+    assert _archive.reinjected_ids(str(tmp_path)) == set()
+    _archive.record_reinjected(str(tmp_path), {"B", "A"})
+    assert _archive.reinjected_ids(str(tmp_path)) == {"A", "B"}
