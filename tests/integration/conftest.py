@@ -149,7 +149,7 @@ def playbook(controller, inventory):
     A target's playbook saves what it registered with the ``save`` tasks file
     into ``result_file``; failures of ansible-playbook raise with its output.
     """
-    def run(target, hosts="mailhost", expect_failure=False, **extra):
+    def run(target, hosts="mailhost", expect_failure=False, check_mode=False, **extra):
         handle, result_file = tempfile.mkstemp(prefix="mailops-result-", suffix=".json", dir=STATE)
         os.close(handle)
         extra.update(result_file=result_file, target_hosts=hosts)
@@ -159,7 +159,8 @@ def playbook(controller, inventory):
                    PATH=controller["bin"] + os.pathsep + os.environ.get("PATH", ""))
         proc = subprocess.run(
             [os.path.join(controller["bin"], "ansible-playbook"), "-i", inventory,
-             os.path.join(HERE, "targets", target, "playbook.yml"), "-e", json.dumps(extra)],
+             os.path.join(HERE, "targets", target, "playbook.yml"), "-e", json.dumps(extra)]
+            + (["--check"] if check_mode else []),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, check=False)
         if (proc.returncode != 0) != expect_failure:
             raise AssertionError("ansible-playbook %s exited %s:\n%s" % (target, proc.returncode, proc.stdout[-20000:]))

@@ -23,6 +23,7 @@ import time
 MARK = "# mailops.postfix integration-test instance: safe to overwrite"
 RELAY_PORT = 10025      # nothing listens here: "Connection refused"
 SLOW_PORT = 10026       # smtp-sink stalling at DATA
+DUMP_PORT = 10027       # smtp-sink accepting mail for sink.example and dumping one file per message
 SMTP_PORT = 25          # the default instance's smtpd, loopback only
 SECOND = "postfix-b"
 
@@ -164,7 +165,8 @@ def configure_default():
     _write(main_cf, MARK + "\n" + open("/usr/share/postfix/main.cf.debian").read())
     shutil.copy("/usr/share/postfix/master.cf.dist", "/etc/postfix/master.cf")
     _write("/etc/postfix/mailops_header_checks", "/^Subject:.*\\[HOLD\\]/ HOLD held by test header_checks\n")
-    _write("/etc/postfix/mailops_transport", "slow.example smtp:[127.0.0.1]:%d\n" % SLOW_PORT)
+    _write("/etc/postfix/mailops_transport", "slow.example smtp:[127.0.0.1]:%d\nsink.example smtp:[127.0.0.1]:%d\n"
+           % (SLOW_PORT, DUMP_PORT))
     instance = Instance()
     instance.postconf(
         "myhostname = mailops-test.invalid",
@@ -242,6 +244,49 @@ class SlowSink:
         wait_for(lambda: self.proc.poll() is not None or _listening(SLOW_PORT), 10, "smtp-sink")
         if self.proc.poll() is not None:
             raise RuntimeError("smtp-sink did not start: %s" % self.proc.stderr.read())
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()   # our own child, by its PID
+            self.proc.wait()
+
+
+class DumpSink:
+    """An smtp-sink on loopback that accepts mail and writes one file per message into a directory.
+
+    Each file starts with the envelope (X-Mail-Args: <sender>, X-Rcpt-Args: <rcpt>), then the message.
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.proc = None
+
+    def start(self):
+        import pwd
+        os.makedirs(self.directory, exist_ok=True)
+        os.chown(self.directory, pwd.getpwnam("postfix").pw_uid, -1)
+        self.proc = subprocess.Popen(["smtp-sink", "-u", "postfix", "-d", os.path.join(self.directory, "%H%M%S."),
+                                      "127.0.0.1:%d" % DUMP_PORT, "100"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: self.proc.poll() is not None or _listening(DUMP_PORT), 10, "the dump smtp-sink")
+        if self.proc.poll() is not None:
+            raise RuntimeError("smtp-sink did not start: %s" % self.proc.stderr.read())
+
+    def messages(self):
+        """[(sender, [recipients], message bytes)] of every dumped message."""
+        found = []
+        for name in sorted(os.listdir(self.directory)):
+            with open(os.path.join(self.directory, name), "rb") as handle:
+                data = handle.read()
+            head, _sep, rest = data.partition(b"Received: from")
+            sender, recipients = None, []
+            for line in head.decode("utf-8", "replace").splitlines():
+                if line.startswith("X-Mail-Args: "):
+                    sender = line.split()[1].strip("<>")
+                elif line.startswith("X-Rcpt-Args: "):
+                    recipients.append(line.split()[1].strip("<>"))
+            found.append((sender, recipients, b"Received: from" + rest))
+        return found
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -189,18 +189,27 @@ BAD_INPUT = [
     ({"action": "hold", "sender": JUNK, "config_dir": "/etc/postfix-nonexistent"}, "check config_dir"),
     ({"action": "hold", "sender": JUNK, "postfix_bin_dir": "/nonexistent"}, "postconf not found"),
     ({"action": "hold", "sender": JUNK, "all": "maybe"}, "all"),
+    ({"action": "archive", "sender": JUNK}, "action=archive needs archive_dir"),
+    ({"action": "hold", "sender": JUNK, "archive_dir": "/var/tmp/mailops-archive"}, "archive_dir is for action=archive"),
+    ({"action": "reinject"}, "action=reinject needs archive"),
+    ({"action": "reinject", "archive": "/nonexistent/archive"}, "cannot read the archive's manifest"),
+    ({"action": "reinject", "archive": "/var/tmp", "sender": JUNK}, "reinject takes archive and optionally queue_ids"),
 ]
 
 
-@pytest.mark.parametrize("options,words", BAD_INPUT, ids=[str(i) for i in range(len(BAD_INPUT))])
-def test_bad_input(frozen_queue, playbook, options, words):
+def test_bad_input(frozen_queue, playbook):
+    """Each bad input: a clear message, no traceback, nothing changed; the spool is byte-identical after all."""
+    assert len(BAD_INPUT) >= 25
     before = spool_digest()
-    out = playbook("postfix_queue_action", scenario="one_call", options=options, allow_failure=True)
-    outcome = out["results"]["outcome"]
-    assert outcome["failed"] is True
-    assert words in outcome["msg"], outcome["msg"]
+    out = playbook("postfix_queue_action", scenario="bad_inputs", cases=[options for options, _words in BAD_INPUT])
+    outcomes = out["results"]["outcomes"]
+    assert len(outcomes) == len(BAD_INPUT)
+    for (options, words), outcome in zip(BAD_INPUT, outcomes):
+        assert outcome["failed"] is True, options
+        assert words in outcome["msg"], (options, outcome["msg"])
+        assert outcome.get("changed_count", 0) == 0, options
+        assert "Traceback" not in outcome["msg"], options
     assert "Traceback" not in out["output"]
-    assert outcome.get("changed_count", 0) == 0
     assert spool_digest() == before
 
 
@@ -228,3 +237,132 @@ def test_postfix_stopped_with_an_unwritable_log_is_refused(frozen_queue, playboo
         assert spool_digest() == before
     finally:
         frozen_queue.start()
+
+
+def _manifest(path):
+    import json
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def test_delete_with_archive_then_reinject(frozen_queue, playbook, postfix, tmp_path):
+    """Purge with a copy, then the way back: re-injected mail is delivered with the same envelope."""
+    import tempfile
+    import live_postfix
+    from conftest import STATE
+    # smtp-sink writes as the postfix user: its directory must be reachable by it (pytest's tmp_path is not)
+    sink = live_postfix.DumpSink(tempfile.mkdtemp(prefix="sink-", dir=STATE))
+    os.chmod(sink.directory, 0o755)
+    sink.start()
+    try:
+        # the queue is frozen: the two messages wait in incoming, and are held from there
+        postfix.smtp("purge-me@example.org", ["a@sink.example", "b@sink.example"], subject="one",
+                     body="first body\n")
+        postfix.smtp("purge-me@example.org", ["c@sink.example"], subject="two", body="second body\n")
+        postfix.settled({"deferred": 12, "hold": 6, "incoming": 2})
+        incoming = [m["queue_id"] for m in postfix.queue() if m["queue_name"] == "incoming"]
+        postfix.postsuper("-h", "-", data="".join(i + "\n" for i in incoming))
+        postfix.settled({"deferred": 12, "hold": 8})
+        before = [m for m in postfix.queue() if m["sender"] == "purge-me@example.org"]
+        archive_dir = str(tmp_path / "archive")
+        before_runs, runs, queues = four_runs(playbook, action="delete", sender="purge-me@example.org",
+                                              archive_dir=archive_dir)
+        ids = sorted(m["queue_id"] for m in before)
+        assert sorted(runs["real"]["queue_ids"]) == ids
+        archive = runs["real"]["archive"]
+        assert archive["count"] == 2 and archive["directory"].startswith(archive_dir + "/postfix/")
+        assert runs["check"]["archive"] == {"directory": None, "count": 2, "manifest": None}
+        assert runs["repeat"]["changed_count"] == 0 and "archive" in runs["repeat"]
+        manifest = _manifest(archive["manifest"])
+        assert sorted(e["queue_id"] for e in manifest["messages"]) == ids
+        for entry in manifest["messages"]:
+            original = [m for m in before if m["queue_id"] == entry["queue_id"]][0]
+            assert entry["recipients"] == [r["address"] for r in original["recipients"]]
+            assert entry["envelope_sender"] == "purge-me@example.org"
+            assert entry["arrival_time"] == original["arrival_time"]
+        assert not [m for m in postfix.queue() if m["sender"] == "purge-me@example.org"]
+        postfix.thaw()
+        # the way back: re-inject (check mode first, then real, then a repeat that sends nothing twice)
+        check = playbook("postfix_queue_action", scenario="one_call",
+                         options={"action": "reinject", "archive": archive["directory"]}, check_mode=True)
+        real = playbook("postfix_queue_action", scenario="one_call",
+                        options={"action": "reinject", "archive": archive["manifest"]})["results"]["outcome"]
+        assert real["changed_count"] == 2 and sorted(real["queue_ids"]) == ids
+        again = playbook("postfix_queue_action", scenario="one_call",
+                         options={"action": "reinject", "archive": archive["directory"]})["results"]["outcome"]
+        assert again["changed_count"] == 0 and sorted(again["vanished"]) == ids
+        assert check["results"]["outcome"]["changed_count"] == 2
+        live_postfix.wait_for(lambda: len(sink.messages()) == 2, 60, "2 re-injected messages at the sink")
+        # same envelope, same body as archived (the sink's dump ends each message with a blank line)
+        delivered = sorted((s, sorted(r), body.split(b"\n\n", 1)[1].rstrip(b"\n")) for s, r, body in sink.messages())
+        archived = []
+        for entry in manifest["messages"]:
+            with open(os.path.join(archive["directory"], entry["file"]), "rb") as handle:
+                body = handle.read().split(b"\n\n", 1)[1].rstrip(b"\n")
+            archived.append((entry["envelope_sender"], sorted(entry["recipients"]), body))
+        assert delivered == sorted(archived)
+        assert [body for _s, _r, body in delivered] == [b"first body", b"second body"]
+    finally:
+        sink.stop()
+
+
+def test_archive_only_changes_nothing_in_the_queue(frozen_queue, playbook, tmp_path):
+    before = spool_digest()
+    out = playbook("postfix_queue_action", scenario="one_call",
+                   options={"action": "archive", "sender": LEGIT, "archive_dir": str(tmp_path)})["results"]["outcome"]
+    assert out["archive"]["count"] == 6 and len(out["queue_ids"]) == 6
+    assert spool_digest() == before
+    manifest = _manifest(out["archive"]["manifest"])
+    assert all(entry["sender"] == LEGIT for entry in manifest["messages"])
+
+
+def test_message_gone_before_postcat_is_vanished_and_the_rest_archived(frozen_queue, playbook, tmp_path):
+    """postcat dies at the first missing ID; the module names it vanished and goes on with the rest."""
+    queue = frozen_queue.queue()
+    junk = sorted(m["queue_id"] for m in queue if m["sender"] == JUNK)
+    victim = junk[5]
+    wrapper = tmp_path / "postcat"
+    wrapper.write_text("#!/bin/sh\n/usr/sbin/postsuper -d %s >/dev/null 2>&1\nexec /usr/sbin/postcat \"$@\"\n" % victim)
+    wrapper.chmod(stat.S_IRWXU)
+    out = playbook("postfix_queue_action", scenario="one_call",
+                   options={"action": "delete", "sender": JUNK, "archive_dir": str(tmp_path / "a"),
+                            "postfix_tool_paths": {"postcat": str(wrapper)}})["results"]["outcome"]
+    assert out["archive"]["count"] == 11 and victim in out["vanished"]
+    assert sorted(out["queue_ids"]) == sorted(set(junk) - {victim})
+    assert not [m for m in frozen_queue.queue() if m["sender"] == JUNK]
+
+
+def test_unwritable_archive_dir_deletes_nothing(frozen_queue, playbook, tmp_path):
+    before = spool_digest()
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")
+    out = playbook("postfix_queue_action", scenario="one_call", allow_failure=True,
+                   options={"action": "delete", "sender": JUNK, "archive_dir": str(blocked / "sub")})
+    outcome = out["results"]["outcome"]
+    assert outcome["failed"] is True and "nothing was deleted" in outcome["msg"]
+    assert outcome["changed_count"] == 0
+    assert spool_digest() == before
+
+
+def test_flush_of_the_whole_deferred_queue_uses_postqueue_f(frozen_queue, playbook):
+    frozen_queue.thaw()    # a flush talks to qmgr
+    out = playbook("postfix_queue_action", scenario="one_call", options={"action": "flush", "queues": ["deferred"]})
+    outcome = out["results"]["outcome"]
+    assert [b["command"].split("/")[-1] for b in outcome["batches"]] == ["postqueue -f"]
+    assert outcome["changed_count"] == 12
+
+
+def test_back_pressure_waits_for_active_and_incoming(frozen_queue, playbook, postfix):
+    """max_active: before each batch, wait until active + incoming is below the bound (with a timeout)."""
+    postfix.smtp("late@example.org", ["x@example.net"])          # frozen: it stays in incoming
+    postfix.settled({"deferred": 12, "hold": 6, "incoming": 1})
+    before = spool_digest()
+    out = playbook("postfix_queue_action", scenario="one_call", allow_failure=True,
+                   options={"action": "release", "sender": LEGIT, "max_active": 1, "max_active_timeout": 2})
+    outcome = out["results"]["outcome"]
+    assert outcome["failed"] is True and "stayed at 1 (max_active 1)" in outcome["msg"]
+    assert outcome["changed_count"] == 0 and len(outcome["pending"]) == 3
+    assert spool_digest() == before
+    out = playbook("postfix_queue_action", scenario="one_call",
+                   options={"action": "release", "sender": LEGIT, "max_active": 2, "batch_size": 1})
+    assert out["results"]["outcome"]["changed_count"] == 3 and len(out["results"]["outcome"]["batches"]) == 3
