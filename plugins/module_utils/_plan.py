@@ -162,11 +162,11 @@ def batches(ids, size):
 
 def diff_text(entries, side):
     """Diff text (one 'ID queue' line per message) for Ansible's diff mode."""
+    missing = "(unknown queue)" if side == "before" else "(deleted)"
     lines = []
     for queue_id, before, after in sorted(entries):
         value = before if side == "before" else after
-        lines.append("%s %s" % (queue_id, value if value is not None else ("(unknown queue)" if side == "before"
-                                                                          else "(deleted)")))
+        lines.append("%s %s" % (queue_id, missing if value is None else value))
     return "\n".join(lines) + ("\n" if lines else "")
 
 

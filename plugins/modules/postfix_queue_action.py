@@ -40,7 +40,7 @@ options:
       - V(hold) (C(postsuper -h)) moves mail from incoming, active and deferred to hold. Mail in maildrop
         cannot be held (reported in RV(not_applicable)); mail already held is left alone.
       - V(release) (C(postsuper -H)) moves held mail to deferred, keeping its ID. Mail held longer than its
-        lifetime would bounce at once: see O(long_held).
+        lifetime would bounce at once; O(long_held) says what to do with it.
       - V(requeue) (C(postsuper -r)) sends mail from incoming, active, deferred and hold through cleanup
         again, with a new queue ID and a new arrival time.
       - V(delete) (C(postsuper -d)) deletes the selected mail, maildrop included.
@@ -59,7 +59,7 @@ options:
   archive_dir:
     description:
       - With O(action=delete) or O(action=archive), save every selected message first, under
-        C(archive_dir/<instance>/<UTC time>/) (mode 0700): one C(<queue_id>.eml) per message (headers
+        C(archive_dir/<instance>/<UTC time>/) (mode 0700), with one C(<queue_id>.eml) per message (headers
         and body as Postfix holds them, as they would be re-injected) and C(manifest.json) (each
         message's queue_id, queue_name, sender, envelope_sender, recipients, arrival_time, message_size,
         size and sha256 of the content), written last.
@@ -229,7 +229,10 @@ archive:
       manifest's path, V(null) in check mode or when archiving failed.
   returned: when archiving or re-injecting
   type: dict
-  sample: {"directory": "/var/backups/postfix-purge/postfix/20261129T161500Z", "count": 570, "manifest": "/var/backups/postfix-purge/postfix/20261129T161500Z/manifest.json"}
+  sample:
+    directory: /var/backups/postfix-purge/postfix/20261129T161500Z
+    count: 570
+    manifest: /var/backups/postfix-purge/postfix/20261129T161500Z/manifest.json
 postfix_version:
   description: The instance's C(mail_version).
   returned: when the instance could be read

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark postfix_queue_action (hold 10% of 100,000 messages by domain) against raw Postfix tools.
+
+Same queue as bench_info.py (N deferred messages, 10% to the selected domain,
+frozen). Each round, from the same state (the held messages are released
+with one ``postsuper -H ALL hold`` between runs):
+
+  pipeline  postqueue -j | jq (select by recipient domain) | postsuper -h -
+  module    the module run directly by Python: list, parse, select, plan,
+            postsuper -h - in batches of 10,000, per-ID accounting
+  ansible   the same through ``ansible localhost -m``; ``ansible -m ping`` is the fixed cost
+
+and once, the classic script's loop: one ``postsuper -h ID`` per message on
+1,000 of the selected messages, extrapolated to the whole selection.
+
+    python bench/bench_action.py --messages 100000 --rounds 5
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import ROOT, HERE, fill, timed  # noqa: E402  (common puts tests/integration on the path)
+
+import live_postfix  # noqa: E402  (the tests' own Postfix set-up)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("--messages", type=int, default=100000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--loop-sample", type=int, default=1000)
+    parser.add_argument("--domain", default="junk.example")
+    parser.add_argument("--venv", default=os.path.join(ROOT, ".venv", "ctl-2.21"))
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--json", default=os.path.join(HERE, "results", "bench_action.json"))
+    args = parser.parse_args()
+
+    build = os.path.join(ROOT, ".build")
+    module = os.path.join(build, "ansible_collections", "mailops", "postfix", "plugins", "modules",
+                          "postfix_queue_action.py")
+    python = os.path.join(args.venv, "bin", "python")
+    ansible = os.path.join(args.venv, "bin", "ansible")
+    env = dict(os.environ, PYTHONPATH=build, ANSIBLE_COLLECTIONS_PATH=build, LANG="C.UTF-8",
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    module_args = {"action": "hold", "recipient_domain": [args.domain], "batch_size": 10000}
+    selected = args.messages // 10
+
+    instance = live_postfix.configure_default()
+    instance.start()
+    fill(instance, args.messages, args.domain)
+    instance.freeze()
+
+    def restore():
+        instance.postsuper("-H", "ALL", "hold")
+        counts = instance.by_queue()
+        assert counts == {"deferred": args.messages}, counts
+
+    try:
+        handle, args_file = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(handle, "w") as out:
+            json.dump({"ANSIBLE_MODULE_ARGS": module_args}, out)
+        interpreter = "ansible_python_interpreter=%s" % python
+        jq_filter = '[.recipients[].address | endswith("@%s")] | any' % args.domain
+        commands = {
+            "pipeline": ["sh", "-c", "postqueue -j | jq -r 'select(%s) | .queue_id' | postsuper -h - 2>/dev/null"
+                         % jq_filter],
+            "module": [python, module, args_file],
+            "ansible": [ansible, "localhost", "-e", interpreter, "-m", "mailops.postfix.postfix_queue_action",
+                        "-a", json.dumps(module_args)],
+            "fixed": [ansible, "localhost", "-e", interpreter, "-m", "ansible.builtin.ping"],
+        }
+        restore()
+        result = json.loads(subprocess.run(commands["module"], stdout=subprocess.PIPE, env=env, check=True).stdout)
+        assert result["changed_count"] == selected, result.get("msg", result["changed_count"])
+        restore()
+        samples = dict((name, []) for name in commands)
+        for round_number in range(args.rounds):
+            for name, argv in commands.items():
+                elapsed, _peak = timed(argv, env=env)
+                samples[name].append(elapsed)
+                if name != "fixed":
+                    held = instance.by_queue().get("hold", 0)
+                    assert held == selected, (name, held)
+                    restore()
+            print("round %d: %s" % (round_number + 1, ", ".join("%s %.2fs" % (n, samples[n][-1]) for n in commands)))
+        # the classic loop, on a sample
+        sample = [m["queue_id"] for m in instance.queue()
+                  if any(r["address"].endswith("@" + args.domain) for r in m["recipients"])][:args.loop_sample]
+        start = time.perf_counter()
+        for queue_id in sample:
+            subprocess.run(["postsuper", "-h", queue_id], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=True)
+        loop_sample_seconds = time.perf_counter() - start
+        restore()
+        os.unlink(args_file)
+    finally:
+        instance.thaw()
+        if not args.keep:
+            instance.empty()
+
+    med = dict((name, statistics.median(values)) for name, values in samples.items())
+    loop_total = loop_sample_seconds * selected / len(sample)
+    result = {
+        "messages": args.messages, "selected": selected, "rounds": args.rounds,
+        "median_seconds": med, "loop_sample": len(sample), "loop_sample_seconds": loop_sample_seconds,
+        "loop_extrapolated_seconds": loop_total,
+        "ratio_module_to_pipeline": med["module"] / med["pipeline"],
+        "ratio_ansible_minus_fixed_to_pipeline": (med["ansible"] - med["fixed"]) / med["pipeline"],
+        "speedup_over_loop": loop_total / med["module"],
+    }
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as out:
+        json.dump(result, out, indent=2)
+    print()
+    print("| hold %d of %d deferred messages (by recipient domain), medians of %d | seconds |"
+          % (selected, args.messages, args.rounds))
+    print("|---|---|")
+    print("| `postqueue -j \\| jq select \\| postsuper -h -` | %.2f |" % med["pipeline"])
+    print("| module alone | %.2f |" % med["module"])
+    print("| `ansible -m postfix_queue_action` | %.2f |" % med["ansible"])
+    print("| `ansible -m ping` (fixed per-task cost) | %.2f |" % med["fixed"])
+    print("| one `postsuper -h ID` per message: %d took %.2f s, for %d | %.0f (extrapolated) |"
+          % (len(sample), loop_sample_seconds, selected, loop_total))
+    print()
+    print("ratio module / pipeline:                 %.2f" % result["ratio_module_to_pipeline"])
+    print("ratio (ansible - fixed) / pipeline:      %.2f" % result["ratio_ansible_minus_fixed_to_pipeline"])
+    print("speed-up over the one-per-message loop:  %.0fx" % result["speedup_over_loop"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the benchmarks share: filling the test instance's queue, timing a command."""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+
+DOMAINS = ["example.net", "example.com", "mail.example.org", "customers.example", "partners.example",
+           "lists.example", "news.example", "corp.example", "shop.example"]
+
+
+def timed(argv, env=None):
+    """Wall seconds and peak RSS (KiB) of one command.
+
+    GNU time measures the RSS: it forks from its own small image, so the
+    child's pre-exec copy of this (large) Python process is not counted.
+    """
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-o", rss.name, "-f", "%M"] + argv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env=env, check=False)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError("%s failed: %s" % (" ".join(argv), proc.stderr.decode(errors="replace")[-2000:]))
+        return elapsed, int(rss.read().split()[-1])
+
+
+def fill(instance, messages, domain):
+    counts = instance.by_queue()
+    if counts == {"deferred": messages}:
+        print("queue already holds %d deferred messages: reusing it" % messages)
+        return
+    print("filling the queue with %d messages (%d to %s)..." % (messages, messages // 10, domain))
+    instance.thaw()
+    instance.empty()
+    start = time.time()
+    junk = messages // 10
+    batch = 5000
+    sent = 0
+    index = 0
+    while sent < messages - junk:
+        count = min(batch, messages - junk - sent)
+        dest = DOMAINS[index % len(DOMAINS)]
+        instance.smtp_source(count, "sender%d@origin%d.example" % (index, index % 7), "user@%s" % dest,
+                             recipients_each=1 + index % 3, sessions=8)
+        sent += count
+        index += 1
+    instance.smtp_source(junk, "spammer@compromised.example", "victim@%s" % domain, sessions=8)
+    print("  injected in %.0f s; waiting until every message is deferred..." % (time.time() - start))
+    instance.settled({"deferred": messages}, timeout=1800)
+    print("  settled after %.0f s" % (time.time() - start))
