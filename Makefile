@@ -67,19 +67,24 @@ galaxy: collection
 	  tmp=$$(mktemp -d); \
 	  PATH=$(VENVS)/ctl-$$c/bin:$$PATH ansible-galaxy collection build --output-path $$tmp $(CURDIR) >/dev/null; \
 	  PATH=$(VENVS)/ctl-$$c/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$$tmp/collections ansible-galaxy collection install --offline -p $$tmp/collections $$tmp/mailops-postfix-*.tar.gz >/dev/null; \
-	  ANSIBLE_COLLECTIONS_PATH=$$tmp/collections PATH=$(VENVS)/ctl-$$c/bin:$$PATH \
-	    ansible-doc --json mailops.postfix.postfix_queue_info > $$tmp/doc.json; \
-	  $(VENVS)/ctl-$$c/bin/python scripts/check-doc.py $$tmp/doc.json mailops.postfix.postfix_queue_info \
-	    $$tmp/collections/ansible_collections/mailops/postfix/plugins/modules/postfix_queue_info.py; \
+	  for m in postfix_queue_info postfix_queue_action; do \
+	    ANSIBLE_COLLECTIONS_PATH=$$tmp/collections PATH=$(VENVS)/ctl-$$c/bin:$$PATH \
+	      ansible-doc --json mailops.postfix.$$m > $$tmp/doc.json; \
+	    $(VENVS)/ctl-$$c/bin/python scripts/check-doc.py $$tmp/doc.json mailops.postfix.$$m \
+	      $$tmp/collections/ansible_collections/mailops/postfix/plugins/modules/$$m.py; \
+	  done; \
 	  ! tar -tzf $$tmp/mailops-postfix-*.tar.gz | grep -E '(^|/)(\.venv|\.build|\.git|__pycache__|\.ansible|\.ci)(/|$$)'; \
 	  rm -rf $$tmp; echo "ok"; \
 	done
 
 # A real Postfix and a real sshd on loopback; modules run through ansible-playbook (ssh on 2.21, paramiko on 2.19).
+# The 1,000-message text/JSON comparison runs once (on 2.21): the module runs on the target's Python either way.
 integration: collection
 	for c in $(CONTROLLERS); do \
 	  echo "== integration, controller $$c"; \
+	  skip_large=0; [ "$$c" = "2.21" ] || skip_large=1; \
 	  (cd tests/integration && MAILOPS_CONTROLLER=$$c MAILOPS_VENVS=$(VENVS) ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.build \
+	    MAILOPS_SKIP_LARGE=$$skip_large \
 	    $(VENVS)/ctl-$$c/bin/python -m pytest -q -p no:cacheprovider -x .); \
 	done
 

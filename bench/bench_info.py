@@ -27,14 +27,13 @@ from __future__ import absolute_import, division, print_function
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import ROOT, HERE, fill, timed  # noqa: E402  (common puts tests/integration on the path)
+from common import ROOT, HERE, fill, frozen, medians, timed  # noqa: E402  (common puts tests/integration on the path)
 
 import live_postfix  # noqa: E402  (the tests' own Postfix set-up)
 
@@ -63,8 +62,7 @@ def main():
     instance = live_postfix.configure_default()
     instance.start()
     fill(instance, args.messages, args.domain)
-    instance.freeze()
-    try:
+    with frozen(instance, args.keep):
         handle, args_file = tempfile.mkstemp(suffix=".json")
         with os.fdopen(handle, "w") as out:
             json.dump({"ANSIBLE_MODULE_ARGS": module_args}, out)
@@ -89,12 +87,8 @@ def main():
                 peaks[name] = max(peaks[name], peak)
             print("round %d: %s" % (round_number + 1, ", ".join("%s %.2fs" % (n, samples[n][-1]) for n in commands)))
         os.unlink(args_file)
-    finally:
-        instance.thaw()
-        if not args.keep:
-            instance.empty()
 
-    med = dict((name, statistics.median(values)) for name, values in samples.items())
+    med = medians(samples)
     result = {
         "messages": args.messages,
         "selected": summary["total"],

@@ -6,7 +6,9 @@
 
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,3 +63,19 @@ def fill(instance, messages, domain):
     print("  injected in %.0f s; waiting until every message is deferred..." % (time.time() - start))
     instance.settled({"deferred": messages}, timeout=1800)
     print("  settled after %.0f s" % (time.time() - start))
+
+
+@contextlib.contextmanager
+def frozen(instance, keep):
+    """The filled queue frozen (qmgr and pickup off) while timing; emptied (unless keep) and thawed after."""
+    instance.freeze()
+    try:
+        yield instance
+    finally:
+        if not keep:
+            instance.empty()
+        instance.thaw()
+
+
+def medians(samples):
+    return dict((name, statistics.median(values)) for name, values in samples.items())

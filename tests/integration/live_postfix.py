@@ -120,9 +120,15 @@ class Instance:
         self.reload()
 
     def empty(self):
-        """Delete every message of this test instance (its queue is ours)."""
-        self.postsuper("-d", "ALL")
-        wait_for(lambda: not self.queue(), 30, "an empty queue")
+        """Delete every message of this test instance (its queue is ours).
+
+        Deleted again until the listing is empty: mail that qmgr or pickup was
+        moving while postsuper ran can survive one pass.
+        """
+        def emptied():
+            self.postsuper("-d", "ALL")
+            return not self.queue()
+        wait_for(emptied, 120, "an empty queue", self.by_queue)
 
     # ------------------------------------------------------------ injection
 

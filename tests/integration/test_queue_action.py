@@ -259,40 +259,41 @@ def test_delete_with_archive_then_reinject(frozen_queue, playbook, postfix, tmp_
         postfix.smtp("purge-me@example.org", ["a@sink.example", "b@sink.example"], subject="one",
                      body="first body\n")
         postfix.smtp("purge-me@example.org", ["c@sink.example"], subject="two", body="second body\n")
-        postfix.settled({"deferred": 12, "hold": 6, "incoming": 2})
+        postfix.smtp("", ["d@sink.example"], subject="a bounce", body="third body\n")   # the null sender
+        postfix.settled({"deferred": 12, "hold": 6, "incoming": 3})
         incoming = [m["queue_id"] for m in postfix.queue() if m["queue_name"] == "incoming"]
         postfix.postsuper("-h", "-", data="".join(i + "\n" for i in incoming))
-        postfix.settled({"deferred": 12, "hold": 8})
-        before = [m for m in postfix.queue() if m["sender"] == "purge-me@example.org"]
+        postfix.settled({"deferred": 12, "hold": 9})
+        before = [m for m in postfix.queue() if m["recipients"][0]["address"].endswith("@sink.example")]
         archive_dir = str(tmp_path / "archive")
-        before_runs, runs, queues = four_runs(playbook, action="delete", sender="purge-me@example.org",
+        before_runs, runs, queues = four_runs(playbook, action="delete", recipient_domain="sink.example",
                                               archive_dir=archive_dir)
         ids = sorted(m["queue_id"] for m in before)
         assert sorted(runs["real"]["queue_ids"]) == ids
         archive = runs["real"]["archive"]
-        assert archive["count"] == 2 and archive["directory"].startswith(archive_dir + "/postfix/")
-        assert runs["check"]["archive"] == {"directory": None, "count": 2, "manifest": None}
+        assert archive["count"] == 3 and archive["directory"].startswith(archive_dir + "/postfix/")
+        assert runs["check"]["archive"] == {"directory": None, "count": 3, "manifest": None}
         assert runs["repeat"]["changed_count"] == 0 and "archive" in runs["repeat"]
         manifest = _manifest(archive["manifest"])
         assert sorted(e["queue_id"] for e in manifest["messages"]) == ids
         for entry in manifest["messages"]:
             original = [m for m in before if m["queue_id"] == entry["queue_id"]][0]
             assert entry["recipients"] == [r["address"] for r in original["recipients"]]
-            assert entry["envelope_sender"] == "purge-me@example.org"
+            assert entry["envelope_sender"] == ("" if original["sender"] == "MAILER-DAEMON" else original["sender"])
             assert entry["arrival_time"] == original["arrival_time"]
-        assert not [m for m in postfix.queue() if m["sender"] == "purge-me@example.org"]
+        assert not [m for m in postfix.queue() if m["recipients"][0]["address"].endswith("@sink.example")]
         postfix.thaw()
         # the way back: re-inject (check mode first, then real, then a repeat that sends nothing twice)
         check = playbook("postfix_queue_action", scenario="one_call",
                          options={"action": "reinject", "archive": archive["directory"]}, check_mode=True)
         real = playbook("postfix_queue_action", scenario="one_call",
                         options={"action": "reinject", "archive": archive["manifest"]})["results"]["outcome"]
-        assert real["changed_count"] == 2 and sorted(real["queue_ids"]) == ids
+        assert real["changed_count"] == 3 and sorted(real["queue_ids"]) == ids
         again = playbook("postfix_queue_action", scenario="one_call",
                          options={"action": "reinject", "archive": archive["directory"]})["results"]["outcome"]
         assert again["changed_count"] == 0 and sorted(again["vanished"]) == ids
-        assert check["results"]["outcome"]["changed_count"] == 2
-        live_postfix.wait_for(lambda: len(sink.messages()) == 2, 60, "2 re-injected messages at the sink")
+        assert check["results"]["outcome"]["changed_count"] == 3
+        live_postfix.wait_for(lambda: len(sink.messages()) == 3, 60, "3 re-injected messages at the sink")
         # same envelope, same body as archived (the sink's dump ends each message with a blank line)
         delivered = sorted((s, sorted(r), body.split(b"\n\n", 1)[1].rstrip(b"\n")) for s, r, body in sink.messages())
         archived = []
@@ -301,7 +302,8 @@ def test_delete_with_archive_then_reinject(frozen_queue, playbook, postfix, tmp_
                 body = handle.read().split(b"\n\n", 1)[1].rstrip(b"\n")
             archived.append((entry["envelope_sender"], sorted(entry["recipients"]), body))
         assert delivered == sorted(archived)
-        assert [body for _s, _r, body in delivered] == [b"first body", b"second body"]
+        assert [(sender, body) for sender, _r, body in delivered] == [
+            ("", b"third body"), ("purge-me@example.org", b"first body"), ("purge-me@example.org", b"second body")]
     finally:
         sink.stop()
 
