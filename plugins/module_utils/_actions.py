@@ -69,22 +69,15 @@ def run_action(params, check_mode):
         plan = _plan.plan(action_name, selected, selector.now, params["long_held"], lifetimes)
         result["not_applicable"] = plan.cannot
         result["diff"] = {"before": _plan.diff_text(plan.diff, "before"), "after": _plan.diff_text(plan.diff, "after")}
-        archiving = bool(params["archive_dir"])
-        if archiving and check_mode:
+        if params["archive_dir"] and check_mode:
             result["archive"] = {"directory": None, "count": len(plan.queue_ids), "manifest": None}
-        elif archiving:
-            _archive_first(cli, plan, selected, params, instance, selector, result)
+        elif params["archive_dir"]:
+            plan.restrict_to(*_archive_first(cli, plan, selected, params, instance, selector, result))
         if action_name == "archive":
-            result["queue_ids"] = [] if check_mode else result["archive"]["archived_ids"]
-            result["changed_count"] = len(plan.queue_ids) if check_mode else len(result["queue_ids"])
-            if not check_mode:
-                result["vanished"] = result["archive"].pop("vanished") + list(plan.already)
-                result["archive"].pop("archived_ids")
-            else:
-                result["queue_ids"] = plan.queue_ids
+            result["queue_ids"] = plan.queue_ids
+            result["changed_count"] = len(plan.queue_ids)
+            result["vanished"] = list(plan.already)
             return result, None, warnings
-        if archiving:
-            result["archive"].pop("archived_ids", None)
         steps = _steps(cli, action, plan, params["batch_size"], selector)
         if check_mode:
             result["batches"] = [{"command": " ".join(step["argv"]), "sent": len(step["ids"]), "changed": len(step["ids"])}
@@ -106,7 +99,7 @@ def _archive_first(cli, plan, selected, params, instance, selector, result):
     Batches of IDs go to one postcat each; postcat dies at the first ID it
     cannot open (gone since the listing): that ID is vanished and the rest of
     the batch is asked again. Any failure to write stops the whole action
-    before a single deletion. The plan is cut down to what was archived whole.
+    before a single deletion. Returns (IDs archived whole, IDs gone meanwhile).
     """
     by_id = dict((m["queue_id"], m) for m in selected)
     writer = _archive.ArchiveWriter(params["archive_dir"], instance["name"], selector.now)
@@ -141,14 +134,8 @@ def _archive_first(cli, plan, selected, params, instance, selector, result):
     except (OSError, _archive.ArchiveError, PostfixError) as exc:
         result["archive"] = {"directory": writer.path, "count": len(archived), "manifest": None}
         raise _plan.ActionError("archiving to %s failed (%s): nothing was deleted" % (writer.path, exc))
-    keep = set(archived)
-    for queues in list(plan.groups):
-        plan.groups[queues] = [queue_id for queue_id in plan.groups[queues] if queue_id in keep]
-        if not plan.groups[queues]:
-            del plan.groups[queues]
-    plan.already.extend(vanished)
-    result["archive"] = {"directory": writer.path, "count": len(archived), "manifest": manifest,
-                         "archived_ids": archived, "vanished": vanished}
+    result["archive"] = {"directory": writer.path, "count": len(archived), "manifest": manifest}
+    return archived, vanished
 
 
 def _reinject(params, check_mode, result):
@@ -161,7 +148,7 @@ def _reinject(params, check_mode, result):
                                    "younger_than", "min_size", "max_size", "archive_dir") if params[name]]
         if given:
             raise _plan.ActionError("reinject takes archive and optionally queue_ids, not %s" % ", ".join(given))
-        selector = selector_from_params(params)   # validates queue_ids
+        selector_from_params(params)   # validates queue_ids (the only selection option reinject takes)
         cli = cli_from_params(params)
         path, _manifest, messages = _archive.load(params["archive"])
         wanted = set(params["queue_ids"]) if params["queue_ids"] else None
@@ -186,7 +173,6 @@ def _reinject(params, check_mode, result):
             result["changed_count"] = len(result["queue_ids"])
             result["pending"] = [entry["queue_id"] for entry, _content in todo
                                  if entry["queue_id"] not in set(result["queue_ids"])]
-        del selector
         return result, None, []
     except (SelectionError, PostfixError, _plan.ActionError, _archive.ArchiveError, OSError) as exc:
         return result, str(exc), []

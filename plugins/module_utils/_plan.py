@@ -75,6 +75,16 @@ class Plan:
         self.long_held = []        # release: held past their lifetime, requeued instead
         self.diff = []             # (queue_id, before, after)
 
+    def restrict_to(self, kept, gone):
+        """Keep only ``kept`` (e.g. what was archived whole); ``gone`` counts as vanished."""
+        keep = set(kept)
+        for queues in list(self.groups):
+            self.groups[queues] = [queue_id for queue_id in self.groups[queues] if queue_id in keep]
+            if not self.groups[queues]:
+                del self.groups[queues]
+        self.long_held = [queue_id for queue_id in self.long_held if queue_id in keep]
+        self.already.extend(gone)
+
     @property
     def queue_ids(self):
         ids = []

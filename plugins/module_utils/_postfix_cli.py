@@ -88,7 +88,6 @@ class PostfixCLI:
         env["LC_ALL"] = "C"
         self.env = env
         self.warnings = []
-        self.commands = []
         self._found = {}
 
     # ------------------------------------------------------------ locating tools
@@ -129,7 +128,6 @@ class PostfixCLI:
 
     def run_bytes(self, argv, data=None):
         """Run to completion with bytes in and out; returns (rc, stdout bytes, stderr text)."""
-        self.commands.append(argv)
         try:
             # pylint: disable-next=ansible-bad-function
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
@@ -147,7 +145,6 @@ class PostfixCLI:
         the last line; its warnings on success are kept in ``self.warnings``.
         If the reader stops early, the command is killed.
         """
-        self.commands.append(argv)
         with tempfile.TemporaryFile() as err:
             try:
                 # pylint: disable-next=ansible-bad-function
@@ -182,12 +179,7 @@ class PostfixCLI:
 
     def instance(self):
         """Version and identity of the instance: one postconf call."""
-        names = ("mail_version", "config_directory", "queue_directory", "multi_instance_name")
-        out = self.check(self.argv("postconf", "-h") + list(names))
-        values = out.splitlines()
-        if len(values) != len(names):
-            raise PostfixError("unexpected postconf output: %r" % (out,))
-        info = dict(zip(names, values))
+        info = self.postconf("mail_version", "config_directory", "queue_directory", "multi_instance_name")
         return {
             "name": info["multi_instance_name"] or "postfix",
             "config_dir": info["config_directory"],

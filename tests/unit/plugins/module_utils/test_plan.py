@@ -142,3 +142,13 @@ def test_diff_text(queue):
     plan = _plan.plan("delete", [queue[0]], NOW)
     assert _plan.diff_text(plan.diff, "before") == "8FB47160045 maildrop\n"
     assert _plan.diff_text(plan.diff, "after") == "8FB47160045 (deleted)\n"
+
+
+def test_restrict_to_what_was_archived(queue):
+    plan = _plan.plan("delete", queue, NOW)
+    everything = plan.queue_ids
+    kept, gone = everything[:3], everything[3:4]
+    plan.restrict_to(kept, gone)
+    assert sorted(plan.queue_ids) == sorted(kept)
+    assert plan.already == gone
+    assert all(group for group in plan.groups.values())     # no empty batch is left to run
