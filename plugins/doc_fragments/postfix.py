@@ -19,7 +19,7 @@ options:
     type: path
   postfix_bin_dir:
     description:
-      - Directory holding C(postconf), C(postqueue), C(postsuper), C(postcat) and C(sendmail), for layouts
+      - Directory holding C(postconf), C(postqueue), C(postsuper), C(postcat), C(sendmail) and C(postkick), for layouts
         such as Zimbra's C(/opt/zimbra/common/sbin).
       - Without it, the tools are searched in E(PATH), then C(/usr/sbin), C(/usr/bin),
         C(/usr/local/sbin) and C(/usr/local/bin).
@@ -43,6 +43,9 @@ options:
         type: path
       sendmail:
         description: Path of Postfix's C(sendmail) (used to re-inject archived mail).
+        type: path
+      postkick:
+        description: Path of C(postkick) (used to wake pickup after a requeue).
         type: path
   source:
     description:

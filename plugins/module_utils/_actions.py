@@ -88,6 +88,10 @@ def run_action(params, check_mode):
             result["vanished"] = list(plan.already)
             return result, None, warnings
         _act(cli, action_name, plan, steps, params, instance, result)
+        if action_name == "requeue" or result["requeued_long_held"]:
+            trouble = cli.wake_pickup() if result["changed_count"] else None
+            if trouble:
+                warnings.append("requeued mail waits in maildrop until pickup runs (postkick: %s)" % trouble)
         return result, None, warnings
     except (SelectionError, QueueParseError, PostfixError, _plan.ActionError, _archive.ArchiveError) as exc:
         return result, str(exc), warnings

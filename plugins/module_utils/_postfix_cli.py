@@ -30,7 +30,7 @@ import time
 from ansible_collections.mailops.postfix.plugins.module_utils import _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
 
-TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail")
+TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick")
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 JSON_SINCE = (3, 1)
@@ -126,15 +126,23 @@ class PostfixCLI:
         rc, out, err = self.run_bytes(argv, None if data is None else data.encode("utf-8"))
         return rc, out.decode("utf-8", "replace"), err
 
-    def run_bytes(self, argv, data=None):
-        """Run to completion with bytes in and out; returns (rc, stdout bytes, stderr text)."""
+    def run_bytes(self, argv, data=None, timeout=None):
+        """Run to completion with bytes in and out; returns (rc, stdout bytes, stderr text).
+
+        With ``timeout`` (seconds), a command still running then is ended and rc is None.
+        """
         try:
             # pylint: disable-next=ansible-bad-function
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, close_fds=True)
         except OSError as exc:
             raise PostfixError("cannot run %s: %s" % (argv[0], exc), argv)
-        out, err = proc.communicate(data)
+        try:
+            out, err = proc.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            return None, out, err.decode("utf-8", "replace")
         return proc.returncode, out, err.decode("utf-8", "replace")
 
     def stream(self, argv):
@@ -321,3 +329,15 @@ class PostfixCLI:
         rc, _out, err = self.run_bytes(argv, content)
         if rc != 0:
             raise _command_failed(argv, rc, err)
+
+    def wake_pickup(self):
+        """``postkick public pickup W``: pickup reads maildrop now, not within its next minute.
+
+        postsuper -r leaves requeued mail in maildrop without waking pickup.
+        Returns None, or Postfix's words when it could not (pickup stopped or
+        disabled): the requeue itself is done either way.
+        """
+        # postkick waits for pickup to answer, which is after pickup has worked through maildrop:
+        # a woken pickup busy with a large requeue is fine, so a time-out is not an error.
+        rc, _out, err = self.run_bytes(self.argv("postkick", "public", "pickup", "W"), timeout=5)
+        return None if rc in (0, None) else (err.strip() or "postkick exited %s" % rc)

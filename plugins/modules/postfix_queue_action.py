@@ -42,7 +42,9 @@ options:
       - V(release) (C(postsuper -H)) moves held mail to deferred, keeping its ID. Mail held longer than its
         lifetime would bounce at once; O(long_held) says what to do with it.
       - V(requeue) (C(postsuper -r)) sends mail from incoming, active, deferred and hold through cleanup
-        again, with a new queue ID and a new arrival time.
+        again, with a new queue ID and a new arrival time. The module then wakes pickup
+        (C(postkick public pickup W)) so the mail leaves maildrop at once; when pickup cannot be woken
+        (Postfix stopped), a warning says so and the requeue stands.
       - V(delete) (C(postsuper -d)) deletes the selected mail, maildrop included.
       - V(expire) (C(postsuper -e), Postfix 3.5 or later) marks mail to be returned to the sender at its
         next delivery attempt; held mail stays held.

@@ -102,6 +102,8 @@ def test_requeue(frozen_queue, playbook):
     # -r moves the file to maildrop; pickup (frozen here) would give it a new ID and a new arrival time
     after = states(queues["real"])
     assert all(after[m["queue_id"]] == ("maildrop", False) for m in held)
+    # pickup is disabled here, so it cannot be woken: the module says so and the requeue stands
+    assert any("waits in maildrop until pickup runs" in str(w) for w in runs["real"].get("warnings", []))
 
 
 def test_delete(frozen_queue, playbook, postfix):
