@@ -225,6 +225,7 @@ def _act(cli, action_name, plan, steps, params, instance, result):
     """Run the steps; keep the accounting current so a failure part-way reports what was done."""
     outcomes = []
     throttled = action_name in THROTTLED and params["max_active"] is not None
+    failed = True
     try:
         for index, step in enumerate(steps):
             if index and params["batch_pause"]:
@@ -249,9 +250,10 @@ def _act(cli, action_name, plan, steps, params, instance, result):
                 result["batches"].append({"command": " ".join(step["argv"]), "sent": len(step["ids"]),
                                           "changed": len(step["ids"])})
                 result["queue_ids"].extend(step["ids"])
+        failed = False
     finally:
         if action_name != "flush":
-            changed, vanished, pending = _plan.account(plan.action, plan, outcomes)
+            changed, vanished, pending = _plan.account(plan.action, plan, outcomes, failed)
             long_held = set(plan.long_held)
             result["queue_ids"] = changed
             result["requeued_long_held"] = [queue_id for queue_id in changed if queue_id in long_held]

@@ -180,7 +180,7 @@ def diff_text(entries, side):
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def account(action, plan_, batch_results):
+def account(action, plan_, batch_results, failed=False):
     """The result's accounting from what postsuper said, batch by batch.
 
     ``batch_results``: [(flag, ids_sent, PostsuperOutcome)]. A message counts as
@@ -188,7 +188,9 @@ def account(action, plan_, batch_results):
     operation (expire_release: expired or released). Returns (changed,
     vanished, pending): vanished is what was sent but not reported changed,
     plus what was already in the target state; pending is what was planned
-    but never sent (a failure stopped the run first).
+    but never sent (a failure stopped the run first). With ``failed``, the last
+    batch is the one that failed: its unreported IDs are pending, not vanished
+    (postsuper died before it could say anything about them).
     """
     changed = []
     seen, sent_ids = set(), set()
@@ -202,6 +204,8 @@ def account(action, plan_, batch_results):
             if queue_id in reported and queue_id not in seen:
                 seen.add(queue_id)
                 changed.append(queue_id)
+    if failed and batch_results:
+        sent_ids.difference_update(queue_id for queue_id in batch_results[-1][1] if queue_id not in seen)
     planned = plan_.queue_ids
     vanished = [queue_id for queue_id in planned if queue_id in sent_ids and queue_id not in seen]
     pending = [queue_id for queue_id in planned if queue_id not in sent_ids]

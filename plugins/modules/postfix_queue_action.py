@@ -207,7 +207,9 @@ not_applicable:
   elements: dict
   sample: [{"queue_id": "8FB47160045", "queue_name": "maildrop", "reason": "hold does not act on mail in maildrop"}]
 pending:
-  description: Planned IDs never sent to Postfix because the run failed before their batch (empty on success).
+  description:
+    - Planned IDs not acted on because the run failed (empty on success) - those of later batches, and
+      those of the failing batch that postsuper said nothing about.
   returned: always
   type: list
   elements: str

@@ -104,8 +104,10 @@ class Instance:
         wait_for(self.running, 30, "postfix to start")
 
     def stop(self):
+        """Stop the instance and wait until its master is gone (postfix stop only signals it)."""
         if self.running():
             run(["postfix"] + self.c + ["stop"])
+        wait_for(lambda: not self.running(), 30, "postfix to stop")
 
     def reload(self):
         run(["postfix"] + self.c + ["reload"])

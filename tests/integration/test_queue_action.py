@@ -370,3 +370,33 @@ def test_back_pressure_waits_for_active_and_incoming(frozen_queue, playbook, pos
     out = playbook("postfix_queue_action", scenario="one_call",
                    options={"action": "release", "sender": LEGIT, "max_active": 2, "batch_size": 1})
     assert out["results"]["outcome"]["changed_count"] == 3 and len(out["results"]["outcome"]["batches"]) == 3
+
+
+def test_postsuper_dying_part_way_reports_what_was_done(frozen_queue, playbook, tmp_path):
+    """The stopped_* captures, live: Postfix stops after the module's checks, right before postsuper runs.
+
+    With its maillog_file not writable by postfix, postsuper acts on the first ID and dies: the module
+    fails with the partial accounting (1 changed, the rest pending), and the queue agrees.
+    """
+    queue = frozen_queue.queue()
+    junk = [m["queue_id"] for m in queue if m["sender"] == JUNK and m["queue_name"] == "deferred"]
+    wrapper = tmp_path / "postsuper"
+    wrapper.write_text("#!/bin/sh\npostfix stop >/dev/null 2>&1\n"
+                       "while postfix status >/dev/null 2>&1; do sleep 0.1; done\n"
+                       "exec /usr/sbin/postsuper \"$@\"\n")
+    wrapper.chmod(stat.S_IRWXU)
+    try:
+        out = playbook("postfix_queue_action", scenario="one_call", allow_failure=True,
+                       options={"action": "hold", "sender": JUNK, "queues": ["deferred"],
+                                "postfix_tool_paths": {"postsuper": str(wrapper)}})
+        outcome = out["results"]["outcome"]
+        assert outcome["failed"] is True and "stopped part-way (exit 1)" in outcome["msg"]
+        assert "open logfile" in outcome["msg"]
+        assert outcome["changed_count"] == 1 and outcome["batches"][0]["changed"] == 1
+        (first,) = outcome["queue_ids"]
+        assert sorted(outcome["pending"]) == sorted(set(junk) - {first}) and outcome["vanished"] == []
+        after = states(frozen_queue.queue())
+        assert after[first] == ("hold", False)
+        assert all(after[i] == ("deferred", False) for i in junk if i != first)
+    finally:
+        frozen_queue.start()
