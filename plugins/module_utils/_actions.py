@@ -21,7 +21,7 @@ from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import cli_from_params, selector_from_params
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
-    QueueParseError, SelectionError, unique_messages)
+    QueueParseError, SelectionError, Selector, unique_messages)
 
 THROTTLED = ("requeue", "release", "flush")
 
@@ -115,15 +115,15 @@ def _archive_first(cli, plan, selected, params, instance, selector, result):
             while remaining:
                 rc, out, err = cli.postcat(remaining)
                 printed = _archive.split_postcat(out, remaining)
-                for queue_id in remaining:
+                written = 0
+                for queue_id in remaining:   # postcat prints in order and stops at the first it cannot open
                     if queue_id not in printed:
                         break
                     sender, _recipients = _archive.envelope_of(printed[queue_id]["envelope"])
-                    message = dict(by_id[queue_id], envelope_sender=sender)
-                    writer.add(message, printed[queue_id]["content"])
+                    writer.add(dict(by_id[queue_id], envelope_sender=sender), printed[queue_id]["content"])
                     archived.append(queue_id)
-                done = [queue_id for queue_id in remaining if queue_id in printed]
-                remaining = remaining[len(done):]
+                    written += 1
+                remaining = remaining[written:]
                 if rc == 0 and not remaining:
                     break
                 missing = _archive.missing_id(err)
@@ -147,9 +147,7 @@ def _reinject(params, check_mode, result):
     try:
         if not params["archive"]:
             raise _plan.ActionError("action=reinject needs archive (an archive directory or its manifest.json)")
-        given = [name for name in ("queues", "sender", "sender_domain", "sender_regex", "recipient",
-                                   "recipient_domain", "recipient_regex", "reason_regex", "older_than",
-                                   "younger_than", "min_size", "max_size", "archive_dir") if params[name]]
+        given = [name for name in Selector.OPTIONS + ("archive_dir",) if name != "queue_ids" and params[name]]
         if given:
             raise _plan.ActionError("reinject takes archive and optionally queue_ids, not %s" % ", ".join(given))
         selector_from_params(params)   # validates queue_ids (the only selection option reinject takes)
@@ -235,7 +233,7 @@ def _act(cli, action_name, plan, steps, params, instance, result):
             if step["kind"] == "postsuper":
                 rc, outcome = cli.postsuper(step["flag"], step["ids"], step["queues"])
                 outcomes.append((step["flag"], step["ids"], outcome))
-                changed_here = len(_plan.account(plan.action, plan, [outcomes[-1]])[0])
+                changed_here = len(_plan.reported(step["flag"], outcome).intersection(step["ids"]))
                 result["batches"].append({"command": " ".join(step["argv"]), "sent": len(step["ids"]),
                                           "changed": changed_here})
                 if rc != 0 or outcome.fatal or not outcome.consistent or outcome.other:
@@ -253,7 +251,7 @@ def _act(cli, action_name, plan, steps, params, instance, result):
         failed = False
     finally:
         if action_name != "flush":
-            changed, vanished, pending = _plan.account(plan.action, plan, outcomes, failed)
+            changed, vanished, pending = _plan.account(plan, outcomes, failed)
             long_held = set(plan.long_held)
             result["queue_ids"] = changed
             result["requeued_long_held"] = [queue_id for queue_id in changed if queue_id in long_held]

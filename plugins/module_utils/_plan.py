@@ -180,7 +180,14 @@ def diff_text(entries, side):
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def account(action, plan_, batch_results, failed=False):
+def reported(flag, outcome):
+    """IDs postsuper reported changed by the operation of ``flag`` (-f: expired or released)."""
+    if flag == "f":
+        return set(outcome.ids("e")) | set(outcome.ids("H"))
+    return set(outcome.ids(flag))
+
+
+def account(plan_, batch_results, failed=False):
     """The result's accounting from what postsuper said, batch by batch.
 
     ``batch_results``: [(flag, ids_sent, PostsuperOutcome)]. A message counts as
@@ -195,13 +202,10 @@ def account(action, plan_, batch_results, failed=False):
     changed = []
     seen, sent_ids = set(), set()
     for flag, sent, outcome in batch_results:
-        if flag == "f":  # expire and release: either line counts
-            reported = set(outcome.ids("e")) | set(outcome.ids("H"))
-        else:
-            reported = set(outcome.ids(flag))
+        changed_here = reported(flag, outcome)
         sent_ids.update(sent)
         for queue_id in sent:
-            if queue_id in reported and queue_id not in seen:
+            if queue_id in changed_here and queue_id not in seen:
                 seen.add(queue_id)
                 changed.append(queue_id)
     if failed and batch_results:

@@ -21,8 +21,11 @@ overlap on two cores), and the runner stays usable without a module object
 
 from __future__ import absolute_import, division, print_function
 
+import grp
 import os
+import pwd
 import re
+import stat
 import subprocess
 import tempfile
 import time
@@ -67,6 +70,19 @@ def _command_failed(argv, rc, stderr):
             message += " -- " + hint
             break
     return PostfixError(message, argv, rc, stderr)
+
+
+def _checked_ids(command, queue_ids):
+    """The IDs, if every one has Postfix's syntax and there is at least one; else PostfixError.
+
+    Checked again here, just before a command gets them: nothing else is ever
+    passed to Postfix, and a command that takes IDs never runs without one
+    (for postsuper, no ID must never become ALL).
+    """
+    bad = [queue_id for queue_id in queue_ids if not _queue.is_queue_id(queue_id)]
+    if bad or not queue_ids:
+        raise PostfixError("refusing to run %s with %s" % (command, "invalid IDs %r" % bad[:5] if bad else "no ID"))
+    return queue_ids
 
 
 def parse_version(text):
@@ -230,24 +246,15 @@ class PostfixCLI:
     # ------------------------------------------------------------ acting
 
     def postsuper(self, flag, queue_ids, queues=()):
-        """One ``postsuper -FLAG - [queue ...]`` run with the IDs on stdin; returns (rc, PostsuperOutcome).
-
-        Every ID is checked against Postfix's syntax again here: nothing else
-        is ever written to postsuper, and an empty batch is never run (postsuper
-        with no ID must never happen).
-        """
-        bad = [queue_id for queue_id in queue_ids if not _queue.is_queue_id(queue_id)]
-        if bad or not queue_ids:
-            raise PostfixError("refusing to run postsuper with %s" % ("invalid IDs %r" % bad[:5] if bad else "no ID"))
+        """One ``postsuper -FLAG - [queue ...]`` run with the IDs on stdin; returns (rc, PostsuperOutcome)."""
+        _checked_ids("postsuper", queue_ids)
         argv = self.argv("postsuper", "-" + flag, "-") + list(queues)
         rc, _out, err = self.run(argv, "".join(queue_id + "\n" for queue_id in queue_ids))
         return rc, parse_postsuper(err)
 
     def flush(self, queue_ids):
         """``postqueue -i ID`` for each ID (Postfix takes one ID per call)."""
-        for queue_id in queue_ids:
-            if not _queue.is_queue_id(queue_id):
-                raise PostfixError("refusing to flush invalid ID %r" % (queue_id,))
+        for queue_id in _checked_ids("postqueue -i", queue_ids):
             self.check(self.argv("postqueue", "-i", queue_id))
 
     def flush_deferred(self):
@@ -297,9 +304,6 @@ class PostfixCLI:
     @staticmethod
     def writable_by(path, user):
         """Whether ``user`` could append to ``path`` (a file postsuper logs to)."""
-        import grp
-        import pwd
-        import stat
         try:
             info = os.stat(path)
             account = pwd.getpwnam(user)
@@ -316,10 +320,7 @@ class PostfixCLI:
 
     def postcat(self, queue_ids):
         """``postcat -q ID...`` (one run for many IDs); returns (rc, stdout bytes, stderr)."""
-        bad = [queue_id for queue_id in queue_ids if not _queue.is_queue_id(queue_id)]
-        if bad or not queue_ids:
-            raise PostfixError("refusing to run postcat with %s" % ("invalid IDs %r" % bad[:5] if bad else "no ID"))
-        return self.run_bytes(self.argv("postcat", "-q", *queue_ids))
+        return self.run_bytes(self.argv("postcat", "-q", *_checked_ids("postcat", queue_ids)))
 
     def reinject(self, sender, recipients, content):
         """Submit a message again with its envelope: ``sendmail -i -f SENDER -- RCPT...``."""

@@ -122,7 +122,7 @@ def test_account_from_real_postsuper_output():
                "recipients": [], "message_size": 1}
     queue = [dict(message, queue_id=i) for i in ("1B6FA1720E1", "1CD0A1720E4", "0123456789A")]
     plan = _plan.plan("hold", queue, NOW)
-    changed, vanished, pending = _plan.account(plan.action, plan, [("h", plan.queue_ids, parse_postsuper(case["stderr"]))])
+    changed, vanished, pending = _plan.account(plan, [("h", plan.queue_ids, parse_postsuper(case["stderr"]))])
     assert changed == ["1B6FA1720E1", "1CD0A1720E4"]
     assert vanished == ["0123456789A"] and pending == []
 
@@ -134,10 +134,10 @@ def test_account_of_a_run_stopped_part_way():
     ids = ["661AD172006", "661AD172007", "661AD172008", "661AD172009"]
     plan = _plan.plan("release", [dict(message, queue_id=i) for i in ids], NOW)
     batches = _plan.batches(plan.queue_ids, 2)
-    changed, vanished, pending = _plan.account(plan.action, plan, [("H", batches[0], outcome)], failed=True)
+    changed, vanished, pending = _plan.account(plan, [("H", batches[0], outcome)], failed=True)
     # postsuper died after the first ID: the second was never looked at, so it is pending, not vanished
     assert changed == ["661AD172006"] and vanished == [] and pending == ids[1:]
-    changed, vanished, pending = _plan.account(plan.action, plan, [("H", batches[0], outcome)])
+    changed, vanished, pending = _plan.account(plan, [("H", batches[0], outcome)])
     assert vanished == ["661AD172007"] and pending == ids[2:]
 
 
