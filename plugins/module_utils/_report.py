@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""The fleet report: per-host results of the runbook's phases merged into one report.
+
+PURE, stdlib only. The input is, per host, what the roles left as facts (``assess_result``,
+``hold_result``, ``purge_result``, ``requeue_result``, ``verify_result``); the output is one
+JSON-ready dict, and render_markdown() turns it into text for a change ticket.
+
+Summaries (postfix_queue_info's ``summary``) merge exactly for counts, queues and age buckets.
+Top lists merge from each host's own top N, so a fleet-wide row can miss what was below the top
+N on every host; the report says so.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES
+
+RESULT_KEYS = ("assess_result", "hold_result", "purge_result", "requeue_result", "verify_result")
+
+# The phase figures the report shows, in runbook order: (key, result fact, field, label).
+PHASE_FIGURES = (
+    ("junk_before", "assess_result", "junk", "junk found"),
+    ("held", "hold_result", "held", "held"),
+    ("in_flight", "hold_result", "in_flight", "in delivery at hold"),
+    ("purged", "purge_result", "purged", "purged"),
+    ("archived", "purge_result", "archived", "archived"),
+    ("requeued", "requeue_result", "requeued", "requeued"),
+    ("delivered", "verify_result", "delivered", "delivered"),
+    ("remaining", "verify_result", "remaining", "remaining"),
+    ("junk_left", "verify_result", "junk_left", "junk left"),
+)
+
+_TOP_LISTS = (
+    ("top_senders", "sender", ("messages", "bytes")),
+    ("top_sender_domains", "domain", ("messages", "bytes")),
+    ("top_recipient_domains", "domain", ("messages", "recipients")),
+    ("top_reasons", "reason", ("messages", "recipients")),
+)
+
+
+def merge_summaries(summaries, top=10):
+    """One summary from several hosts' summaries (None entries are skipped); None when there are none."""
+    summaries = [summary for summary in summaries if summary]
+    if not summaries:
+        return None
+    merged = {"total": 0, "bytes": 0, "recipients": 0, "forced_expire": 0, "age_unknown": 0,
+              "by_queue": {}, "age_buckets": [], "oldest": None}
+    for summary in summaries:
+        for field in ("total", "bytes", "recipients", "forced_expire", "age_unknown"):
+            merged[field] += summary.get(field, 0)
+        for queue, counts in summary.get("by_queue", {}).items():
+            slot = merged["by_queue"].setdefault(queue, {"messages": 0, "bytes": 0})
+            slot["messages"] += counts["messages"]
+            slot["bytes"] += counts["bytes"]
+        for index, bucket in enumerate(summary.get("age_buckets", [])):
+            if index == len(merged["age_buckets"]):
+                merged["age_buckets"].append(dict(bucket, messages=0))
+            if merged["age_buckets"][index]["label"] != bucket["label"]:
+                raise ValueError("age buckets differ between hosts: %r vs %r"
+                                 % (merged["age_buckets"][index]["label"], bucket["label"]))
+            merged["age_buckets"][index]["messages"] += bucket["messages"]
+        oldest = summary.get("oldest")
+        if oldest and (merged["oldest"] is None or oldest["arrival_time"] < merged["oldest"]["arrival_time"]):
+            merged["oldest"] = dict(oldest)
+    order = dict((name, index) for index, name in enumerate(QUEUE_NAMES))
+    merged["by_queue"] = dict(sorted(merged["by_queue"].items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+    for name, label, fields in _TOP_LISTS:
+        table = {}
+        for summary in summaries:
+            for row in summary.get(name, []):
+                slot = table.setdefault(row[label], dict((field, 0) for field in fields))
+                for field in fields:
+                    slot[field] += row.get(field, 0)
+        ranked = sorted(table.items(), key=lambda item: (-item[1]["messages"], -item[1][fields[1]], item[0]))
+        merged[name] = [dict(values, **{label: key}) for key, values in ranked[:top]]
+    return merged
+
+
+def host_entry(results):
+    """One host's part of the report from the facts the roles left (a dict; missing keys are fine)."""
+    results = results or {}
+    phases = {}
+    for key, fact, field, _label in PHASE_FIGURES:
+        value = (results.get(fact) or {}).get(field)
+        if value is not None:
+            phases[key] = value
+    assess = results.get("assess_result") or {}
+    verify = results.get("verify_result") or {}
+    purge = results.get("purge_result") or {}
+    if not any(results.get(key) for key in RESULT_KEYS):
+        status = "no result"
+    elif verify:
+        status = "verified" if verify.get("ok") else "verification failed"
+    else:
+        status = "partial"
+    entry = {
+        "status": status,
+        "postfix_version": assess.get("postfix_version") or verify.get("postfix_version"),
+        "before": assess.get("summary"),
+        "after": verify.get("summary"),
+        "phases": phases,
+        "problems": list(verify.get("problems") or []),
+    }
+    if purge.get("archive_dir"):
+        entry["archive_dir"] = purge["archive_dir"]
+    if purge.get("fetched_to"):
+        entry["fetched_to"] = purge["fetched_to"]
+    return entry
+
+
+def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report"):
+    """The report for HOSTS (every host named, whether or not it left results)."""
+    entries = dict((host, host_entry(per_host.get(host))) for host in hosts)
+    totals = {}
+    for entry in entries.values():
+        for key, value in entry["phases"].items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    counts = {}
+    for entry in entries.values():
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    return {
+        "title": title,
+        "generated": generated,
+        "hosts": entries,
+        "host_status": counts,
+        "total": {
+            "hosts": len(hosts),
+            "before": merge_summaries([entries[host]["before"] for host in hosts], top),
+            "after": merge_summaries([entries[host]["after"] for host in hosts], top),
+            "phases": totals,
+        },
+        "notes": ["Fleet top lists merge each host's own top %d." % top],
+    }
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+def _cell(value):
+    if value is None:
+        return "-"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def _queues(summary):
+    if not summary:
+        return "-"
+    parts = ["%s %d" % (name, counts["messages"]) for name, counts in summary["by_queue"].items()]
+    return "%d (%s)" % (summary["total"], ", ".join(parts)) if parts else "0"
+
+
+def _summary_section(name, summary):
+    lines = ["### %s" % name, ""]
+    if not summary:
+        return lines + ["No data.", ""]
+    lines += ["%d messages, %d recipients, %d bytes: %s." % (summary["total"], summary["recipients"],
+                                                          summary["bytes"], _queues(summary)), ""]
+    buckets = [bucket for bucket in summary["age_buckets"] if bucket["messages"]]
+    if buckets:
+        lines += ["Age (minutes, at most): " + ", ".join(
+            "%s: %d" % (bucket["label"], bucket["messages"]) for bucket in buckets), ""]
+    for key, label, title in (("top_senders", "sender", "Top senders"),
+                              ("top_sender_domains", "domain", "Top sender domains"),
+                              ("top_recipient_domains", "domain", "Top recipient domains"),
+                              ("top_reasons", "reason", "Top delay reasons")):
+        rows = summary.get(key) or []
+        if rows:
+            lines += ["%s:" % title, ""] + _table([label, "messages"], [(row[label], row["messages"]) for row in rows[:5]])
+            lines.append("")
+    return lines
+
+
+def render_markdown(report):
+    """The report as Markdown: totals first, then a table per host, then the queue summaries."""
+    total = report["total"]
+    lines = ["# %s" % report["title"], "", "Generated %s, %d hosts: %s." % (
+        report["generated"], total["hosts"],
+        ", ".join("%d %s" % (count, status) for status, count in sorted(report["host_status"].items()))), ""]
+    figures = [(key, label) for key, _fact, _field, label in PHASE_FIGURES]
+    shown = [(key, label) for key, label in figures
+             if key in total["phases"] or any(key in entry["phases"] for entry in report["hosts"].values())]
+    header = ["host", "status", "before", "after"] + [label for _key, label in shown]
+    rows = []
+    for host in sorted(report["hosts"]):
+        entry = report["hosts"][host]
+        rows.append([host, entry["status"], _queues(entry["before"]), _queues(entry["after"])]
+                    + [entry["phases"].get(key) for key, _label in shown])
+    rows.append(["**total**", "", _queues(total["before"]), _queues(total["after"])]
+                + [total["phases"].get(key) for key, _label in shown])
+    lines += ["## Per host", ""] + _table(header, rows) + [""]
+    problems = [(host, problem) for host in sorted(report["hosts"]) for problem in report["hosts"][host]["problems"]]
+    if problems:
+        lines += ["## Problems", ""] + ["- **%s**: %s" % (host, problem) for host, problem in problems] + [""]
+    archives = [(host, report["hosts"][host].get("archive_dir"), report["hosts"][host].get("fetched_to"))
+                for host in sorted(report["hosts"]) if report["hosts"][host].get("archive_dir")]
+    if archives:
+        lines += ["## Archives of purged mail", ""] + _table(
+            ["host", "on the host", "copied to the controller"], archives) + [""]
+    lines += ["## Fleet queue", ""]
+    lines += _summary_section("Before", total["before"])
+    if total["after"] is not None:
+        lines += _summary_section("After", total["after"])
+    lines += ["_%s_" % note for note in report["notes"]] + [""]
+    return "\n".join(lines)
+
+
+# --- the verify phase's accounting ----------------------------------------------------------
+
+def verify_accounting(after, assess=None, purge=None, requeue=None, junk_left=None, delivered=None):
+    """One host's accounting after the runbook: before = remaining + purged + delivered.
+
+    ``after`` is the queue summary now; ``assess``/``purge``/``requeue`` are the phases' facts (None
+    when the phase did not run); ``junk_left`` is how many messages still match the junk selection
+    (None: not checked); ``delivered`` is an independent count of deliveries since the assessment
+    (None: not counted, then it is inferred from the others and says so).
+    """
+    problems = []
+    remaining = after["total"]
+    held_left = after.get("by_queue", {}).get("hold", {}).get("messages", 0)
+    purged = (purge or {}).get("purged", 0) or 0
+    archived = (purge or {}).get("archived", 0) or 0
+    before = ((assess or {}).get("summary") or {}).get("total")
+    counted = delivered is not None
+    if before is None:
+        problems.append("no assessment in this run: 'before' is unknown, so nothing can be proved")
+    else:
+        if not counted:
+            delivered = before - remaining - purged
+            if delivered < 0:
+                problems.append("remaining %d + purged %d exceed the %d messages queued before"
+                                % (remaining, purged, before))
+        elif before != remaining + purged + delivered:
+            problems.append("before %d != remaining %d + purged %d + delivered %d (%+d)"
+                            % (before, remaining, purged, delivered, remaining + purged + delivered - before))
+        junk = (assess or {}).get("junk")
+        if junk is not None and purged > junk:
+            problems.append("purged %d messages, more than the %d junk messages assessed" % (purged, junk))
+    if purge is not None and archived != purged:
+        problems.append("archived %d but purged %d" % (archived, purged))
+    if junk_left:
+        problems.append("%d junk messages are still queued" % junk_left)
+    if requeue is not None and held_left:
+        problems.append("%d messages are still on hold after the requeue" % held_left)
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "before": before,
+        "remaining": remaining,
+        "held_left": held_left,
+        "purged": purged,
+        "archived": archived,
+        "delivered": delivered,
+        "delivered_counted": counted,
+        "junk_left": junk_left,
+        "summary": after,
+    }
