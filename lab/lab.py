@@ -379,6 +379,10 @@ def status():
 
 # --- PID 1 of a host --------------------------------------------------------------------------
 
+class _Stop(Exception):
+    """SIGTERM or SIGINT reached the host's PID 1 (os.wait() would otherwise resume after it)."""
+
+
 def host_init(state_dir, name):
     base = os.path.join(state_dir, "hosts", name)
     socket.sethostname(name)
@@ -395,20 +399,20 @@ def host_init(state_dir, name):
     ]
     # `postfix start` creates the missing queue directories (post-install create-missing).
     subprocess.check_call(["postfix", "start"])
-    stopping = []
 
     def on_term(signum, frame):
-        stopping.append(signum)
+        raise _Stop()
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    while not stopping:
-        try:
-            os.wait()
-        except ChildProcessError:
-            signal.pause()
-        except InterruptedError:
-            pass
+    try:
+        while True:
+            try:
+                os.wait()           # reap every orphan of this host (PID 1's duty)
+            except ChildProcessError:
+                signal.pause()
+    except _Stop:
+        pass
     subprocess.call(["postfix", "stop"])
     for child in children:
         if child.poll() is None:

@@ -1,11 +1,40 @@
 #!/usr/bin/env bash
-# make demo: a spam incident on this machine's test Postfix, then the runbook with the two modules.
+# make demo: a spam incident on a 3-host lab fleet, then the whole runbook over paramiko.
+#   MAILOPS_DEMO_HOSTS (default 3), MAILOPS_DEMO_DIR (default reports/demo): where the reports stay.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${MAILOPS_VENVS:-$PWD/.venv}/ctl-2.21
-export LANG=C.UTF-8 ANSIBLE_COLLECTIONS_PATH=$PWD/.build ANSIBLE_NOCOLOR=1
-export ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_INVENTORY_UNPARSED_WARNING=False
-echo "== generating the incident (junk burst, backscatter, legitimate mail)"
-"$VENV/bin/python" demo/incident.py
-echo "== the runbook: assess, hold, fix, purge (archived), requeue, verify"
-"$VENV/bin/ansible-playbook" demo/runbook.yml
+ROOT=$PWD
+VENV=${MAILOPS_VENVS:-$ROOT/.venv}/ctl-2.19
+HOSTS=${MAILOPS_DEMO_HOSTS:-3}
+OUT=${MAILOPS_DEMO_DIR:-$ROOT/reports/demo}
+export LANG=C.UTF-8 ANSIBLE_COLLECTIONS_PATH=$ROOT/.build ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=False
+export ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_PARAMIKO_RECORD_HOST_KEYS=False
+export ANSIBLE_CALLBACK_RESULT_FORMAT=yaml
+LAB_DIR=${MAILOPS_LAB_DIR:-/var/lib/mailops-lab}
+INVENTORY=$LAB_DIR/inventory.yml
+
+trap 'python3 lab/lab.py down' EXIT
+rm -rf "$OUT" && mkdir -p "$OUT"
+echo "== the lab: $HOSTS Postfix hosts, each in its own namespaces with sshd and a delivery sink"
+python3 lab/lab.py up --hosts "$HOSTS"
+echo "== the incident: on every host a junk burst from one account, a backscatter wave, legitimate mail"
+python3 lab/incident.py
+playbook() {
+  "$VENV/bin/ansible-playbook" -c paramiko -i "$INVENTORY" -e @lab/incident-vars.yml "$@"
+}
+echo "== the fleet before (mailops.postfix.report, paramiko, ansible-core $("$VENV/bin/python" -c 'import ansible; print(ansible.__version__)'))"
+playbook mailops.postfix.report -e mailops_report_dir="$OUT/before" -e report_print=false >"$OUT/report-playbook.log"
+cat "$OUT/before/report.md"
+echo
+echo "== the runbook (mailops.postfix.cleanup): assess, hold, fix, purge (archived), requeue, verify"
+playbook mailops.postfix.cleanup -e mailops_report_dir="$OUT/after" -e report_print=false \
+  -e fix_tasks_file="$ROOT/lab/fix-relay.yml" -e purge_fetch_dir="$OUT/archives" >"$OUT/cleanup-playbook.log" \
+  || { tail -n 40 "$OUT/cleanup-playbook.log"; exit 1; }
+grep -E '^(PLAY RECAP|[a-z0-9]+ +: ok=)' "$OUT/cleanup-playbook.log"
+grep -E '"msg": "before [0-9]+ =' "$OUT/cleanup-playbook.log" | sort | uniq -c | sed 's/^/verify: /' || true
+echo
+cat "$OUT/after/report.md"
+echo
+echo "== checked from outside Ansible, against the incident's ground truth (lab/truth.py)"
+python3 lab/truth.py
+echo "== reports: $OUT/before, $OUT/after; archives copied to $OUT/archives; playbook logs in $OUT"

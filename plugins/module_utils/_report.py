@@ -96,6 +96,8 @@ def host_entry(results):
         status = "no result"
     elif verify:
         status = "verified" if verify.get("ok") else "verification failed"
+    elif not any(results.get(key) for key in RESULT_KEYS[1:]):
+        status = "assessed"
     else:
         status = "partial"
     entry = {
@@ -104,7 +106,7 @@ def host_entry(results):
         "before": assess.get("summary"),
         "after": verify.get("summary"),
         "phases": phases,
-        "problems": list(verify.get("problems") or []),
+        "problems": list(assess.get("problems") or []) + list(verify.get("problems") or []),
     }
     if purge.get("archive_dir"):
         entry["archive_dir"] = purge["archive_dir"]

@@ -234,7 +234,11 @@ instance:
       description: Its queue directory.
       type: str
       sample: /var/spool/postfix
-  sample: {"name": "postfix", "config_dir": "/etc/postfix", "queue_directory": "/var/spool/postfix"}
+    running:
+      description: Whether its master process runs (C(pid/master.pid) in the queue directory names a live process).
+      type: bool
+      sample: true
+  sample: {"name": "postfix", "config_dir": "/etc/postfix", "queue_directory": "/var/spool/postfix", "running": true}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -270,7 +274,8 @@ def main():
         selection=selector.given,
         postfix_version=instance["mail_version"],
         source=source,
-        instance=dict((k, instance[k]) for k in ("name", "config_dir", "queue_directory")),
+        instance=dict([(k, instance[k]) for k in ("name", "config_dir", "queue_directory")]
+                      + [("running", cli.running(instance["queue_directory"]))]),
         **result
     )
 

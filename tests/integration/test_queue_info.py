@@ -126,6 +126,7 @@ def test_stopped_postfix(five_queues, postfix, playbook):
         outcome = out["results"]["outcome"]
         assert outcome["summary"]["total"] == sum(five_queues.values())
         assert any("Mail system is down" in w for w in outcome["warnings"])
+        assert outcome["instance"]["running"] is False
         out = playbook("postfix_queue_info", hosts="mailhost_nonroot", scenario="one_call",
                        options={"limit": 0}, allow_failure=True)
         outcome = out["results"]["outcome"]
@@ -171,7 +172,7 @@ def test_second_instance_through_config_dir(five_queues, second_instance, postfi
                    options={"config_dir": second_instance.config_dir, "limit": 10})
     outcome = out["results"]["outcome"]
     assert outcome["instance"] == {"name": "postfix-b", "config_dir": second_instance.config_dir,
-                                   "queue_directory": "/var/spool/postfix-b"}
+                                   "queue_directory": "/var/spool/postfix-b", "running": True}
     assert sorted(m["sender"] for m in outcome["messages"]) == ["b1@example.org", "b2@example.org"]
     assert outcome["summary"]["total"] == 2
     # the default instance is untouched and still its own

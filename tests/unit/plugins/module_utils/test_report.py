@@ -70,22 +70,25 @@ def test_fleet_report_statuses_totals_and_markdown(hosts):
     per_host = {
         "h1": phase_facts(before["h1"], empty, 5, before["h1"]["total"] - 5),
         "h2": phase_facts(before["h2"], empty, 2, 1, ok=False, problems=["before 9 != remaining 0 + purged 2 + delivered 1"]),
-        "h3": {"assess_result": {"summary": before["h3"], "junk": 0}},
+        "h3": {"assess_result": {"summary": before["h3"], "junk": 0, "problems": ["Postfix is not running"]}},
+        "h5": {"assess_result": {"summary": before["h3"]}, "hold_result": {"held": 1}},
         # h4 was unreachable: no facts at all
     }
-    report = _report.fleet_report(per_host, ["h1", "h2", "h3", "h4"], generated="2026-11-29T00:00:00Z")
+    report = _report.fleet_report(per_host, ["h1", "h2", "h3", "h4", "h5"], generated="2026-11-29T00:00:00Z")
     statuses = dict((host, entry["status"]) for host, entry in report["hosts"].items())
-    assert statuses == {"h1": "verified", "h2": "verification failed", "h3": "partial", "h4": "no result"}
-    assert report["host_status"] == {"verified": 1, "verification failed": 1, "partial": 1, "no result": 1}
+    assert statuses == {"h1": "verified", "h2": "verification failed", "h3": "assessed", "h4": "no result",
+                        "h5": "partial"}
+    assert report["host_status"] == {"verified": 1, "verification failed": 1, "assessed": 1, "no result": 1, "partial": 1}
     assert report["total"]["phases"]["purged"] == 7
     assert report["total"]["phases"]["delivered"] == before["h1"]["total"] - 5 + 1
-    assert report["total"]["before"]["total"] == sum(s["total"] for s in before.values())
+    assert report["total"]["before"]["total"] == sum(s["total"] for s in before.values()) + before["h3"]["total"]
     assert report["total"]["after"]["total"] == 0
     json.dumps(report)  # JSON-ready
     text = _report.render_markdown(report)
     assert "| h4 | no result |" in text
     assert "**h2**: before 9 != remaining 0 + purged 2 + delivered 1" in text
     assert "/var/backups/x/20261129T000000Z" in text
+    assert "**h3**: Postfix is not running" in text
     total_row = [line for line in text.splitlines() if line.startswith("| **total**")][0]
     assert "| 7 |" in total_row
 
