@@ -14,7 +14,7 @@ TARGET_PYTHONS := $(subst $(eval) ,:,$(wildcard $(PYENV)/3.*/bin))
 export LANG := C.UTF-8
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration test demo bench clean
+.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration molecule test demo bench clean
 
 help:
 	@echo "make test   - set up this machine, then run every test on both controllers"
@@ -88,7 +88,12 @@ integration: collection
 	    $(VENVS)/ctl-$$c/bin/python -m pytest -q -p no:cacheprovider -x .); \
 	done
 
-test: setup unit sanity ansible-units lint galaxy integration
+# molecule: the runbook over a 3-host lab (create/destroy = lab up/down), idempotence, ground truth.
+molecule: collection
+	@echo "== molecule test -s fleet, controller 2.21"
+	cd $(COLL) && PATH=$(VENVS)/ctl-2.21/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.build molecule test -s fleet
+
+test: setup unit sanity ansible-units lint galaxy integration molecule
 	@echo "== all tests passed"
 
 demo: setup collection
