@@ -94,6 +94,8 @@ def host_entry(results):
     purge = results.get("purge_result") or {}
     if not any(results.get(key) for key in RESULT_KEYS):
         status = "no result"
+    elif verify.get("check_mode"):
+        status = "check mode"
     elif verify:
         status = "verified" if verify.get("ok") else "verification failed"
     elif not any(results.get(key) for key in RESULT_KEYS[1:]):

@@ -93,6 +93,11 @@ def test_fleet_report_statuses_totals_and_markdown(hosts):
     assert "| 7 |" in total_row
 
 
+def test_check_mode_is_not_reported_as_verified():
+    entry = _report.host_entry({"assess_result": {"summary": None}, "verify_result": {"ok": True, "check_mode": True}})
+    assert entry["status"] == "check mode"
+
+
 def test_markdown_escapes_table_cells():
     report = _report.fleet_report({"a|b": {"verify_result": {"ok": False, "problems": ["x"], "delivered": 0}}},
                                   ["a|b"], generated="now")
