@@ -14,7 +14,7 @@ TARGET_PYTHONS := $(subst $(eval) ,:,$(wildcard $(PYENV)/3.*/bin))
 export LANG := C.UTF-8
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration molecule test demo bench clean
+.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration molecule test demo bench bench-fleet clean
 
 help:
 	@echo "make test   - set up this machine, then run every test on both controllers"
@@ -73,6 +73,10 @@ galaxy: collection
 	    $(VENVS)/ctl-$$c/bin/python scripts/check-doc.py $$tmp/doc.json mailops.postfix.$$m \
 	      $$tmp/collections/ansible_collections/mailops/postfix/plugins/modules/$$m.py; \
 	  done; \
+	  for p in cleanup report hold fix purge requeue; do \
+	    ANSIBLE_COLLECTIONS_PATH=$$tmp/collections PATH=$(VENVS)/ctl-$$c/bin:$$PATH \
+	      ansible-playbook --syntax-check -i localhost, mailops.postfix.$$p >/dev/null; \
+	  done; \
 	  ! tar -tzf $$tmp/mailops-postfix-*.tar.gz | grep -E '(^|/)(\.venv|\.build|\.git|__pycache__|\.ansible|\.ci)(/|$$)'; \
 	  rm -rf $$tmp; echo "ok"; \
 	done
@@ -101,6 +105,10 @@ demo: setup collection
 
 bench: setup collection
 	$(VENVS)/ctl-2.21/bin/python bench/bench_info.py
+
+# The cleanup runbook over 1, 5, 10 and 20 lab hosts, against the raw tools over ssh.
+bench-fleet: setup collection
+	$(VENVS)/ctl-2.21/bin/python bench/bench_fleet.py
 
 clean:
 	rm -rf .build tests/output

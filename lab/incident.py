@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright (c) mailops.postfix contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -58,7 +57,7 @@ def plan_host(host, junk, backscatter, legitimate, seed):
     messages = []
     for number in range(junk):
         recipients = ["user%d@%s" % (rng.randrange(1000), rng.choice(VICTIM_DOMAINS))
-                      for _ in range(rng.randint(1, 6))]
+                      for _count in range(rng.randint(1, 6))]
         messages.append(("junk", JUNK_SENDER, sorted(set(recipients)),
                          "junk-%s-%d@example.org" % (host, number), "Cheap pills %d" % number))
     for number in range(backscatter):
@@ -68,7 +67,7 @@ def plan_host(host, junk, backscatter, legitimate, seed):
     for number in range(legitimate):
         sender = LEGIT_SENDERS[number % len(LEGIT_SENDERS)]
         recipients = ["customer%d@client%d.example" % (rng.randrange(100), rng.randrange(8))
-                      for _ in range(rng.randint(1, 2))]
+                      for _count in range(rng.randint(1, 2))]
         messages.append(("legitimate", sender, sorted(set(recipients)),
                          "legit-%s-%d@example.org" % (host, number), "Invoice %d" % number))
     rng.shuffle(messages)

@@ -12,7 +12,7 @@ log() { printf '== %s\n' "$*" >&2; }
 quiet_pip() { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 need_apt=()
-for pkg in postfix openssh-server iproute2 ca-certificates; do
+for pkg in postfix openssh-server iproute2 ca-certificates jq shellcheck; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -152,7 +152,7 @@ def _cell(value):
 
 
 def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
     return lines
 
@@ -168,8 +168,8 @@ def _summary_section(name, summary):
     lines = ["### %s" % name, ""]
     if not summary:
         return lines + ["No data.", ""]
-    lines += ["%d messages, %d recipients, %d bytes: %s." % (summary["total"], summary["recipients"],
-                                                          summary["bytes"], _queues(summary)), ""]
+    lines += ["%d messages, %d recipients, %d bytes: %s." % (
+        summary["total"], summary["recipients"], summary["bytes"], _queues(summary)), ""]
     buckets = [bucket for bucket in summary["age_buckets"] if bucket["messages"]]
     if buckets:
         lines += ["Age (minutes, at most): " + ", ".join(

@@ -42,7 +42,9 @@ def lab_cmd(*args):
 
 
 def in_host(host, *argv, **kwargs):
-    return subprocess.run(lab.enter(host) + list(argv), stdout=subprocess.PIPE, universal_newlines=True, **kwargs)
+    check = kwargs.pop("check", False)
+    return subprocess.run(lab.enter(host) + list(argv), stdout=subprocess.PIPE, universal_newlines=True,
+                          check=check, **kwargs)
 
 
 @pytest.fixture(scope="module")
