@@ -294,6 +294,8 @@ def up(count):
     ensure_blackhole()
     ensure_bridge()
     os.makedirs(os.path.join(STATE, "hosts"), exist_ok=True)
+    # A fresh lab has had no incident yet: an earlier ground truth would describe other queues.
+    shutil.rmtree(os.path.join(STATE, "truth"), ignore_errors=True)
     controller_key()
     names = host_names(count)
     state = {"hosts": {}, "subnet": SUBNET, "bridge": BRIDGE}

@@ -95,11 +95,12 @@ def check_host(host):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--hosts", help="comma-separated host names (default: every host with a ground truth)")
+    parser.add_argument("--hosts", help="comma-separated host names (default: every lab host with a ground truth)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     hosts = args.hosts.split(",") if args.hosts else sorted(
-        os.path.basename(path)[:-5] for path in glob.glob(os.path.join(lab.STATE, "truth", "*.json")))
+        os.path.basename(path)[:-5] for path in glob.glob(os.path.join(lab.STATE, "truth", "*.json"))
+        if os.path.basename(path)[:-5] in lab.load_state()["hosts"])
     results = [check_host(host) for host in hosts]
     if args.json:
         print(json.dumps(results, indent=1))

@@ -31,7 +31,6 @@ playbook mailops.postfix.cleanup -e mailops_report_dir="$OUT/after" -e report_pr
   -e fix_tasks_file="$ROOT/lab/fix-relay.yml" -e purge_fetch_dir="$OUT/archives" >"$OUT/cleanup-playbook.log" \
   || { tail -n 40 "$OUT/cleanup-playbook.log"; exit 1; }
 grep -E '^(PLAY RECAP|[a-z0-9]+ +: ok=)' "$OUT/cleanup-playbook.log"
-grep -E '"msg": "before [0-9]+ =' "$OUT/cleanup-playbook.log" | sort | uniq -c | sed 's/^/verify: /' || true
 echo
 cat "$OUT/after/report.md"
 echo
