@@ -19,7 +19,7 @@ options:
     type: path
   postfix_bin_dir:
     description:
-      - Directory holding C(postconf), C(postqueue), C(postsuper), C(postcat), C(sendmail) and C(postkick), for layouts
+      - Directory holding C(postconf), C(postqueue), C(postsuper), C(postcat), C(sendmail), C(postkick) and C(postlog), for layouts
         such as Zimbra's C(/opt/zimbra/common/sbin).
       - Without it, the tools are searched in E(PATH), then C(/usr/sbin), C(/usr/bin),
         C(/usr/local/sbin) and C(/usr/local/bin).
@@ -46,6 +46,9 @@ options:
         type: path
       postkick:
         description: Path of C(postkick) (used to wake pickup after a requeue).
+        type: path
+      postlog:
+        description: Path of C(postlog) (used to write the audit line of a real action to Postfix's log).
         type: path
   source:
     description:

@@ -15,7 +15,7 @@ from ansible_collections.mailops.postfix.plugins.module_utils._report import (
     RESULT_KEYS, fleet_report as _fleet_report, render_markdown, verify_accounting as _verify_accounting)
 
 
-def fleet_report(hostvars, hosts, top=10, title="Postfix queue report", generated=None):
+def fleet_report(hostvars, hosts, top=10, title="Postfix queue report", generated=None, audit_log=None):
     """Merge the runbook's per-host facts (hostvars) for HOSTS into one report dict."""
     if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
         raise AnsibleFilterError("fleet_report: hosts must be a list of inventory host names, got %r" % (hosts,))
@@ -30,7 +30,7 @@ def fleet_report(hostvars, hosts, top=10, title="Postfix queue report", generate
     per_host = json.loads(json.dumps(per_host))
     stamp = generated or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
-        return _fleet_report(per_host, hosts, stamp, top=int(top), title=str(title))
+        return _fleet_report(per_host, hosts, stamp, top=int(top), title=str(title), audit_log=audit_log or None)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("fleet_report: the per-host results do not merge: %s" % error)
 

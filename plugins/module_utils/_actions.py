@@ -14,30 +14,68 @@ failure part-way returns the same keys with what was done so far.
 
 from __future__ import absolute_import, division, print_function
 
+import json
 import os
 import time
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _plan
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _changeplan, _plan
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import cli_from_params, selector_from_params
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
-    QueueParseError, SelectionError, Selector, unique_messages)
+    QueueParseError, SelectionError, Selector, parse_duration, unique_messages)
 
 THROTTLED = ("requeue", "release", "flush")
 
 
 def _empty_result(action):
     return {"action": action, "matched": 0, "changed_count": 0, "queue_ids": [], "vanished": [],
-            "not_applicable": [], "requeued_long_held": [], "pending": [], "batches": []}
+            "not_applicable": [], "requeued_long_held": [], "pending": [], "batches": [], "skipped_changed": []}
 
 
 def run_action(params, check_mode):
-    """Run the action; returns (result, error message or None, warnings)."""
+    """Run the action; returns (result, error message or None, warnings).
+
+    A real run (not check mode) in which Postfix was asked to change something also writes one
+    audit line to Postfix's own log (postlog): who, what, which IDs, and whether it failed.
+    """
+    if params["action"] == "reinject":
+        result, error, warnings = _reinject(params, check_mode, _empty_result(params["action"]))
+    else:
+        result, error, warnings = _run(params, check_mode)
+    if not check_mode and (result["changed_count"] or result["batches"] or result["pending"]):
+        trouble = _log_audit(params, result, error)
+        if trouble:
+            warnings.append("the audit line could not be written to Postfix's log (postlog: %s)" % trouble)
+    return result, error, warnings
+
+
+def audit_text(params, result, error):
+    """The audit line for Postfix's log: short, one line, key=value."""
+    ids = result["queue_ids"]
+    shown = ",".join(ids[:20]) + (",...(%d more)" % (len(ids) - 20) if len(ids) > 20 else "")
+    return "operator=%s action=%s %s changed=%d matched=%d skipped_changed=%d%s result=%s ids=%s" % (
+        params["operator"] or "-", result["action"],
+        "plan=%s" % result["plan_id"] if result.get("plan_id") else "selection=%s" % _compact(result.get("selection")),
+        result["changed_count"], result["matched"], len(result["skipped_changed"]),
+        " archive=%s" % result["archive"]["directory"] if result.get("archive", {}).get("directory") else "",
+        "failed" if error else "ok", shown or "-")
+
+
+def _compact(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":")) if value else "{}"
+
+
+def _log_audit(params, result, error):
+    try:
+        return cli_from_params(params).log("mailops.postfix", audit_text(params, result, error))
+    except PostfixError as exc:
+        return str(exc)
+
+
+def _run(params, check_mode):
     action_name = params["action"]
     result = _empty_result(action_name)
     warnings = []
-    if action_name == "reinject":
-        return _reinject(params, check_mode, result)
     try:
         if action_name == "archive" and not params["archive_dir"]:
             raise _plan.ActionError("action=archive needs archive_dir")
@@ -55,11 +93,16 @@ def run_action(params, check_mode):
             raise _plan.ActionError("%s needs Postfix %s or newer; this is %s" % (
                 action_name, ".".join(str(v) for v in action.min_version), instance["mail_version"]))
         source = cli.choose_source(params["source"], instance["version"])
-        selected = list(selector.select(unique_messages(cli.list_queue(source, selector.now))))
+        result["selection"] = selector.given
+        if params["plan"] is not None:
+            selected = _apply_plan(params, selector, instance, unique_messages(cli.list_queue(source, selector.now)),
+                                   result)
+        else:
+            selected = list(selector.select(unique_messages(cli.list_queue(source, selector.now))))
         warnings.extend(cli.warnings)
         result["matched"] = len(selected)
-        _plan.check_guards(action_name, selector, len(selected), params["all"], params["max_messages"],
-                           params["expect_count"])
+        _plan.check_guards(action_name, selector, len(selected), params["all"] or params["plan"] is not None,
+                           params["max_messages"], params["expect_count"])
         lifetimes = None
         if action_name == "release":
             values = cli.postconf("maximal_queue_lifetime", "bounce_queue_lifetime")
@@ -68,6 +111,10 @@ def run_action(params, check_mode):
             _check_logging_while_stopped(cli, instance["queue_directory"])
         plan = _plan.plan(action_name, selected, selector.now, params["long_held"], lifetimes)
         result["not_applicable"] = plan.cannot
+        if params["return_plan"]:
+            planned = set(plan.queue_ids) | set(plan.long_held)
+            result["plan"] = _changeplan.host_plan(action_name, selector.given, instance["mail_version"], instance,
+                                                   selector.now, [m for m in selected if m["queue_id"] in planned])
         result["diff"] = {"before": _plan.diff_text(plan.diff, "before"), "after": _plan.diff_text(plan.diff, "after")}
         if params["archive_dir"] and check_mode:
             result["archive"] = {"directory": None, "count": len(plan.queue_ids), "manifest": None}
@@ -95,6 +142,20 @@ def run_action(params, check_mode):
         return result, None, warnings
     except (SelectionError, QueueParseError, PostfixError, _plan.ActionError, _archive.ArchiveError) as exc:
         return result, str(exc), warnings
+
+
+def _apply_plan(params, selector, instance, listed, result):
+    """The messages a reviewed plan names that are still queued unchanged (the rest: skipped_changed)."""
+    if not selector.is_empty or params["all"]:
+        raise _plan.ActionError("plan replaces the selection: give no selection options and no all with it")
+    try:
+        max_age = parse_duration(params["plan_max_age"], "plan_max_age")
+        _changeplan.validate(params["plan"], params["action"], instance["config_dir"], selector.now, max_age)
+    except _changeplan.PlanError as exc:
+        raise _plan.ActionError("plan refused, nothing was changed: %s" % exc)
+    result["plan_id"] = params["plan"].get("plan_id")
+    chosen, result["skipped_changed"] = _changeplan.match(params["plan"], listed)
+    return chosen
 
 
 def _archive_first(cli, plan, selected, params, instance, selector, result):
@@ -134,7 +195,7 @@ def _archive_first(cli, plan, selected, params, instance, selector, result):
         manifest = writer.close({
             "created": int(selector.now), "instance": instance["name"], "config_dir": instance["config_dir"],
             "postfix_version": instance["mail_version"], "action": params["action"],
-            "selection": selector.given})
+            "selection": selector.given, "plan_id": result.get("plan_id"), "operator": params["operator"]})
     except (OSError, _archive.ArchiveError, PostfixError) as exc:
         result["archive"] = {"directory": writer.path, "count": len(archived), "manifest": None}
         raise _plan.ActionError("archiving to %s failed (%s): nothing was deleted" % (writer.path, exc))

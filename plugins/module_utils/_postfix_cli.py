@@ -33,7 +33,7 @@ import time
 from ansible_collections.mailops.postfix.plugins.module_utils import _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
 
-TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick")
+TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick", "postlog")
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 JSON_SINCE = (3, 1)
@@ -330,6 +330,11 @@ class PostfixCLI:
         rc, _out, err = self.run_bytes(argv, content)
         if rc != 0:
             raise _command_failed(argv, rc, err)
+
+    def log(self, tag, text):
+        """One line to Postfix's own log (syslog or maillog_file) with postlog; None or Postfix's words."""
+        rc, _out, err = self.run_bytes(self.argv("postlog", "-p", "info", "-t", tag, text), timeout=10)
+        return None if rc == 0 else (err.strip() or "postlog exited %s" % rc)
 
     def wake_pickup(self):
         """``postkick public pickup W``: pickup reads maildrop now, not within its next minute.

@@ -33,6 +33,7 @@ PHASE_FIGURES = (
     ("delivered", "verify_result", "delivered", "delivered"),
     ("remaining", "verify_result", "remaining", "remaining"),
     ("junk_left", "verify_result", "junk_left", "junk left"),
+    ("skipped_changed", None, None, "skipped (changed since the plan)"),
 )
 
 _TOP_LISTS = (
@@ -86,6 +87,8 @@ def host_entry(results):
     results = results or {}
     phases = {}
     for key, fact, field, _label in PHASE_FIGURES:
+        if fact is None:
+            continue
         value = (results.get(fact) or {}).get(field)
         if value is not None:
             phases[key] = value
@@ -110,6 +113,12 @@ def host_entry(results):
         "phases": phases,
         "problems": list(assess.get("problems") or []) + list(verify.get("problems") or []),
     }
+    plans = dict((phase, (results.get(phase + "_result") or {}).get("plan_id")) for phase in ("hold", "purge"))
+    plans = dict((phase, plan) for phase, plan in plans.items() if plan)
+    if plans:
+        entry["plans"] = plans
+        entry["phases"]["skipped_changed"] = sum(
+            int((results.get(phase + "_result") or {}).get("skipped_changed") or 0) for phase in plans)
     if purge.get("archive_dir"):
         entry["archive_dir"] = purge["archive_dir"]
     if purge.get("fetched_to"):
@@ -117,7 +126,7 @@ def host_entry(results):
     return entry
 
 
-def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report"):
+def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report", audit_log=None):
     """The report for HOSTS (every host named, whether or not it left results)."""
     entries = dict((host, host_entry(per_host.get(host))) for host in hosts)
     totals = {}
@@ -140,6 +149,7 @@ def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report
             "phases": totals,
         },
         "notes": ["Fleet top lists merge each host's own top %d." % top],
+        "audit_log": audit_log or None,
     }
 
 
@@ -206,6 +216,12 @@ def render_markdown(report):
     problems = [(host, problem) for host in sorted(report["hosts"]) for problem in report["hosts"][host]["problems"]]
     if problems:
         lines += ["## Problems", ""] + ["- **%s**: %s" % (host, problem) for host, problem in problems] + [""]
+    plans = [(host, phase, plan) for host in sorted(report["hosts"])
+             for phase, plan in sorted(report["hosts"][host].get("plans", {}).items())]
+    if plans:
+        lines += ["## Plans applied", ""] + _table(["host", "phase", "plan ID"], plans) + [""]
+    if report.get("audit_log"):
+        lines += ["Audit log (one JSON line per host and action): `%s`" % report["audit_log"], ""]
     archives = [(host, report["hosts"][host].get("archive_dir"), report["hosts"][host].get("fetched_to"))
                 for host in sorted(report["hosts"]) if report["hosts"][host].get("archive_dir")]
     if archives:

@@ -119,6 +119,47 @@ options:
     type: str
     choices: [requeue, release, fail]
     default: requeue
+  return_plan:
+    description:
+      - Return RV(plan), the fingerprints of the messages this run acts on (or, in check mode, would act on) -
+        queue_id, arrival_time, sender, the number and a sha256 of the recipients still queued, and
+        message_size. A check-mode run with O(return_plan) is how a plan for review is made; the
+        P(mailops.postfix.fleet_plan#filter) filter merges the hosts' plans into one file.
+    type: bool
+    default: false
+  plan:
+    description:
+      - Apply a reviewed plan - this host's part of a fleet plan (P(mailops.postfix.plan_for#filter)), or
+        RV(plan) of a check-mode run - instead of selection options (none may be given with it, nor O(all)).
+      - Only messages still queued with the same fingerprint are acted on; every other planned message is
+        skipped and listed in RV(skipped_changed) with the reason (gone - delivered, deleted or requeued under
+        a new ID; changed - for example a reused short queue ID, or recipients delivered since).
+        Messages the plan does not name are never touched. Applying a plan twice changes nothing the
+        second time.
+      - The plan must be for the same O(action) and instance (C(config_dir)), and not older than
+        O(plan_max_age); otherwise the module fails and changes nothing.
+    type: dict
+  plan_max_age:
+    description:
+      - The oldest plan O(plan) accepts, as a duration (V(90s), V(30m), V(2h), V(1d)) or seconds.
+    type: raw
+    default: 1h
+  operator:
+    description:
+      - Who runs the action, for the audit trail (the audit line in Postfix's log, the archive manifest and
+        the controller's audit log). The collection's action plugin fills it with the controller's user
+        when it is not given.
+    type: str
+  audit_log:
+    description:
+      - A JSON-lines file on the controller; the action plugin appends one record per host for every run
+        that is not in check mode - operator, time, host, instance, action, selection or plan ID, the IDs
+        changed, the counts, the archive location and the result. Without it, no controller-side record
+        is written.
+      - Independently, every real run in which Postfix was asked to change something (also one that failed
+        part-way) writes one line to Postfix's own log (syslog, or C(maillog_file)) with C(postlog), tagged
+        C(mailops.postfix).
+    type: path
 notes:
   - postsuper needs root; run the task with C(become=true).
   - Mail in the active queue may be in delivery while it is held or deleted; the message file is moved
@@ -247,6 +288,46 @@ instance:
   returned: when the instance could be read
   type: dict
   sample: {"name": "postfix", "config_dir": "/etc/postfix", "queue_directory": "/var/spool/postfix"}
+selection:
+  description: The selection options given, as the module understood them (empty with O(plan)).
+  returned: when the instance could be read
+  type: dict
+  sample: {"sender": ["webmaster@example.org"], "queues": ["hold"]}
+skipped_changed:
+  description:
+    - With O(plan), the planned messages not acted on because they are gone or changed since the plan,
+      each with C(queue_id) and C(reason). Empty without a plan.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"queue_id": "4F2A1160031", "reason": "gone since the plan (delivered, deleted or requeued)"}]
+audit_log:
+  description: The controller file the audit record of this run was appended to.
+  returned: when O(audit_log) is set, not in check mode
+  type: str
+  sample: /var/log/mailops/audit.jsonl
+plan_id:
+  description: With O(plan), the ID of the fleet plan applied (null for a host plan without one).
+  returned: when a plan is applied
+  type: str
+  sample: 3f9c2a1b7d4e5f60
+plan:
+  description:
+    - With O(return_plan), this host's plan - C(format), C(action), C(selection), C(postfix_version),
+      C(instance) (C(name), C(config_dir)), C(created) (epoch seconds) and C(messages), one fingerprint per
+      message (C(queue_id), C(arrival_time), C(sender), C(recipients), C(recipients_sha256), C(message_size)).
+  returned: with return_plan, when the queue could be listed
+  type: dict
+  sample:
+    format: 1
+    action: delete
+    selection: {"sender": ["webmaster@example.org"], "queues": ["hold"]}
+    postfix_version: 3.7.11
+    instance: {"name": "postfix", "config_dir": "/etc/postfix"}
+    created: 1795960200
+    messages:
+      - {"queue_id": "4F2A1160031", "arrival_time": 1795959000, "sender": "webmaster@example.org",
+         "recipients": 2, "recipients_sha256": "9b1e...", "message_size": 1203}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -271,6 +352,11 @@ def argument_spec():
         max_active=dict(type="int"),
         max_active_timeout=dict(type="int", default=600),
         long_held=dict(type="str", choices=["requeue", "release", "fail"], default="requeue"),
+        return_plan=dict(type="bool", default=False),
+        plan=dict(type="dict"),
+        plan_max_age=dict(type="raw", default="1h"),
+        operator=dict(type="str"),
+        audit_log=dict(type="path"),
     )
     return spec
 

@@ -21,6 +21,7 @@ import tempfile
 
 import pytest
 
+import lab_fleet
 import live_postfix
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,6 +32,12 @@ CONTROLLERS = {
     "2.21": {"venv": "ctl-2.21", "connection": "ssh"},
     "2.19": {"venv": "ctl-2.19", "connection": "paramiko"},
 }
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "controller_independent: what it checks happens on the target whichever controller drives "
+        "it (make integration runs these on the newest controller only)")
 
 
 @pytest.fixture(scope="session")
@@ -169,3 +176,16 @@ def playbook(controller, inventory):
         os.unlink(result_file)
         return {"rc": proc.returncode, "output": proc.stdout, "results": json.loads(text) if text else {}}
     return run
+
+
+@pytest.fixture(scope="session")
+def lab_session():
+    """The lab fleet is torn down once the tests that used it are done."""
+    yield
+    lab_fleet.lab_cmd("down")
+
+
+@pytest.fixture
+def runbook(controller, tmp_path):
+    """Run (or, with .command, build) a collection playbook against the lab's inventory."""
+    return lab_fleet.make_runbook(controller, tmp_path)

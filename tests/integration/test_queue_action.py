@@ -86,6 +86,7 @@ def test_hold(frozen_queue, playbook):
     assert sorted(runs["repeat"]["vanished"]) == sorted(junk)
 
 
+@pytest.mark.controller_independent
 def test_release(frozen_queue, playbook):
     before, runs, queues = four_runs(playbook, action="release", sender=LEGIT, batch_size=2)
     held = [m["queue_id"] for m in before if m["sender"] == LEGIT and m["queue_name"] == "hold"]
@@ -95,6 +96,7 @@ def test_release(frozen_queue, playbook):
     assert runs["real"]["requeued_long_held"] == []
 
 
+@pytest.mark.controller_independent
 def test_requeue(frozen_queue, playbook):
     before, runs, queues = four_runs(playbook, action="requeue", queues=["hold"], sender=LEGIT)
     held = [m for m in before if m["sender"] == LEGIT and m["queue_name"] == "hold"]
@@ -114,6 +116,7 @@ def test_delete(frozen_queue, playbook, postfix):
     assert runs["real"]["diff"]["after"].count("(deleted)") == 12
 
 
+@pytest.mark.controller_independent
 def test_expire_and_expire_release(frozen_queue, playbook):
     before, runs, queues = four_runs(playbook, action="expire", sender=JUNK, queues=["deferred"])
     deferred_junk = [m["queue_id"] for m in before if m["sender"] == JUNK and m["queue_name"] == "deferred"]
@@ -125,6 +128,7 @@ def test_expire_and_expire_release(frozen_queue, playbook):
     assert all(states(queues["real"])[i] == ("deferred", True) for i in held_junk)
 
 
+@pytest.mark.controller_independent
 def test_flush_asks_for_delivery_now(frozen_queue, playbook, postfix):
     postfix.thaw()
     log = "/var/log/postfix-mailops-test.log"
@@ -139,6 +143,7 @@ def test_flush_asks_for_delivery_now(frozen_queue, playbook, postfix):
     live_postfix.wait_for(lambda: open(log).read().count("%s: to=" % target) > before, 60, "a delivery attempt")
 
 
+@pytest.mark.controller_independent
 def test_race_a_message_deleted_between_listing_and_acting(frozen_queue, playbook, tmp_path):
     """A real concurrent postsuper -d runs after the module listed the queue, before it acts."""
     queue = frozen_queue.queue()
@@ -215,6 +220,7 @@ def test_bad_input(frozen_queue, playbook):
     assert spool_digest() == before
 
 
+@pytest.mark.controller_independent
 def test_not_root_is_refused_and_changes_nothing(frozen_queue, playbook):
     before = spool_digest()
     out = playbook("postfix_queue_action", hosts="mailhost_nonroot", scenario="one_call",
@@ -310,6 +316,7 @@ def test_delete_with_archive_then_reinject(frozen_queue, playbook, postfix, tmp_
         sink.stop()
 
 
+@pytest.mark.controller_independent
 def test_archive_only_changes_nothing_in_the_queue(frozen_queue, playbook, tmp_path):
     before = spool_digest()
     out = playbook("postfix_queue_action", scenario="one_call",
@@ -320,6 +327,7 @@ def test_archive_only_changes_nothing_in_the_queue(frozen_queue, playbook, tmp_p
     assert all(entry["sender"] == LEGIT for entry in manifest["messages"])
 
 
+@pytest.mark.controller_independent
 def test_message_gone_before_postcat_is_vanished_and_the_rest_archived(frozen_queue, playbook, tmp_path):
     """postcat dies at the first missing ID; the module names it vanished and goes on with the rest."""
     queue = frozen_queue.queue()
@@ -336,6 +344,7 @@ def test_message_gone_before_postcat_is_vanished_and_the_rest_archived(frozen_qu
     assert not [m for m in frozen_queue.queue() if m["sender"] == JUNK]
 
 
+@pytest.mark.controller_independent
 def test_unwritable_archive_dir_deletes_nothing(frozen_queue, playbook, tmp_path):
     before = spool_digest()
     blocked = tmp_path / "file-not-dir"
@@ -348,6 +357,7 @@ def test_unwritable_archive_dir_deletes_nothing(frozen_queue, playbook, tmp_path
     assert spool_digest() == before
 
 
+@pytest.mark.controller_independent
 def test_flush_of_the_whole_deferred_queue_uses_postqueue_f(frozen_queue, playbook):
     frozen_queue.thaw()    # a flush talks to qmgr
     out = playbook("postfix_queue_action", scenario="one_call", options={"action": "flush", "queues": ["deferred"]})
@@ -356,6 +366,7 @@ def test_flush_of_the_whole_deferred_queue_uses_postqueue_f(frozen_queue, playbo
     assert outcome["changed_count"] == 12
 
 
+@pytest.mark.controller_independent
 def test_back_pressure_waits_for_active_and_incoming(frozen_queue, playbook, postfix):
     """max_active: before each batch, wait until active + incoming is below the bound (with a timeout)."""
     postfix.smtp("late@example.org", ["x@example.net"])          # frozen: it stays in incoming
@@ -372,6 +383,7 @@ def test_back_pressure_waits_for_active_and_incoming(frozen_queue, playbook, pos
     assert out["results"]["outcome"]["changed_count"] == 3 and len(out["results"]["outcome"]["batches"]) == 3
 
 
+@pytest.mark.controller_independent
 def test_postsuper_dying_part_way_reports_what_was_done(frozen_queue, playbook, tmp_path):
     """The stopped_* captures, live: Postfix stops after the module's checks, right before postsuper runs.
 

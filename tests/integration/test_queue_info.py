@@ -73,6 +73,7 @@ def test_five_queues_through_ansible(five_queues, postfix, playbook):
             assert message["queue_name"] == json_queue[message["queue_id"]]
 
 
+@pytest.mark.controller_independent
 def test_forced_expire_marker_combined_with_hold(five_queues, postfix, playbook):
     held = [m["queue_id"] for m in postfix.queue() if m["queue_name"] == "hold"]
     postfix.postsuper("-e", held[0])
@@ -113,6 +114,7 @@ def test_bad_input_is_a_clear_error(five_queues, postfix, playbook, options, wor
     assert postfix.queue() == before
 
 
+@pytest.mark.controller_independent
 def test_unprivileged_user_lists_a_running_queue(five_queues, postfix, playbook):
     out = playbook("postfix_queue_info", hosts="mailhost_nonroot", scenario="one_call", options={"limit": 0})
     assert out["results"]["outcome"]["summary"]["total"] == sum(five_queues.values())
@@ -137,6 +139,7 @@ def test_stopped_postfix(five_queues, postfix, playbook):
         postfix.start()
 
 
+@pytest.mark.controller_independent
 def test_unprivileged_user_and_an_unlisted_instance(five_queues, postfix, playbook, tmp_path):
     """Postfix refuses -c DIR to non-root users unless the default instance lists DIR."""
     unlisted = "/etc/postfix-unlisted-test"
@@ -167,6 +170,7 @@ def second_instance(postfix):
         second.stop()
 
 
+@pytest.mark.controller_independent
 def test_second_instance_through_config_dir(five_queues, second_instance, postfix, playbook):
     out = playbook("postfix_queue_info", scenario="one_call",
                    options={"config_dir": second_instance.config_dir, "limit": 10})
@@ -180,6 +184,7 @@ def test_second_instance_through_config_dir(five_queues, second_instance, postfi
     assert default["results"]["outcome"]["summary"]["total"] == sum(five_queues.values())
 
 
+@pytest.mark.controller_independent
 def test_selection_on_the_live_queue(five_queues, postfix, playbook):
     queue = postfix.queue()
     out = playbook("postfix_queue_info", scenario="one_call",

@@ -140,3 +140,16 @@ def test_accounting_infers_delivered_when_not_counted():
     result = _report.verify_accounting(summary_of(3), assess={"summary": summary_of(20), "junk": None},
                                        purge={"purged": 10, "archived": 10})
     assert result["ok"] and result["delivered"] == 7 and not result["delivered_counted"]
+
+
+def test_plans_and_audit_log_are_linked():
+    facts = {"assess_result": {"summary": None}, "hold_result": {"held": 3, "plan_id": "aaaa", "skipped_changed": 2},
+             "purge_result": {"purged": 1, "archived": 1, "plan_id": "bbbb", "skipped_changed": 0}}
+    report = _report.fleet_report({"h1": facts}, ["h1"], generated="now", audit_log="/srv/audit.jsonl")
+    entry = report["hosts"]["h1"]
+    assert entry["plans"] == {"hold": "aaaa", "purge": "bbbb"} and entry["phases"]["skipped_changed"] == 2
+    assert report["audit_log"] == "/srv/audit.jsonl"
+    text = _report.render_markdown(report)
+    assert "| h1 | hold | aaaa |" in text and "| h1 | purge | bbbb |" in text
+    assert "`/srv/audit.jsonl`" in text
+    assert "skipped (changed since the plan)" in text

@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Controller side of postfix_queue_action: the operator's name, and the audit log.
+
+Runs the module unchanged, then, when ``audit_log`` is set and the run is not in check mode, appends
+one JSON line per host to that file on the controller. Forks append under an exclusive lock, one
+``write`` each, so records from parallel hosts never interleave.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import fcntl
+import getpass
+import json
+import os
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+COUNTED = ("vanished", "not_applicable", "pending", "skipped_changed", "requeued_long_held")
+
+
+def controller_user():
+    """The person behind the run: the sudo caller when there is one."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def audit_record(host, operator, args, result, now):
+    archive = result.get("archive") or {}
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "operator": operator,
+        "host": host,
+        "instance": result.get("instance"),
+        "postfix_version": result.get("postfix_version"),
+        "action": args.get("action"),
+        "selection": result.get("selection"),
+        "plan_id": result.get("plan_id"),
+        "result": "failed" if result.get("failed") else "ok",
+        "msg": result.get("msg") if result.get("failed") else None,
+        "matched": result.get("matched"),
+        "changed_count": result.get("changed_count"),
+        "counts": dict((key, len(result.get(key) or [])) for key in COUNTED),
+        "queue_ids": result.get("queue_ids") or [],
+        "skipped_changed": result.get("skipped_changed") or [],
+        "archive": archive.get("directory"),
+    }
+
+
+def append_line(path, record):
+    """Append one JSON line to PATH under an exclusive lock (created 0600 if missing)."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        os.makedirs(parent, 0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError("short write (%d of %d bytes)" % (written, len(line)))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ActionModule(ActionBase):
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = dict(self._task.args)
+        if not args.get("operator"):
+            args["operator"] = controller_user()
+        audit_log = args.get("audit_log")
+        if audit_log:
+            audit_log = os.path.expanduser(str(audit_log))
+            args["audit_log"] = audit_log
+        result.update(self._execute_module(module_name="mailops.postfix.postfix_queue_action", module_args=args,
+                                           task_vars=task_vars))
+        if audit_log and not self._play_context.check_mode and not result.get("skipped"):
+            record = audit_record(task_vars.get("inventory_hostname"), args["operator"], args, result, time.time())
+            try:
+                append_line(audit_log, record)
+            except (OSError, IOError) as exc:
+                raise AnsibleActionFail("the action ran (%s), but its audit record could not be written to %s: %s"
+                                        % ("failed" if result.get("failed") else "ok", audit_log, exc), result=result)
+            result["audit_log"] = audit_log
+        return result
