@@ -24,7 +24,6 @@ import json
 import os
 import random
 import smtplib
-import subprocess
 import sys
 import threading
 import time
@@ -105,10 +104,8 @@ def send_all(host, address, messages, results, errors):
 
 
 def queue_of(host):
-    """Queue name per queue ID on HOST, read with postqueue -j inside the host."""
-    output = subprocess.run(lab.enter(host) + ["postqueue", "-j"], stdout=subprocess.PIPE, check=True,
-                            universal_newlines=True).stdout
-    return dict((entry["queue_id"], entry["queue_name"]) for entry in map(json.loads, output.splitlines()))
+    """Queue name per queue ID on HOST."""
+    return dict((entry["queue_id"], entry["queue_name"]) for entry in lab.listing(host))
 
 
 def wait_deferred(host, queue_ids, timeout):
@@ -123,7 +120,7 @@ def wait_deferred(host, queue_ids, timeout):
             return
         if time.time() > deadline:
             raise RuntimeError("%s: messages still not deferred after %d s" % (host, timeout))
-        subprocess.run(lab.enter(host) + ["postqueue", "-f"], check=True)
+        lab.run(lab.enter(host) + ["postqueue", "-f"])
         time.sleep(0.2)
 
 
@@ -151,7 +148,7 @@ def main(argv=None):
     for host in sorted(results):
         try:
             wait_deferred(host, [entry["queue_id"] for entry in results[host]], timeout=120)
-        except (RuntimeError, subprocess.CalledProcessError) as error:
+        except (RuntimeError, lab.LabError) as error:
             errors[host] = str(error)
     if errors:
         for host, error in sorted(errors.items()):

@@ -365,6 +365,12 @@ def enter(name):
     return ["nsenter", "-t", str(pid), "-a", "--"]
 
 
+def listing(name):
+    """HOST's queue now: postqueue -j run inside the host, one dict per message."""
+    output = run(enter(name) + ["postqueue", "-j"]).stdout
+    return [json.loads(line) for line in output.splitlines()]
+
+
 def status():
     state = load_state()
     if not state["hosts"]:

@@ -20,7 +20,6 @@ import glob
 import json
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -53,9 +52,7 @@ def archived_ids(host):
 
 
 def queued_ids(host):
-    output = subprocess.run(lab.enter(host) + ["postqueue", "-j"], stdout=subprocess.PIPE, check=True,
-                            universal_newlines=True).stdout
-    return set(json.loads(line)["queue_id"] for line in output.splitlines())
+    return set(entry["queue_id"] for entry in lab.listing(host))
 
 
 def check_host(host):

@@ -11,23 +11,15 @@ import time
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values
 from ansible_collections.mailops.postfix.plugins.module_utils._report import (
     RESULT_KEYS, fleet_report as _fleet_report, render_markdown, verify_accounting as _verify_accounting)
 
 
 def fleet_report(hostvars, hosts, top=10, title="Postfix queue report", generated=None, audit_log=None):
     """Merge the runbook's per-host facts (hostvars) for HOSTS into one report dict."""
-    if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
-        raise AnsibleFilterError("fleet_report: hosts must be a list of inventory host names, got %r" % (hosts,))
-    hosts = [str(host) for host in hosts]
-    per_host = {}
-    for host in hosts:
-        if host not in hostvars:
-            raise AnsibleFilterError("fleet_report: %s is not an inventory host" % host)
-        facts = hostvars[host]
-        per_host[host] = dict((key, facts[key]) for key in RESULT_KEYS if key in facts)
-    # Plain JSON types from here on (the report is written as JSON anyway).
-    per_host = json.loads(json.dumps(per_host))
+    per_host = host_values(hostvars, hosts, RESULT_KEYS, "fleet_report")
+    hosts = list(per_host)
     stamp = generated or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
         return _fleet_report(per_host, hosts, stamp, top=int(top), title=str(title), audit_log=audit_log or None)

@@ -12,20 +12,17 @@ import time
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _changeplan
+from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values
 
 
 def fleet_plan(hostvars, hosts, fact, operator="unknown", title="Postfix queue plan", created=None):
     """Merge each host's plan (the registered module result, or its plan, in host variable FACT)."""
-    if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
-        raise AnsibleFilterError("fleet_plan: hosts must be a list of inventory host names, got %r" % (hosts,))
     parts = {}
-    for host in [str(host) for host in hosts]:
-        if host not in hostvars:
-            raise AnsibleFilterError("fleet_plan: %s is not an inventory host" % host)
-        value = hostvars[host].get(fact) if fact in hostvars[host] else None
+    for host, values in host_values(hostvars, hosts, [fact], "fleet_plan").items():
+        value = values.get(fact)
         if isinstance(value, dict) and "plan" in value:
             value = value["plan"]
-        parts[host] = json.loads(json.dumps(value)) if value else None
+        parts[host] = value or None
     return _changeplan.fleet_plan(parts, created if created is not None else time.time(), str(operator), str(title))
 
 

@@ -94,11 +94,11 @@ def _run(params, check_mode):
                 action_name, ".".join(str(v) for v in action.min_version), instance["mail_version"]))
         source = cli.choose_source(params["source"], instance["version"])
         result["selection"] = selector.given
+        listed = unique_messages(cli.list_queue(source, selector.now))
         if params["plan"] is not None:
-            selected = _apply_plan(params, selector, instance, unique_messages(cli.list_queue(source, selector.now)),
-                                   result)
+            selected = _apply_plan(params, selector, instance, listed, result)
         else:
-            selected = list(selector.select(unique_messages(cli.list_queue(source, selector.now))))
+            selected = list(selector.select(listed))
         warnings.extend(cli.warnings)
         result["matched"] = len(selected)
         _plan.check_guards(action_name, selector, len(selected), params["all"] or params["plan"] is not None,

@@ -72,8 +72,7 @@ def truth_of(hosts):
 
 
 def queued_count(host, queue=None):
-    listing = in_host(host, "postqueue", "-j", check=True).stdout.splitlines()
-    return sum(1 for line in listing if queue is None or json.loads(line)["queue_name"] == queue)
+    return sum(1 for message in lab.listing(host) if queue is None or message["queue_name"] == queue)
 
 
 def make_runbook(controller, tmp_path):

@@ -32,7 +32,7 @@ def fleet(lab_session):
 
 
 def listing(host):
-    return dict((m["queue_id"], m) for m in map(json.loads, in_host(host, "postqueue", "-j", check=True).stdout.splitlines()))
+    return dict((m["queue_id"], m) for m in lab.listing(host))
 
 
 def wait_until(condition, what, timeout=60):
