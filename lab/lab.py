@@ -412,6 +412,9 @@ def host_init(state_dir, name):
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    # With no child left, pause() must still wake for an orphan that exits later, or it stays a zombie
+    # (SIGCHLD is ignored by default, which does not interrupt pause()).
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     try:
         while True:
             try:

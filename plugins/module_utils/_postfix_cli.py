@@ -21,6 +21,8 @@ overlap on two cores), and the runner stays usable without a module object
 
 from __future__ import absolute_import, division, print_function
 
+import errno
+import fcntl
 import grp
 import os
 import pwd
@@ -91,6 +93,95 @@ def parse_version(text):
     if not match:
         raise PostfixError("cannot read the Postfix version from %r" % (text,))
     return tuple(int(part) for part in match.groups() if part is not None)
+
+
+def master_running(queue_directory):
+    """(running, why): whether the instance's master runs, decided the way Postfix decides it.
+
+    ``postfix status`` runs ``master -t``, which tries to lock pid/master.pid: a running master holds
+    an exclusive lock on it for its whole life, and the kernel drops the lock when the master exits.
+    A PID alone is not enough: a master that has exited but is not yet reaped (a zombie) still
+    answers kill(pid, 0), and a stale master.pid may name a PID reused by another process.
+
+    master.pid is readable by root only: root tests the lock itself (for an instant, as master -t
+    does); other users look the file's lock up in /proc/locks (Linux). running is None when neither
+    can be done.
+    """
+    path = os.path.join(queue_directory, "pid", "master.pid")
+    try:
+        handle = open(path, "rb")
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return False, "no master.pid in %s: Postfix is stopped" % os.path.dirname(path)
+        locked = _locked_per_proc_locks(path)
+        if locked is None:
+            return None, "cannot tell whether Postfix runs: %s is not readable (%s) and /proc/locks is not available" % (
+                path, exc.strerror)
+        return locked, "master.pid is %s (seen in /proc/locks)" % ("locked by the master" if locked else "not locked")
+    with handle:
+        locked = _lock_held(handle.fileno())
+        try:
+            pid = int(handle.read().split()[0])
+        except (ValueError, IndexError):
+            pid = None
+    if locked:
+        return True, "master.pid is locked by the master (pid %s)" % pid
+    return False, "master.pid is not locked: no master runs (%s)" % _describe_pid(pid)
+
+
+def _lock_held(fd):
+    """Whether another process holds a lock on fd's file: flock style (Linux, BSD), then fcntl style."""
+    for lock, unlock in ((fcntl.flock, fcntl.flock), (fcntl.lockf, fcntl.lockf)):
+        try:
+            lock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except (IOError, OSError) as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return True
+            continue
+        unlock(fd, fcntl.LOCK_UN)
+    return False
+
+
+def _locked_per_proc_locks(path):
+    """Whether /proc/locks lists a lock on PATH's inode; None when it cannot be read (not Linux)."""
+    try:
+        info = os.stat(path)
+        with open("/proc/locks") as handle:
+            text = handle.read()
+    except (IOError, OSError):
+        return None
+    exact = "%02x:%02x:%d" % (os.major(info.st_dev), os.minor(info.st_dev), info.st_ino)
+    inode_only = False
+    for line in text.splitlines():
+        for field in line.split():
+            if field == exact:
+                return True
+            # overlay filesystems show the lower device: the inode number alone then identifies the file
+            if field.count(":") == 2 and field.rsplit(":", 1)[1] == str(info.st_ino):
+                inode_only = True
+    return inode_only
+
+
+def _describe_pid(pid):
+    """What the PID named in a master.pid that nobody locks is now (for the operator)."""
+    if pid is None:
+        return "master.pid names no PID"
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            command, state = handle.read().rsplit(")", 1)
+        name, state = command.split("(", 1)[1], state.split()[0]
+    except (IOError, OSError, ValueError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except OSError as exc:
+            if exc.errno == errno.ESRCH:
+                return "pid %d is gone" % pid
+        return "pid %d is not locking it" % pid
+    if state == "Z":
+        return "pid %d is a zombie: it exited and is not yet reaped" % pid
+    if name != "master":
+        return "pid %d is not a Postfix master but %r" % (pid, name)
+    return "pid %d is a master process that does not hold the lock" % pid
 
 
 class PostfixCLI:
@@ -284,22 +375,8 @@ class PostfixCLI:
 
     @staticmethod
     def running(queue_directory):
-        """Whether the instance's master process runs: its pid file names a live process.
-
-        (``postfix status`` would tell too, but only to root.)
-        """
-        try:
-            with open(os.path.join(queue_directory, "pid", "master.pid")) as handle:
-                pid = int(handle.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            return False
-        try:
-            os.kill(pid, 0)
-        except PermissionError:
-            return True
-        except OSError:
-            return False
-        return True
+        """Whether the instance's master process runs (see master_running)."""
+        return master_running(queue_directory)[0]
 
     @staticmethod
     def writable_by(path, user):

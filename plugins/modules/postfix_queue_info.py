@@ -235,17 +235,25 @@ instance:
       type: str
       sample: /var/spool/postfix
     running:
-      description: Whether its master process runs (C(pid/master.pid) in the queue directory names a live process).
+      description:
+        - Whether its master process runs, decided as C(postfix status) decides it - the master holds a lock on
+          C(pid/master.pid) in the queue directory while it runs (a master that exited but is not yet reaped does not).
+        - Root tests the lock; other users find it in C(/proc/locks) (Linux). V(null) when neither is possible.
       type: bool
       sample: true
-  sample: {"name": "postfix", "config_dir": "/etc/postfix", "queue_directory": "/var/spool/postfix", "running": true}
+    running_reason:
+      description: Why RV(instance.running) is what it is, for the operator.
+      type: str
+      sample: "master.pid is not locked: no master runs (pid 4242 is a zombie: it exited and is not yet reaped)"
+  sample: {"name": "postfix", "config_dir": "/etc/postfix", "queue_directory": "/var/spool/postfix", "running": true,
+           "running_reason": "master.pid is locked by the master (pid 4242)"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import (
     cli_from_params, selector_from_params, shared_argument_spec)
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError, master_running
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
     QueueParseError, SelectionError, collect)
 
@@ -269,13 +277,14 @@ def main():
         module.fail_json(msg=str(exc))
     for warning in cli.warnings:
         module.warn(warning)
+    running, reason = master_running(instance["queue_directory"])
     module.exit_json(
         changed=False,
         selection=selector.given,
         postfix_version=instance["mail_version"],
         source=source,
         instance=dict([(k, instance[k]) for k in ("name", "config_dir", "queue_directory")]
-                      + [("running", cli.running(instance["queue_directory"]))]),
+                      + [("running", running), ("running_reason", reason)]),
         **result
     )
 

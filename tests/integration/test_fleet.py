@@ -78,8 +78,8 @@ def test_postfix_stopped_on_one_host(fleet, runbook, stop_on_error):
         assert out["report"] is None
     else:
         entry = out["report"]["hosts"]["h02"]
-        assert entry["status"] == "assessed" and entry["problems"] == [
-            "Postfix is not running (its master.pid names no live process)"]
+        assert entry["status"] == "assessed" and len(entry["problems"]) == 1
+        assert entry["problems"][0].startswith("Postfix is not running: ")
         assert out["report"]["host_status"] == {"verified": 4, "assessed": 1}
         results = truth_of(others)
         assert all(result["ok"] and result["figures"]["queued"] == 0 for result in results.values()), results

@@ -118,6 +118,8 @@ def test_bad_input_is_a_clear_error(five_queues, postfix, playbook, options, wor
 def test_unprivileged_user_lists_a_running_queue(five_queues, postfix, playbook):
     out = playbook("postfix_queue_info", hosts="mailhost_nonroot", scenario="one_call", options={"limit": 0})
     assert out["results"]["outcome"]["summary"]["total"] == sum(five_queues.values())
+    # master.pid is root's (mode 0600): a non-root caller finds the master's lock in /proc/locks
+    assert out["results"]["outcome"]["instance"]["running"] is True, out["results"]["outcome"]["instance"]
 
 
 def test_stopped_postfix(five_queues, postfix, playbook):
@@ -128,7 +130,9 @@ def test_stopped_postfix(five_queues, postfix, playbook):
         outcome = out["results"]["outcome"]
         assert outcome["summary"]["total"] == sum(five_queues.values())
         assert any("Mail system is down" in w for w in outcome["warnings"])
-        assert outcome["instance"]["running"] is False
+        assert outcome["instance"]["running"] is False, outcome["instance"]
+        assert outcome["instance"]["running_reason"].startswith("no master.pid") or \
+            "not locked" in outcome["instance"]["running_reason"]
         out = playbook("postfix_queue_info", hosts="mailhost_nonroot", scenario="one_call",
                        options={"limit": 0}, allow_failure=True)
         outcome = out["results"]["outcome"]
@@ -175,8 +179,10 @@ def test_second_instance_through_config_dir(five_queues, second_instance, postfi
     out = playbook("postfix_queue_info", scenario="one_call",
                    options={"config_dir": second_instance.config_dir, "limit": 10})
     outcome = out["results"]["outcome"]
+    reason = outcome["instance"].pop("running_reason")
     assert outcome["instance"] == {"name": "postfix-b", "config_dir": second_instance.config_dir,
                                    "queue_directory": "/var/spool/postfix-b", "running": True}
+    assert reason.startswith("master.pid is locked by the master")
     assert sorted(m["sender"] for m in outcome["messages"]) == ["b1@example.org", "b2@example.org"]
     assert outcome["summary"]["total"] == 2
     # the default instance is untouched and still its own
