@@ -2,19 +2,22 @@
 # Copyright (c) mailops.postfix contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A spam incident on every lab host, with the ground truth recorded.
+"""A spam incident on every lab target (Postfix instance), with the ground truth recorded.
 
-On each host (over SMTP to the host's own smtpd, from the lab's bridge address which the hosts'
-mynetworks trust): a burst of junk from one compromised account (JUNK_SENDER) to many recipients in
-many domains, optionally a backscatter wave (bounces with the null sender, to the junk's victims),
-mixed with legitimate mail from many senders, one of them in the compromised account's domain.
-Postfix relays to a dead port, so everything ends up deferred; this script waits until it is.
+On each target (over SMTP to the instance's own smtpd, from the lab's bridge address which the
+hosts' mynetworks trust): first the host's earlier hold - a few legitimate messages that the lab's
+own content policy quarantines (Subject [QUARANTINE], held by its header_checks) - then a burst of
+junk from one compromised account (JUNK_SENDER) to many recipients in many domains, optionally a
+backscatter wave (bounces with the null sender, to the junk's victims), mixed with legitimate mail
+from many senders, one of them in the compromised account's domain. Postfix relays to a dead port,
+so everything ends up deferred (the quarantine on hold); this script waits until it is.
 
-The ground truth goes to $MAILOPS_LAB_DIR/truth/<host>.json: for every message its queue ID (from
-Postfix's "queued as" reply), kind (junk | backscatter | legitimate), envelope and Message-ID (the
-delivery sink keeps the headers, so deliveries are matched by Message-ID).
+The ground truth goes to $MAILOPS_LAB_DIR/truth/<target>.json: for every message its queue ID (from
+Postfix's "queued as" reply), kind (junk | backscatter | legitimate | quarantine), envelope and
+Message-ID (the delivery sink and the archives keep the headers, so messages are matched by
+Message-ID). lab/traffic.py adds what keeps arriving during a run.
 
-    incident.py [--junk 200] [--backscatter 20] [--legitimate 40] [--hosts h01,h02]
+    incident.py [--junk 200] [--backscatter 20] [--legitimate 40] [--quarantine 5] [--targets h01,h05b]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -50,8 +53,11 @@ def message_text(sender, recipients, message_id, subject, body_lines):
     ] + body_lines) + "\r\n"
 
 
-def plan_host(host, junk, backscatter, legitimate, seed):
-    """The messages for one host, in a shuffled order: (kind, sender, recipients, message_id, subject)."""
+def plan_host(host, junk, backscatter, legitimate, seed, quarantine=0):
+    """The messages for one target: the quarantine first, then the rest shuffled.
+
+    Each is (kind, sender, recipients, message_id, subject).
+    """
     rng = random.Random("%s-%s" % (seed, host))
     messages = []
     for number in range(junk):
@@ -70,18 +76,21 @@ def plan_host(host, junk, backscatter, legitimate, seed):
         messages.append(("legitimate", sender, sorted(set(recipients)),
                          "legit-%s-%d@example.org" % (host, number), "Invoice %d" % number))
     rng.shuffle(messages)
-    return messages
+    held = [("quarantine", LEGIT_SENDERS[number % len(LEGIT_SENDERS)], ["customer%d@client9.example" % number],
+             "quarantine-%s-%d@example.org" % (host, number), "[QUARANTINE] Contract draft %d" % number)
+            for number in range(quarantine)]
+    return held + messages
 
 
-def send_all(host, address, messages, results, errors):
+def send_all(host, address, messages, results, errors, port=25):
     try:
         truth = []
-        client = smtplib.SMTP(address, 25, timeout=30)
+        client = smtplib.SMTP(address, port, timeout=30)
         client.ehlo("generator.lab.mailops.test")
         for count, (kind, sender, recipients, message_id, subject) in enumerate(messages):
             if count and count % 90 == 0:     # stay under smtpd's per-session limits
                 client.quit()
-                client = smtplib.SMTP(address, 25, timeout=30)
+                client = smtplib.SMTP(address, port, timeout=30)
                 client.ehlo("generator.lab.mailops.test")
             body = ["Line %d of %s" % (line, message_id) for line in range(3 + len(truth) % 20)]
             code, reply = client.mail(sender)
@@ -104,23 +113,24 @@ def send_all(host, address, messages, results, errors):
 
 
 def queue_of(host):
-    """Queue name per queue ID on HOST."""
+    """Queue name per queue ID on target HOST."""
     return dict((entry["queue_id"], entry["queue_name"]) for entry in lab.listing(host))
 
 
-def wait_deferred(host, queue_ids, timeout):
-    """Wait until every generated message is deferred (the dead relay refused it once)."""
+def wait_deferred(host, expected, timeout):
+    """Wait until every generated message is where it settles: deferred (the dead relay refused it
+    once), or on hold (the quarantine). ``expected``: {queue_id: queue name}."""
     deadline = time.time() + timeout
     while True:
         queue = queue_of(host)
-        missing = [qid for qid in queue_ids if qid not in queue]
+        missing = [qid for qid in expected if qid not in queue]
         if missing:
             raise RuntimeError("%s: %d generated messages are not queued (first %s)" % (host, len(missing), missing[0]))
-        if all(queue[qid] == "deferred" for qid in queue_ids):
+        if all(queue[qid] == where for qid, where in expected.items()):
             return
         if time.time() > deadline:
             raise RuntimeError("%s: messages still not deferred after %d s" % (host, timeout))
-        lab.run(lab.enter(host) + ["postqueue", "-f"])
+        lab.run(lab.tool(host, "postqueue") + ["-f"])
         time.sleep(0.2)
 
 
@@ -129,40 +139,48 @@ def main(argv=None):
     parser.add_argument("--junk", type=int, default=200)
     parser.add_argument("--backscatter", type=int, default=20)
     parser.add_argument("--legitimate", type=int, default=40)
-    parser.add_argument("--hosts", help="comma-separated host names (default: every lab host)")
+    parser.add_argument("--quarantine", type=int, default=5,
+                        help="messages the lab's own content policy holds before the incident (the earlier hold)")
+    parser.add_argument("--targets", "--hosts", dest="targets",
+                        help="comma-separated targets (default: every Postfix instance of the lab)")
     parser.add_argument("--seed", default="mailops")
     args = parser.parse_args(argv)
-    state = lab.load_state()
-    hosts = args.hosts.split(",") if args.hosts else sorted(state["hosts"])
-    if not hosts or any(host not in state["hosts"] for host in hosts):
-        print("incident: unknown or no lab hosts: %s (is the lab up?)" % ",".join(hosts), file=sys.stderr)
+    known = dict((entry["target"], entry) for entry in lab.targets())
+    names = args.targets.split(",") if args.targets else sorted(known)
+    if not names or any(name not in known for name in names):
+        print("incident: unknown or no lab targets: %s (is the lab up?)" % ",".join(names), file=sys.stderr)
         return 1
     results, errors, threads = {}, {}, []
-    for host in hosts:
-        messages = plan_host(host, args.junk, args.backscatter, args.legitimate, args.seed)
-        thread = threading.Thread(target=send_all, args=(host, state["hosts"][host]["ip"], messages, results, errors))
+    for name in names:
+        entry = known[name]
+        messages = plan_host(name, args.junk, args.backscatter, args.legitimate, args.seed, args.quarantine)
+        thread = threading.Thread(target=send_all, args=(name, lab.host_ip(entry["host"]), messages, results, errors,
+                                                         entry["smtp_port"]))
         thread.start()
         threads.append(thread)
     for thread in threads:
         thread.join()
-    for host in sorted(results):
+    for name in sorted(results):
+        expected = dict((entry["queue_id"], "hold" if entry["kind"] == "quarantine" else "deferred")
+                        for entry in results[name])
         try:
-            wait_deferred(host, [entry["queue_id"] for entry in results[host]], timeout=120)
+            wait_deferred(name, expected, timeout=120)
         except (RuntimeError, lab.LabError) as error:
-            errors[host] = str(error)
+            errors[name] = str(error)
     if errors:
-        for host, error in sorted(errors.items()):
-            print("incident: %s: %s" % (host, error), file=sys.stderr)
+        for name, error in sorted(errors.items()):
+            print("incident: %s: %s" % (name, error), file=sys.stderr)
         return 1
     os.makedirs(os.path.join(lab.STATE, "truth"), exist_ok=True)
-    totals = {}
-    for host in hosts:
-        with open(os.path.join(lab.STATE, "truth", host + ".json"), "w") as handle:
-            json.dump({"host": host, "junk_sender": JUNK_SENDER, "messages": results[host]}, handle, indent=1)
-        for entry in results[host]:
-            totals[entry["kind"]] = totals.get(entry["kind"], 0) + 1
-    print("incident: %d hosts, per host %d junk + %d backscatter + %d legitimate, all deferred; "
-          "ground truth in %s/truth/" % (len(hosts), args.junk, args.backscatter, args.legitimate, lab.STATE))
+    for name in names:
+        with open(os.path.join(lab.STATE, "truth", name + ".json"), "w") as handle:
+            json.dump({"host": name, "junk_sender": JUNK_SENDER, "messages": results[name]}, handle, indent=1)
+        live = os.path.join(lab.STATE, "truth", name + ".live.jsonl")
+        if os.path.exists(live):
+            os.unlink(live)
+    print("incident: %d targets, per target %d junk + %d backscatter + %d legitimate (deferred) + %d quarantined "
+          "(on hold); ground truth in %s/truth/" % (len(names), args.junk, args.backscatter, args.legitimate,
+                                                    args.quarantine, lab.STATE))
     return 0
 
 

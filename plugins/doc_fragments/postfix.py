@@ -136,6 +136,17 @@ options:
     description:
       - Select messages that arrived less than this long ago (same format as O(older_than)).
     type: raw
+  arrived_before:
+    description:
+      - Select messages that arrived before this time, in seconds since the epoch by the host's clock (as
+        RV(mailops.postfix.postfix_queue_info#module:listed_at) gives it). A message whose arrival time is
+        unknown never matches.
+      - C(postsuper -r) keeps a message's arrival time.
+    type: raw
+  arrived_after:
+    description:
+      - Select messages that arrived at or after this time (same format as O(arrived_before)).
+    type: raw
   min_size:
     description:
       - Select messages of at least this size in bytes; suffixes V(k), V(M), V(G) are multiples of 1024.

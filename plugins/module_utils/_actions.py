@@ -18,8 +18,9 @@ import json
 import os
 import time
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _changeplan, _plan
-from ansible_collections.mailops.postfix.plugins.module_utils._argspec import cli_from_params, selector_from_params
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _changeplan, _incident, _plan
+from ansible_collections.mailops.postfix.plugins.module_utils._argspec import (
+    cli_from_params, selector_from_params, selector_from_dict)
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
     QueueParseError, SelectionError, Selector, parse_duration, unique_messages)
@@ -94,13 +95,28 @@ def _run(params, check_mode):
                 action_name, ".".join(str(v) for v in action.min_version), instance["mail_version"]))
         source = cli.choose_source(params["source"], instance["version"])
         result["selection"] = selector.given
+        exclude = selector_from_dict(params["exclude"], "exclude", selector.now) if params["exclude"] else None
+        incident = _Incident(params["incident"], instance, selector.now, check_mode) if params["incident"] else None
         listed = unique_messages(cli.list_queue(source, selector.now))
+        if incident:
+            listed = incident.observe(listed)
         if params["plan"] is not None:
             selected = _apply_plan(params, selector, instance, listed, result)
         else:
             selected = list(selector.select(listed))
         warnings.extend(cli.warnings)
+        if exclude:
+            kept = [message for message in selected if not exclude.matches(message)]
+            result["excluded"] = len(selected) - len(kept)
+            selected = kept
+        if incident:
+            selected = incident.narrow(action_name, selected, result)
         result["matched"] = len(selected)
+        result["listed_at"] = selector.now
+        by_queue = {}
+        for message in selected:
+            by_queue[message["queue_name"] or "unknown"] = by_queue.get(message["queue_name"] or "unknown", 0) + 1
+        result["matched_by_queue"] = by_queue
         _plan.check_guards(action_name, selector, len(selected), params["all"] or params["plan"] is not None,
                            params["max_messages"], params["expect_count"])
         lifetimes = None
@@ -134,14 +150,82 @@ def _run(params, check_mode):
             result["requeued_long_held"] = list(plan.long_held)
             result["vanished"] = list(plan.already)
             return result, None, warnings
-        _act(cli, action_name, plan, steps, params, instance, result)
+        try:
+            _act(cli, action_name, plan, steps, params, instance, result)
+        finally:
+            if incident:
+                incident.record(action_name, result)
         if action_name == "requeue" or result["requeued_long_held"]:
             trouble = cli.wake_pickup() if result["changed_count"] else None
             if trouble:
                 warnings.append("requeued mail waits in maildrop until pickup runs (postkick: %s)" % trouble)
         return result, None, warnings
-    except (SelectionError, QueueParseError, PostfixError, _plan.ActionError, _archive.ArchiveError) as exc:
+    except (SelectionError, QueueParseError, PostfixError, _plan.ActionError, _archive.ArchiveError,
+            _incident.IncidentError) as exc:
         return result, str(exc), warnings
+
+
+class _Incident:
+    """The incident option of one run: its ledger on the host, read before and written after acting."""
+
+    def __init__(self, options, instance, now, check_mode):
+        self.options = options
+        self.now = now
+        self.check_mode = check_mode
+        self.path = _incident.ledger_path(options["state_dir"], instance["name"])
+        self.ledger = _incident.read_ledger(self.path)
+        self.instance = instance
+        self.junk = selector_from_dict(options["junk"], "incident.junk", now) if options["junk"] else None
+        self.hold_ids = []
+        self.junk_ids = set()
+        self.window_part = []
+
+    def observe(self, listed):
+        """Pass the listing through, noting what is on hold (and, with incident.junk, what is junk)."""
+        for message in listed:
+            if message["queue_name"] == "hold":
+                self.hold_ids.append(message["queue_id"])
+            if self.junk is not None and self.junk.matches(message):
+                self.junk_ids.add(message["queue_id"])
+            yield message
+
+    def narrow(self, action_name, selected, result):
+        """Keep the earlier hold out of the action (and, with scope, what the incident did not hold)."""
+        if self.ledger is None:
+            if not self.check_mode:
+                raise _incident.IncidentError(
+                    "there is no incident on %s (no %s): open one first (postfix_incident state=open)"
+                    % (self.instance["config_dir"], self.path))
+            # check mode before the incident opens: what is on hold now would be its earlier hold
+            self.ledger = _incident.new_ledger("(not opened)", self.instance, self.now, self.hold_ids, [], False, {}, None)
+        if action_name in ("requeue", "release", "expire_release", "flush") and self.ledger["window"] \
+                and self.ledger["window_ended"] is None:
+            raise _incident.IncidentError(
+                "the incident window of %s is still open: mail released now would be held again at once. "
+                "End the window first (postfix_incident state=closed); nothing was changed" % self.instance["config_dir"])
+        kept, quarantined = _incident.narrow(self.ledger, selected, self.options["scope"], self.options["include_quarantine"])
+        _q, in_held, in_window = _incident.classify(self.ledger, kept)
+        self.window_part = [message["queue_id"] for message in in_window]
+        summary = {"incident_id": self.ledger["incident_id"], "ledger": self.path, "excluded_quarantine": quarantined,
+                   "selected_held": len(in_held), "selected_window": len(in_window),
+                   "junk_held": self.ledger.get("junk_held")}
+        if action_name == "delete":
+            _incident.purge_guard(self.ledger, kept)
+        if action_name == "hold" and self.junk is not None and self.ledger.get("junk_held") is None:
+            held = set(m["queue_id"] for m in kept) | set(self.ledger["held"])
+            summary["junk_held"] = len(self.junk_ids & held)
+        result["incident"] = summary
+        return kept
+
+    def record(self, action_name, result):
+        """Write what Postfix reported changed (and the window arrivals seen) to the ledger."""
+        if self.check_mode or self.ledger is None or "incident" not in result:
+            return
+        if action_name == "hold" and self.ledger.get("junk_held") is None:
+            self.ledger["junk_held"] = result["incident"]["junk_held"]
+        _incident.record(self.ledger, action_name, result["queue_ids"], self.window_part, self.now,
+                         {"matched": result["matched"], "plan_id": result.get("plan_id")})
+        _incident.write_ledger(self.path, self.ledger)
 
 
 def _apply_plan(params, selector, instance, listed, result):

@@ -13,7 +13,7 @@ plugins/doc_fragments/postfix.py documents exactly what is declared here.
 from __future__ import absolute_import, division, print_function
 
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import TOOLS, PostfixCLI
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, Selector
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, SelectionError, Selector
 
 
 def instance_argument_spec():
@@ -39,6 +39,8 @@ def selection_argument_spec():
         recipient_match=dict(type="str", choices=["any", "all"], default="any"),
         older_than=dict(type="raw"),
         younger_than=dict(type="raw"),
+        arrived_before=dict(type="raw"),
+        arrived_after=dict(type="raw"),
         min_size=dict(type="raw"),
         max_size=dict(type="raw"),
     )
@@ -58,3 +60,21 @@ def cli_from_params(params):
 def selector_from_params(params, now=None):
     options = dict((name, params[name]) for name in Selector.OPTIONS)
     return Selector(recipient_match=params["recipient_match"], now=now, **options)
+
+
+def selector_from_dict(options, name, now=None):
+    """A Selector from a nested selection (exclude, incident.junk); an empty one is refused."""
+    if not isinstance(options, dict):
+        raise SelectionError("%s: expected a dictionary of selection options, got %r" % (name, options))
+    unknown = sorted(set(options) - set(Selector.OPTIONS) - {"recipient_match"})
+    if unknown:
+        raise SelectionError("%s: unknown selection option(s) %s (known: %s, recipient_match)"
+                             % (name, ", ".join(unknown), ", ".join(Selector.OPTIONS)))
+    try:
+        selector = Selector(recipient_match=options.get("recipient_match") or "any", now=now,
+                            **dict((key, options.get(key)) for key in Selector.OPTIONS))
+    except SelectionError as exc:
+        raise SelectionError("%s.%s" % (name, exc))
+    if selector.is_empty:
+        raise SelectionError("%s: no selection option given (it would match every message)" % name)
+    return selector

@@ -35,7 +35,7 @@ import time
 from ansible_collections.mailops.postfix.plugins.module_utils import _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
 
-TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick", "postlog")
+TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick", "postlog", "postfix", "postmap")
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 JSON_SINCE = (3, 1)
@@ -93,6 +93,18 @@ def parse_version(text):
     if not match:
         raise PostfixError("cannot read the Postfix version from %r" % (text,))
     return tuple(int(part) for part in match.groups() if part is not None)
+
+
+# Where a configuration system owns main.cf and rewrites it: postconf -e changes do not last there.
+_MANAGED_MARKERS = (("zimbra", ("/opt/zimbra/bin/zmprov", "/opt/zimbra/libexec/zmconfigd")),)
+
+
+def managed_config(config_dir):
+    """The system that rewrites this instance's main.cf ('zimbra'), or None."""
+    for name, markers in _MANAGED_MARKERS:
+        if (config_dir or "").startswith("/opt/%s/" % name) or any(os.path.exists(path) for path in markers):
+            return name
+    return None
 
 
 def master_running(queue_directory):
@@ -333,6 +345,59 @@ class PostfixCLI:
         if len(values) != len(names):
             raise PostfixError("unexpected postconf output: %r" % (out,))
         return dict(zip(names, values))
+
+    def settings(self, *names):
+        """{name: {"explicit": whether main.cf sets it, "value": its text as written (unexpanded)}}.
+
+        ``postconf -n`` prints only what main.cf sets; the rest have Postfix's default.
+        """
+        explicit = {}
+        for line in self.check(self.argv("postconf", "-n") + list(names)).splitlines():
+            name, sep, value = line.partition(" = ")
+            if not sep and line.endswith(" ="):
+                name, value = line[:-2], ""
+            explicit[name.strip()] = value
+        defaults = self.postconf(*names)
+        return dict((name, {"explicit": name in explicit, "value": explicit.get(name, defaults[name])})
+                    for name in names)
+
+    def default(self, name):
+        """Postfix's default value of a parameter (``postconf -d``)."""
+        return self.check(self.argv("postconf", "-dh", name)).rstrip("\n")
+
+    def set_parameters(self, values):
+        """Set main.cf parameters (``postconf -e``); a value of None removes the setting (``postconf -X``)."""
+        changed = dict((name, value) for name, value in values.items() if value is not None)
+        removed = sorted(name for name, value in values.items() if value is None)
+        if changed:
+            self.check(self.argv("postconf", "-e") + ["%s=%s" % (name, value) for name, value in sorted(changed.items())])
+        if removed:
+            self.check(self.argv("postconf", "-X") + removed)
+
+    def reload(self, config_dir):
+        """``postfix -c DIR reload``: the instance's master re-reads main.cf and its services restart with it.
+
+        Always with -c: without it, a host with postmulti's multi_instance_wrapper reloads every instance.
+        """
+        self.check([self.tool("postfix"), "-c", config_dir, "reload"])
+
+    def map_types(self):
+        """The lookup table types this Postfix supports (``postconf -m``)."""
+        return sorted(self.check(self.argv("postconf", "-m")).split())
+
+    def master_overrides(self):
+        """master.cf's per-service parameter overrides, ``postconf -P`` (service/type/name = value lines)."""
+        return self.check(self.argv("postconf", "-P"))
+
+    def tools_found(self):
+        """{tool: path} of every Postfix tool that can be found (missing ones left out)."""
+        found = {}
+        for name in TOOLS:
+            try:
+                found[name] = self.tool(name)
+            except PostfixError:
+                pass
+        return found
 
     # ------------------------------------------------------------ acting
 

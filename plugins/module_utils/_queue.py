@@ -374,6 +374,19 @@ def parse_duration(value, name="duration"):
     return sum(int(amount) * _DURATION_UNITS[unit] for amount, unit in _DURATION_PART_RE.findall(text))
 
 
+def parse_epoch(value, name="time"):
+    """Seconds since the epoch (the host's clock), as a number or a string of digits."""
+    if isinstance(value, bool):
+        raise SelectionError("%s: expected seconds since the epoch, got %r" % (name, value))
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SelectionError("%s: expected seconds since the epoch (a number), got %r" % (name, value))
+    if seconds != seconds or seconds < 0 or seconds > 1e11:
+        raise SelectionError("%s: %r is not a time (seconds since the epoch)" % (name, value))
+    return seconds
+
+
 def parse_size(value, name="size"):
     """Bytes from ``2048``, ``10k``, ``5M`` or ``1G`` (binary multiples)."""
     if isinstance(value, bool):
@@ -440,13 +453,13 @@ class Selector:
 
     OPTIONS = ("queue_ids", "queues", "sender", "sender_domain", "sender_regex",
                "recipient", "recipient_domain", "recipient_regex", "reason_regex",
-               "older_than", "younger_than", "min_size", "max_size")
+               "older_than", "younger_than", "arrived_before", "arrived_after", "min_size", "max_size")
 
     def __init__(self, queue_ids=None, queues=None, sender=None, sender_domain=None,
                  sender_regex=None, recipient=None, recipient_domain=None,
                  recipient_regex=None, reason_regex=None, older_than=None,
                  younger_than=None, min_size=None, max_size=None,
-                 recipient_match="any", now=None):
+                 recipient_match="any", now=None, arrived_before=None, arrived_after=None):
         if recipient_match not in ("any", "all"):
             raise SelectionError("recipient_match: expected 'any' or 'all', got %r" % (recipient_match,))
         self.now = time.time() if now is None else now
@@ -530,6 +543,18 @@ class Selector:
         if older_than is not None and younger_than is not None and older >= younger:
             raise SelectionError("older_than (%ss) must be less than younger_than (%ss): nothing can match both"
                                  % (older, younger))
+
+        if arrived_before is not None:
+            before = parse_epoch(arrived_before, "arrived_before")
+            message_tests.append(lambda m: m["arrival_time"] is not None and m["arrival_time"] < before)
+            self.given["arrived_before"] = before
+        if arrived_after is not None:
+            after = parse_epoch(arrived_after, "arrived_after")
+            message_tests.append(lambda m: m["arrival_time"] is not None and m["arrival_time"] >= after)
+            self.given["arrived_after"] = after
+        if arrived_before is not None and arrived_after is not None and after >= before:
+            raise SelectionError("arrived_after (%s) must be earlier than arrived_before (%s): nothing can match both"
+                                 % (after, before))
 
         if min_size is not None:
             low = parse_size(min_size, "min_size")
@@ -707,21 +732,33 @@ def summarize(messages, now=None, top=10):
     return summary.result()
 
 
-def collect(messages, selector, limit, top=10):
+def collect(messages, selector, limit, top=10, subsets=None, observe=None):
     """Read a listing once: select, summarise, keep the first ``limit`` selected messages.
 
     Returns a dict with ``summary`` (of the selected messages), ``messages``,
     ``listed`` (messages in the listing) and ``duplicates`` (repeats dropped).
+    ``subsets`` ({name: Selector}) are summarised in the same pass, each over
+    the whole listing (``subsets`` in the result); ``observe`` is called with
+    every listed message.
     """
     if limit < 0:
         raise SelectionError("limit must be 0 or more, got %r" % (limit,))
     summary = Summary(now=selector.now, top=top)
+    extra = dict((name, (subset, Summary(now=selector.now, top=top))) for name, subset in (subsets or {}).items())
     kept, stats, listed = [], {}, 0
     for message in unique_messages(messages, stats):
         listed += 1
+        if observe is not None:
+            observe(message)
+        for subset, subset_summary in extra.values():
+            if subset.matches(message):
+                subset_summary.add(message)
         if selector.matches(message):
             summary.add(message)
             if len(kept) < limit:
                 kept.append(message)
-    return {"summary": summary.result(), "messages": kept, "listed": listed,
-            "duplicates": stats.get("duplicates", 0)}
+    result = {"summary": summary.result(), "messages": kept, "listed": listed,
+              "duplicates": stats.get("duplicates", 0)}
+    if subsets is not None:
+        result["subsets"] = dict((name, subset_summary.result()) for name, (_s, subset_summary) in extra.items())
+    return result

@@ -160,6 +160,47 @@ options:
         part-way) writes one line to Postfix's own log (syslog, or C(maillog_file)) with C(postlog), tagged
         C(mailops.postfix).
     type: path
+  exclude:
+    description:
+      - Never act on messages that match this selection - a dictionary of the selection options (O(queue_ids),
+        O(sender), O(recipient_domain), ..., O(recipient_match)), checked as strictly as the options themselves -
+        for example the junk when releasing the rest of hold. How many were left out is returned in RV(excluded).
+    type: dict
+  incident:
+    description:
+      - Act within the instance's incident (opened by M(mailops.postfix.postfix_incident)), reading and updating its
+        ledger on the host.
+      - The earlier hold - what was on hold before the incident - is never acted on (RV(incident.excluded_quarantine)
+        counts it), unless O(incident.include_quarantine).
+      - V(hold) records what it holds; with O(incident.junk), also how many of them are junk - the bound a later
+        V(delete) keeps to.
+      - V(delete) refuses, changing nothing, when more of the selected messages were held before the window
+        opened than were junk when they were held (mail that arrived in the window is not limited by this:
+        the spammer may still be sending); it records what it deletes.
+      - V(requeue), V(release), V(expire_release) and V(flush) refuse while the incident window is open (the mail
+        would be held again at once); they record what they release, and the first release after the window
+        ended records every window arrival still on hold.
+      - Fails when the instance has no incident (in check mode, what is on hold now counts as the earlier hold).
+    type: dict
+    suboptions:
+      state_dir:
+        description: Where the ledgers live on the host (as for M(mailops.postfix.postfix_incident)).
+        type: path
+        default: /var/lib/mailops-postfix
+      junk:
+        description: With O(action=hold), the junk (selection options as a dictionary), counted among what is held.
+        type: dict
+      scope:
+        description:
+          - V(all) - the selection as given; V(held) - only messages the incident held before its window opened
+            (or took over from an earlier incident); V(window) - only messages its window held.
+        type: str
+        choices: [all, held, window]
+        default: all
+      include_quarantine:
+        description: Act on the earlier hold too (releasing the host's own quarantine is then explicit).
+        type: bool
+        default: false
 notes:
   - postsuper needs root; run the task with C(become=true).
   - Mail in the active queue may be in delivery while it is held or deleted; the message file is moved
@@ -224,6 +265,16 @@ matched:
   returned: always
   type: int
   sample: 1500
+matched_by_queue:
+  description: How many of the matched messages were in each queue (C(unknown) for text listings that cannot tell).
+  returned: when the queue could be listed
+  type: dict
+  sample: {"deferred": 1480, "active": 20}
+listed_at:
+  description: The host's clock when the queue was listed (seconds since the epoch).
+  returned: when the queue could be listed
+  type: float
+  sample: 1795960200.25
 changed_count:
   description: Messages Postfix reported changed (in check mode, that would be changed).
   returned: always
@@ -301,6 +352,21 @@ skipped_changed:
   type: list
   elements: dict
   sample: [{"queue_id": "4F2A1160031", "reason": "gone since the plan (delivered, deleted or requeued)"}]
+excluded:
+  description: With O(exclude), how many selected messages it left out.
+  returned: when exclude is given
+  type: int
+  sample: 120
+incident:
+  description:
+    - With O(incident), how the incident narrowed the action - C(incident_id), C(ledger), C(excluded_quarantine)
+      (messages of the earlier hold left out), C(selected_held) and C(selected_window) (of the messages acted on,
+      those the incident held before its window opened and those its window held), C(junk_held) (the junk counted
+      when the incident held it, the bound of a delete).
+  returned: when incident is given and the queue could be listed
+  type: dict
+  sample: {"incident_id": "ticket-4711", "ledger": "/var/lib/mailops-postfix/postfix/incident.json",
+           "excluded_quarantine": 5, "selected_held": 220, "selected_window": 31, "junk_held": 220}
 audit_log:
   description: The controller file the audit record of this run was appended to.
   returned: when O(audit_log) is set, not in check mode
@@ -357,6 +423,13 @@ def argument_spec():
         plan_max_age=dict(type="raw", default="1h"),
         operator=dict(type="str"),
         audit_log=dict(type="path"),
+        exclude=dict(type="dict"),
+        incident=dict(type="dict", options=dict(
+            state_dir=dict(type="path", default="/var/lib/mailops-postfix"),
+            junk=dict(type="dict"),
+            scope=dict(type="str", choices=["all", "held", "window"], default="all"),
+            include_quarantine=dict(type="bool", default=False),
+        )),
     )
     return spec
 

@@ -43,6 +43,31 @@ options:
       - Length of each top list of the summary (senders, domains, reasons).
     type: int
     default: 10
+  subsets:
+    description:
+      - Further selections summarised in the same pass over the listing, each over the whole queue (not
+        narrowed by the selection options), as C({name: selection}) where a selection is a dictionary of the
+        selection options. Returned in RV(subsets) under the same names.
+      - For example the junk beside the whole queue, with one listing instead of two.
+    type: dict
+  incident:
+    description:
+      - Also report the instance's incident (M(mailops.postfix.postfix_incident)) against this listing - is
+        its window open, is the earlier hold still on hold (same IDs), what the incident held, purged and
+        released, and what it holds that is accounted for nowhere (RV(incident)). Nothing is changed.
+    type: dict
+    suboptions:
+      state_dir:
+        description: Where the ledgers live on the host.
+        type: path
+        default: /var/lib/mailops-postfix
+  list_queue:
+    description:
+      - V(false) reads only the instance (RV(instance), and RV(incident) without the listing's part) and does
+        not list the queue - a quick check that the instance, its tools and its configuration are there.
+        The selection options are still checked.
+    type: bool
+    default: true
 notes:
   - The listing is not a snapshot (Postfix reads its queue directories one after another); a message
     moved meanwhile may be listed twice and is then counted once (RV(duplicates)).
@@ -94,7 +119,7 @@ EXAMPLES = r"""
 RETURN = r"""
 summary:
   description: Summary of the selected messages (the whole queue when no selection option is given).
-  returned: success
+  returned: when the queue was listed (O(list_queue))
   type: dict
   contains:
     total:
@@ -159,7 +184,7 @@ summary:
 messages:
   description:
     - The first O(limit) selected messages, with the keys of C(postqueue -j).
-  returned: success
+  returned: when the queue was listed (O(list_queue))
   type: list
   elements: dict
   contains:
@@ -192,14 +217,37 @@ messages:
       type: list
       elements: dict
       sample: [{"address": "bob@example.net", "delay_reason": "connect to 127.0.0.1[127.0.0.1]:2: Connection refused"}]
+subsets:
+  description: With O(subsets), a summary (as RV(summary)) per named selection.
+  returned: when subsets is given and the queue was listed
+  type: dict
+  sample: {"junk": {"total": 220, "by_queue": {"deferred": {"messages": 220, "bytes": 270000}}}}
+incident:
+  description:
+    - With O(incident), the incident of the instance (V(null) when there is none) - C(incident_id), C(ledger),
+      C(opened), C(window), C(window_open), C(window_ended), C(quarantine) (C(recorded), C(on_hold),
+      C(missing) - IDs of the earlier hold no longer on hold, C(missing_count)), C(held), C(window_arrivals),
+      C(purged), C(released), C(junk_held), C(left_on_hold) (messages of the incident still on hold, the earlier
+      hold aside) and C(left_on_hold_matching) (of those, how many match each of O(subsets)), C(unaccounted) and
+      C(unaccounted_count) (held by the incident, yet neither purged, released nor on hold).
+  returned: when incident is given
+  type: dict
+  sample: {"incident_id": "ticket-4711", "window_open": false, "quarantine": {"recorded": 5, "on_hold": 5,
+           "missing": [], "missing_count": 0}, "held": 260, "window_arrivals": 31, "purged": 231, "released": 60,
+           "left_on_hold": 0, "unaccounted": [], "unaccounted_count": 0}
+listed_at:
+  description: The host's clock when the queue was listed (or the instance read), in seconds since the epoch.
+  returned: success
+  type: float
+  sample: 1795960200.25
 listed:
   description: Number of messages in the listing, before selection.
-  returned: success
+  returned: when the queue was listed (O(list_queue))
   type: int
   sample: 20000
 duplicates:
   description: Messages listed twice while the queue changed, counted once.
-  returned: success
+  returned: when the queue was listed (O(list_queue))
   type: int
   sample: 0
 selection:
@@ -245,22 +293,43 @@ instance:
       description: Why RV(instance.running) is what it is, for the operator.
       type: str
       sample: "master.pid is not locked: no master runs (pid 4242 is a zombie: it exited and is not yet reaped)"
+    tools:
+      description: The Postfix tools found for this instance (O(postfix_bin_dir), O(postfix_tool_paths), else the search path).
+      type: dict
+      sample: {"postconf": "/usr/sbin/postconf", "postfix": "/usr/sbin/postfix", "postmap": "/usr/sbin/postmap"}
+    map_types:
+      description: The lookup table types this Postfix supports (C(postconf -m)).
+      type: list
+      elements: str
+      sample: [btree, cdb, hash, lmdb, regexp]
+    managed_by:
+      description: The system that rewrites this instance's main.cf (V(zimbra)), where C(postconf -e) changes do not last; V(null) otherwise.
+      type: str
+      sample: null
   sample: {"name": "postfix", "config_dir": "/etc/postfix", "queue_directory": "/var/spool/postfix", "running": true,
            "running_reason": "master.pid is locked by the master (pid 4242)"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mailops.postfix.plugins.module_utils import _incident
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import (
-    cli_from_params, selector_from_params, shared_argument_spec)
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError, master_running
+    cli_from_params, selector_from_dict, selector_from_params, shared_argument_spec)
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import (
+    PostfixError, managed_config, master_running)
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
     QueueParseError, SelectionError, collect)
 
 
 def argument_spec():
     spec = shared_argument_spec()
-    spec.update(limit=dict(type="int", default=20), summary_top=dict(type="int", default=10))
+    spec.update(
+        limit=dict(type="int", default=20),
+        summary_top=dict(type="int", default=10),
+        subsets=dict(type="dict"),
+        incident=dict(type="dict", options=dict(state_dir=dict(type="path", default=_incident.DEFAULT_STATE_DIR))),
+        list_queue=dict(type="bool", default=True),
+    )
     return spec
 
 
@@ -269,22 +338,39 @@ def main():
     params = module.params
     try:
         selector = selector_from_params(params)
+        subsets = dict((str(name), selector_from_dict(value, "subsets.%s" % name, selector.now))
+                       for name, value in (params["subsets"] or {}).items())
         cli = cli_from_params(params)
         instance = cli.instance()
         source = cli.choose_source(params["source"], instance["version"])
-        result = collect(cli.list_queue(source, selector.now), selector, params["limit"], params["summary_top"])
-    except (SelectionError, QueueParseError, PostfixError) as exc:
+        ledger_file = ledger = None
+        if params["incident"] is not None:
+            ledger_file = _incident.ledger_path(params["incident"]["state_dir"], instance["name"])
+            ledger = _incident.read_ledger(ledger_file)
+        result, holds = {}, []
+        if params["list_queue"]:
+            observe = (lambda message: holds.append(message) if message["queue_name"] == "hold" else None) \
+                if ledger is not None else None
+            result = collect(cli.list_queue(source, selector.now), selector, params["limit"], params["summary_top"],
+                             subsets if params["subsets"] is not None else None, observe)
+        if params["incident"] is not None:
+            result["incident"] = _incident.view(ledger, holds if params["list_queue"] else None, ledger_file,
+                                                subsets) if ledger is not None else None
+        result["listed_at"] = selector.now
+        details = {"tools": cli.tools_found(), "map_types": cli.map_types(),
+                   "managed_by": managed_config(instance["config_dir"])}
+    except (SelectionError, QueueParseError, PostfixError, _incident.IncidentError) as exc:
         module.fail_json(msg=str(exc))
     for warning in cli.warnings:
         module.warn(warning)
     running, reason = master_running(instance["queue_directory"])
+    details.update(running=running, running_reason=reason)
     module.exit_json(
         changed=False,
         selection=selector.given,
         postfix_version=instance["mail_version"],
         source=source,
-        instance=dict([(k, instance[k]) for k in ("name", "config_dir", "queue_directory")]
-                      + [("running", running), ("running_reason", reason)]),
+        instance=dict([(k, instance[k]) for k in ("name", "config_dir", "queue_directory")] + sorted(details.items())),
         **result
     )
 

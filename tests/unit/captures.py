@@ -38,3 +38,12 @@ def semantics():
         case = json.loads(line)
         cases[case["name"]] = case
     return cases
+
+
+LAB = os.path.join(os.path.dirname(__file__), "fixtures", "lab-3.7.11")
+
+
+def read_lab(name):
+    """A capture made in the project's lab (see fixtures/lab-3.7.11/INDEX.md)."""
+    with open(os.path.join(LAB, name), encoding="utf-8") as handle:
+        return handle.read()

@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _queue, _report
+from ansible_collections.mailops.postfix.plugins.module_utils import _queue
+from ansible_collections.mailops.postfix.plugins.plugin_utils import _report
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 NOW = captures.CAPTURE_NOW
@@ -104,52 +105,55 @@ def test_markdown_escapes_table_cells():
     assert "| a\\|b |" in _report.render_markdown(report)
 
 
-def summary_of(total, hold=0):
-    by_queue = {"deferred": {"messages": total - hold, "bytes": 0}}
-    if hold:
-        by_queue["hold"] = {"messages": hold, "bytes": 0}
-    return {"total": total, "by_queue": by_queue}
-
-
-def test_accounting_adds_up():
-    result = _report.verify_accounting(summary_of(3), assess={"summary": summary_of(20), "junk": 10},
-                                       purge={"purged": 10, "archived": 10}, requeue={"requeued": 10},
-                                       junk_left=0, delivered=7)
-    assert result["ok"] and result["problems"] == [] and result["delivered_counted"]
-
-
-@pytest.mark.parametrize("change, problem", [
-    (dict(delivered=6), "before 20 != remaining 3 + purged 10 + delivered 6 (-1)"),
-    (dict(purge={"purged": 11, "archived": 11}, delivered=6), "purged 11 messages, more than the 10 junk messages assessed"),
-    (dict(purge={"purged": 10, "archived": 9}), "archived 9 but purged 10"),
-    (dict(junk_left=2), "2 junk messages are still queued"),
-    (dict(after=summary_of(3, hold=1)), "1 messages are still on hold after the requeue"),
-    (dict(assess=None), "no assessment in this run"),
-    (dict(delivered=None, after=summary_of(11)), "remaining 11 + purged 10 exceed the 20 messages queued before"),
-])
-def test_accounting_problems(change, problem):
-    arguments = dict(after=summary_of(3), assess={"summary": summary_of(20), "junk": 10},
-                     purge={"purged": 10, "archived": 10}, requeue={"requeued": 10}, junk_left=0, delivered=7)
-    arguments.update(change)
-    result = _report.verify_accounting(**arguments)
-    assert not result["ok"]
-    assert any(text.startswith(problem) for text in result["problems"]), result["problems"]
-
-
-def test_accounting_infers_delivered_when_not_counted():
-    result = _report.verify_accounting(summary_of(3), assess={"summary": summary_of(20), "junk": None},
-                                       purge={"purged": 10, "archived": 10})
-    assert result["ok"] and result["delivered"] == 7 and not result["delivered_counted"]
-
-
 def test_plans_and_audit_log_are_linked():
     facts = {"assess_result": {"summary": None}, "hold_result": {"held": 3, "plan_id": "aaaa", "skipped_changed": 2},
-             "purge_result": {"purged": 1, "archived": 1, "plan_id": "bbbb", "skipped_changed": 0}}
+             "purge_result": {"purged": 1, "archived": 1, "plan_id": "aaaa", "skipped_changed": 1}}
     report = _report.fleet_report({"h1": facts}, ["h1"], generated="now", audit_log="/srv/audit.jsonl")
     entry = report["hosts"]["h1"]
-    assert entry["plans"] == {"hold": "aaaa", "purge": "bbbb"} and entry["phases"]["skipped_changed"] == 2
+    assert entry["plan_id"] == "aaaa" and entry["phases"]["skipped_changed"] == 3
     assert report["audit_log"] == "/srv/audit.jsonl"
     text = _report.render_markdown(report)
-    assert "| h1 | hold | aaaa |" in text and "| h1 | purge | bbbb |" in text
+    assert "| h1 | aaaa |" in text
     assert "`/srv/audit.jsonl`" in text
     assert "skipped (changed since the plan)" in text
+
+
+@pytest.mark.parametrize("facts, status", [
+    ({}, "no result"),
+    ({"assess_result": {"summary": None, "affected": False}}, "unaffected"),
+    ({"assess_result": {"summary": None, "affected": True}}, "assessed"),
+    ({"assess_result": {"summary": None}, "incident_window": {"window_open": True}}, "partial"),
+    ({"assess_result": {"summary": None}, "hold_result": {"held": 3}}, "partial"),
+    ({"verify_result": {"ok": True}}, "verified"),
+    ({"verify_result": {"ok": False, "problems": ["x"]}}, "verification failed"),
+    ({"verify_result": {"ok": True, "check_mode": True}}, "check mode"),
+])
+def test_statuses(facts, status):
+    assert _report.host_entry(facts)["status"] == status
+
+
+def test_an_open_window_says_how_to_end_it():
+    entry = _report.host_entry({"assess_result": {"summary": None}, "hold_result": {"held": 3},
+                                "incident_window": {"window_open": True}})
+    assert entry["window_open"] and any("mailops.postfix.end_window" in problem for problem in entry["problems"])
+    ended = _report.host_entry({"hold_result": {"held": 3}, "incident_window": {"window_open": False}})
+    assert not ended["window_open"] and ended["problems"] == []
+
+
+def test_artifact_and_junit_follow_the_report():
+    per_host = {"h1": {"assess_result": {"summary": None}, "hold_result": {"held": 1}, "purge_result": {"purged": 1, "archived": 1},
+                       "requeue_result": {"requeued": 0}, "verify_result": {"ok": True, "problems": []}},
+                "h2": {"assess_result": {"summary": None}, "hold_result": {"held": 1}, "incident_window": {"window_open": True}},
+                "h3": {"assess_result": {"summary": None, "affected": False}}}
+    report = _report.fleet_report(per_host, ["h1", "h2", "h3"], generated="now")
+    artifact = _report.artifact(report)
+    assert artifact["host_status"] == {"verified": 1, "partial": 1, "unaffected": 1}
+    assert artifact["hosts"]["h2"]["window_open"] and artifact["total"]["phases"]["held"] == 2
+    xml = _report.junit(report)
+    import xml.etree.ElementTree as ElementTree
+    root = ElementTree.fromstring(xml)
+    assert root.get("tests") == "15" and root.get("failures") == "3"      # h2: purge, requeue, verify did not run
+    failed = [case.get("name") for case in root.iter("testcase") if case.find("failure") is not None]
+    assert failed == ["h2 purge", "h2 requeue", "h2 verify"]
+    skipped = [case.get("name") for case in root.iter("testcase") if case.find("skipped") is not None]
+    assert skipped == ["h3 hold", "h3 purge", "h3 requeue", "h3 verify"]

@@ -7,9 +7,10 @@
 
 """The fleet report: per-host results of the runbook's phases merged into one report.
 
-PURE, stdlib only. The input is, per host, what the roles left as facts (``assess_result``,
-``hold_result``, ``purge_result``, ``requeue_result``, ``verify_result``); the output is one
-JSON-ready dict, and render_markdown() turns it into text for a change ticket.
+Controller-side, PURE. The input is, per host, what the roles left as facts (``assess_result``,
+``hold_result``, ``purge_result``, ``requeue_result``, ``verify_result``, ``incident_window``); the
+output is one JSON-ready dict; render_markdown() turns it into text for a change ticket, junit()
+into a JUnit XML for CI systems, artifact() into the compact form published with set_stats.
 
 Summaries (postfix_queue_info's ``summary``) merge exactly for counts, queues and age buckets.
 Top lists merge from each host's own top N, so a fleet-wide row can miss what was below the top
@@ -18,23 +19,31 @@ N on every host; the report says so.
 
 from __future__ import absolute_import, division, print_function
 
+import xml.sax.saxutils
+
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES
 
-RESULT_KEYS = ("assess_result", "hold_result", "purge_result", "requeue_result", "verify_result")
+RESULT_KEYS = ("assess_result", "hold_result", "purge_result", "requeue_result", "verify_result", "incident_window")
+PHASES = ("assess", "hold", "purge", "requeue", "verify")
 
 # The phase figures the report shows, in runbook order: (key, result fact, field, label).
 PHASE_FIGURES = (
     ("junk_before", "assess_result", "junk", "junk found"),
+    ("on_hold_before", "assess_result", "on_hold_before", "on hold before"),
     ("held", "hold_result", "held", "held"),
     ("in_flight", "hold_result", "in_flight", "in delivery at hold"),
+    ("window_arrivals", "verify_result", "window_arrivals", "arrived in the window"),
     ("purged", "purge_result", "purged", "purged"),
     ("archived", "purge_result", "archived", "archived"),
     ("requeued", "requeue_result", "requeued", "requeued"),
     ("delivered", "verify_result", "delivered", "delivered"),
     ("remaining", "verify_result", "remaining", "remaining"),
+    ("left_on_hold", "verify_result", "on_hold", "left on hold"),
     ("junk_left", "verify_result", "junk_left", "junk left"),
     ("skipped_changed", None, None, "skipped (changed since the plan)"),
 )
+END_WINDOW = ("the incident window is still open here: new mail is held. End it alone with "
+              "`ansible-playbook mailops.postfix.end_window`, or run the runbook again to finish")
 
 _TOP_LISTS = (
     ("top_senders", "sender", ("messages", "bytes")),
@@ -95,30 +104,37 @@ def host_entry(results):
     assess = results.get("assess_result") or {}
     verify = results.get("verify_result") or {}
     purge = results.get("purge_result") or {}
+    window = results.get("incident_window") or {}
+    ran = [key for key in RESULT_KEYS[1:5] if results.get(key)]
     if not any(results.get(key) for key in RESULT_KEYS):
         status = "no result"
     elif verify.get("check_mode"):
         status = "check mode"
     elif verify:
         status = "verified" if verify.get("ok") else "verification failed"
-    elif not any(results.get(key) for key in RESULT_KEYS[1:]):
+    elif assess and not ran and not window and assess.get("affected") is False:
+        status = "unaffected"
+    elif not ran and not window:
         status = "assessed"
     else:
         status = "partial"
     entry = {
         "status": status,
+        "phases_done": [phase for phase in PHASES if results.get(phase + "_result")],
         "postfix_version": assess.get("postfix_version") or verify.get("postfix_version"),
         "before": assess.get("summary"),
         "after": verify.get("summary"),
         "phases": phases,
         "problems": list(assess.get("problems") or []) + list(verify.get("problems") or []),
+        "window_open": bool(window.get("window_open")),
     }
-    plans = dict((phase, (results.get(phase + "_result") or {}).get("plan_id")) for phase in ("hold", "purge"))
-    plans = dict((phase, plan) for phase, plan in plans.items() if plan)
-    if plans:
-        entry["plans"] = plans
+    if entry["window_open"] and not verify:
+        entry["problems"].append(END_WINDOW)
+    plan_id = purge.get("plan_id") or (results.get("hold_result") or {}).get("plan_id")
+    if plan_id:
+        entry["plan_id"] = plan_id
         entry["phases"]["skipped_changed"] = sum(
-            int((results.get(phase + "_result") or {}).get("skipped_changed") or 0) for phase in plans)
+            int((results.get(phase + "_result") or {}).get("skipped_changed") or 0) for phase in ("hold", "purge"))
     if purge.get("archive_dir"):
         entry["archive_dir"] = purge["archive_dir"]
     if purge.get("fetched_to"):
@@ -148,7 +164,9 @@ def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report
             "after": merge_summaries([entries[host]["after"] for host in hosts], top),
             "phases": totals,
         },
-        "notes": ["Fleet top lists merge each host's own top %d." % top],
+        "notes": ["Fleet top lists merge each host's own top %d." % top]
+        + (["Hosts marked unaffected had no junk and no incident: the runbook left them alone."]
+           if counts.get("unaffected") else []),
         "audit_log": audit_log or None,
     }
 
@@ -216,10 +234,10 @@ def render_markdown(report):
     problems = [(host, problem) for host in sorted(report["hosts"]) for problem in report["hosts"][host]["problems"]]
     if problems:
         lines += ["## Problems", ""] + ["- **%s**: %s" % (host, problem) for host, problem in problems] + [""]
-    plans = [(host, phase, plan) for host in sorted(report["hosts"])
-             for phase, plan in sorted(report["hosts"][host].get("plans", {}).items())]
+    plans = [(host, report["hosts"][host]["plan_id"]) for host in sorted(report["hosts"])
+             if report["hosts"][host].get("plan_id")]
     if plans:
-        lines += ["## Plans applied", ""] + _table(["host", "phase", "plan ID"], plans) + [""]
+        lines += ["## Plan applied", ""] + _table(["host", "plan ID"], plans) + [""]
     if report.get("audit_log"):
         lines += ["Audit log (one JSON line per host and action): `%s`" % report["audit_log"], ""]
     archives = [(host, report["hosts"][host].get("archive_dir"), report["hosts"][host].get("fetched_to"))
@@ -235,53 +253,45 @@ def render_markdown(report):
     return "\n".join(lines)
 
 
-# --- the verify phase's accounting ----------------------------------------------------------
+# --- for CI systems and AWX ------------------------------------------------------------------
 
-def verify_accounting(after, assess=None, purge=None, requeue=None, junk_left=None, delivered=None):
-    """One host's accounting after the runbook: before = remaining + purged + delivered.
-
-    ``after`` is the queue summary now; ``assess``/``purge``/``requeue`` are the phases' facts (None
-    when the phase did not run); ``junk_left`` is how many messages still match the junk selection
-    (None: not checked); ``delivered`` is an independent count of deliveries since the assessment
-    (None: not counted, then it is inferred from the others and says so).
-    """
-    problems = []
-    remaining = after["total"]
-    held_left = after.get("by_queue", {}).get("hold", {}).get("messages", 0)
-    purged = (purge or {}).get("purged", 0) or 0
-    archived = (purge or {}).get("archived", 0) or 0
-    before = ((assess or {}).get("summary") or {}).get("total")
-    counted = delivered is not None
-    if before is None:
-        problems.append("no assessment in this run: 'before' is unknown, so nothing can be proved")
-    else:
-        if not counted:
-            delivered = before - remaining - purged
-            if delivered < 0:
-                problems.append("remaining %d + purged %d exceed the %d messages queued before"
-                                % (remaining, purged, before))
-        elif before != remaining + purged + delivered:
-            problems.append("before %d != remaining %d + purged %d + delivered %d (%+d)"
-                            % (before, remaining, purged, delivered, remaining + purged + delivered - before))
-        junk = (assess or {}).get("junk")
-        if junk is not None and purged > junk:
-            problems.append("purged %d messages, more than the %d junk messages assessed" % (purged, junk))
-    if purge is not None and archived != purged:
-        problems.append("archived %d but purged %d" % (archived, purged))
-    if junk_left:
-        problems.append("%d junk messages are still queued" % junk_left)
-    if requeue is not None and held_left:
-        problems.append("%d messages are still on hold after the requeue" % held_left)
+def artifact(report):
+    """The report's compact form for set_stats (AWX artifacts): statuses, figures, problems, totals."""
     return {
-        "ok": not problems,
-        "problems": problems,
-        "before": before,
-        "remaining": remaining,
-        "held_left": held_left,
-        "purged": purged,
-        "archived": archived,
-        "delivered": delivered,
-        "delivered_counted": counted,
-        "junk_left": junk_left,
-        "summary": after,
+        "title": report["title"],
+        "generated": report["generated"],
+        "host_status": report["host_status"],
+        "hosts": dict((host, {"status": entry["status"], "phases": entry["phases"], "problems": entry["problems"],
+                              "window_open": entry.get("window_open", False)})
+                      for host, entry in report["hosts"].items()),
+        "total": {"hosts": report["total"]["hosts"], "phases": report["total"]["phases"],
+                  "before": (report["total"]["before"] or {}).get("total"),
+                  "after": (report["total"]["after"] or {}).get("total")},
     }
+
+
+def junit(report):
+    """JUnit XML: one test suite per host, one test case per phase it should have gone through."""
+    escape = xml.sax.saxutils.quoteattr
+    suites, failures_all, tests_all = [], 0, 0
+    for host in sorted(report["hosts"]):
+        entry = report["hosts"][host]
+        cases = []
+        for phase in PHASES:
+            name = "%s %s" % (host, phase)
+            if entry["status"] in ("unaffected", "check mode") and phase != "assess":
+                cases.append('<testcase classname=%s name=%s><skipped message=%s/></testcase>'
+                             % (escape(host), escape(name), escape(entry["status"])))
+                continue
+            done = phase in entry.get("phases_done", [])
+            failed = not done or (phase == "verify" and entry["status"] == "verification failed")
+            message = "; ".join(entry["problems"]) or ("%s did not run (status: %s)" % (phase, entry["status"]))
+            body = '<failure message=%s/>' % escape(message) if failed else ""
+            cases.append('<testcase classname=%s name=%s>%s</testcase>' % (escape(host), escape(name), body))
+            failures_all += 1 if failed else 0
+        tests_all += len(cases)
+        failures = sum(1 for case in cases if "<failure" in case)
+        suites.append('<testsuite name=%s tests="%d" failures="%d">%s</testsuite>'
+                      % (escape(host), len(cases), failures, "".join(cases)))
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name=%s tests="%d" failures="%d">%s</testsuites>\n'
+            % (escape(report["title"]), tests_all, failures_all, "".join(suites)))

@@ -1,0 +1,384 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""An incident on one Postfix instance: its window and its ledger, kept on the host.
+
+The **window** holds every new message from the moment it opens until the runbook ends it: a
+regexp table whose only rule is ``/^/ HOLD``, put LAST in ``header_checks`` (so the host's own
+header checks still decide first: a REJECT still rejects), with ``bounce`` and ``notify`` added to
+``internal_mail_filter_classes`` (so Postfix's own bounces and notices are held too). cleanup(8)
+applies header_checks to mail from every entry point (smtpd, pickup for sendmail, qmqpd), so the
+mail is on hold before any delivery agent sees it. Ending the window removes exactly what opening
+it added: a parameter nobody else changed meanwhile gets its original value back (or is unset
+again, if main.cf did not set it).
+
+The **ledger** is a JSON file per instance (``<state_dir>/<instance>/incident.json``, mode 0600):
+the incident's ID, when the window opened, the host's earlier hold (the *quarantine*: what was on
+hold before the incident, never released or purged by the runbook), the IDs the runbook held,
+those it saw arrive in the window, purged and released. Every phase reads it on the host itself,
+so a rerun after a failure, or a later job on another controller, continues the same incident.
+
+PURE decisions (values to set and restore, what a listing means for the ledger) and the ledger's
+file; the Postfix commands (postconf, postfix reload) run in _postfix_cli.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import re
+import tempfile
+import time
+
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import is_queue_id
+
+FORMAT = 1
+LEDGER = "incident.json"
+DEFAULT_STATE_DIR = "/var/lib/mailops-postfix"
+WINDOW_TABLE = "mailops_incident_window.regexp"
+# The parameters the window changes, and how: header_checks gets our table appended, the
+# internal mail classes get bounce and notify added.
+WINDOW_PARAMETERS = ("header_checks", "internal_mail_filter_classes")
+INTERNAL_CLASSES = ("bounce", "notify")
+_INCIDENT_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
+_LIST_SPLIT_RE = re.compile(r"[\s,]+")
+
+
+class IncidentError(ValueError):
+    """The incident's state does not allow what was asked; nothing was changed."""
+
+
+def check_incident_id(value):
+    if not isinstance(value, str) or not _INCIDENT_ID_RE.match(value):
+        raise IncidentError("incident id %r: expected 1 to 64 letters, digits, '.', '_', ':' or '-' "
+                            "(starting with a letter or digit)" % (value,))
+    return value
+
+
+def window_rule(incident_id):
+    return "/^/ HOLD mailops.postfix incident window %s\n" % incident_id
+
+
+def split_list(value):
+    """A Postfix list parameter's elements (commas and/or whitespace separate them)."""
+    return [item for item in _LIST_SPLIT_RE.split(value or "") if item]
+
+
+def window_values(current, table):
+    """{parameter: new value} that opens the window, given {parameter: current value}.
+
+    Parameters already in the window's state are left out (opening twice changes nothing).
+    """
+    wanted = {}
+    entry = "regexp:" + table
+    checks = split_list(current.get("header_checks", ""))
+    if entry not in checks:
+        wanted["header_checks"] = ", ".join(checks + [entry])
+    classes = split_list(current.get("internal_mail_filter_classes", ""))
+    missing = [name for name in INTERNAL_CLASSES if name not in classes]
+    if missing:
+        wanted["internal_mail_filter_classes"] = ", ".join(classes + missing)
+    return wanted
+
+
+def restored_values(saved, current, table):
+    """{parameter: value, or None to unset} that ends the window.
+
+    ``saved`` is {parameter: {"explicit": bool, "value": str}} as main.cf had them before the
+    window. What the window added is removed; when the rest is still what it was, the parameter
+    gets its exact original text back (or is unset when main.cf did not set it). When someone
+    changed it meanwhile, only the window's part is removed and their change is kept.
+    """
+    restore = {}
+    entry = "regexp:" + table
+    for name in WINDOW_PARAMETERS:
+        before = saved.get(name) or {"explicit": False, "value": ""}
+        items = split_list(current.get(name, ""))
+        if name == "header_checks":
+            remaining = [item for item in items if item != entry]
+        else:
+            originally = split_list(before["value"])
+            remaining = [item for item in items if item not in INTERNAL_CLASSES or item in originally]
+        if remaining == items:
+            continue        # nothing of the window left in it
+        if remaining == split_list(before["value"]):
+            restore[name] = before["value"] if before["explicit"] else None
+        else:
+            restore[name] = ", ".join(remaining)
+    return restore
+
+
+def window_in_effect(current, table):
+    """Whether the current parameters hold new mail (our table is in header_checks)."""
+    return ("regexp:" + table) in split_list(current.get("header_checks", ""))
+
+
+def bypassing_services(main_value, master_overrides):
+    """Services whose mail skips header checks (receive_override_options=no_header_body_checks).
+
+    ``main_value`` is main.cf's receive_override_options; ``master_overrides`` is ``postconf -P``
+    output (``service/type/parameter = value`` lines). A service named in master.cf with its own
+    value follows that; every other service follows main.cf.
+    """
+    bypass = []
+    if "no_header_body_checks" in split_list(main_value):
+        bypass.append("every service without its own receive_override_options (main.cf)")
+    for line in master_overrides.splitlines():
+        key, sep, value = line.partition("=")
+        parts = key.strip().split("/")
+        if sep and len(parts) == 3 and parts[2] == "receive_override_options" \
+                and "no_header_body_checks" in split_list(value):
+            bypass.append("%s/%s" % (parts[0], parts[1]))
+    return bypass
+
+
+# --- the ledger ------------------------------------------------------------------------------
+
+def ledger_path(state_dir, instance_name):
+    return os.path.join(state_dir, instance_name, LEDGER)
+
+
+def scan_hold(queue_directory):
+    """The queue IDs in the hold queue directory, read from the directory itself (root only).
+
+    This is what is on hold before the window opens: cheaper than a listing, and it does not race
+    with the window (the scan happens before it opens).
+    """
+    ids = []
+    for _folder, _dirs, files in os.walk(os.path.join(queue_directory, "hold")):
+        ids.extend(name for name in files if is_queue_id(name))
+    return sorted(ids)
+
+
+def new_ledger(incident_id, instance, now, quarantine, carried, window, saved, table, operator=None):
+    return {
+        "format": FORMAT,
+        "incident_id": incident_id,
+        "instance": {"name": instance["name"], "config_dir": instance["config_dir"]},
+        "opened": int(now),
+        "window_ended": None,
+        "window_arrivals_final": False,
+        "window": bool(window),
+        "window_table": table if window else None,
+        "saved": saved,
+        "quarantine": sorted(quarantine),
+        "held": sorted(carried),
+        "window_arrivals": [],
+        "purged": [],
+        "released": [],
+        "junk_held": None,
+        "history": [{"time": int(now), "event": "opened", "incident_id": incident_id, "operator": operator,
+                     "carried_over": len(carried)}],
+    }
+
+
+def left_over(ledger):
+    """IDs the incident held (or saw arrive in its window) that it neither purged nor released."""
+    done = set(ledger["purged"]) | set(ledger["released"])
+    return sorted((set(ledger["held"]) | set(ledger["window_arrivals"])) - done)
+
+
+def carried_from(previous, on_hold):
+    """When a new incident starts after an ended one: the earlier incident's leftovers still on hold.
+
+    They are the runbook's (not the host's own hold), so the new incident takes them over rather
+    than counting them as its quarantine.
+    """
+    if not previous:
+        return []
+    on_hold = set(on_hold)
+    return sorted(queue_id for queue_id in left_over(previous) if queue_id in on_hold)
+
+
+def validate_ledger(ledger, path):
+    if not isinstance(ledger, dict) or ledger.get("format") != FORMAT:
+        raise IncidentError("%s is not an incident ledger of this collection (format %r)"
+                            % (path, ledger.get("format") if isinstance(ledger, dict) else None))
+    for key in ("quarantine", "held", "window_arrivals", "purged", "released"):
+        if not isinstance(ledger.get(key), list):
+            raise IncidentError("%s: %s is missing or not a list" % (path, key))
+    return ledger
+
+
+def read_ledger(path):
+    """The ledger at PATH, or None when there is none."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except (IOError, OSError) as exc:
+        if not os.path.exists(path):
+            return None
+        raise IncidentError("cannot read the incident ledger %s: %s" % (path, exc))
+    try:
+        return validate_ledger(json.loads(text), path)
+    except ValueError as exc:
+        if isinstance(exc, IncidentError):
+            raise
+        raise IncidentError("the incident ledger %s is not valid JSON (%s): move it away to start over" % (path, exc))
+
+
+def write_ledger(path, ledger):
+    """Write atomically and durably (temporary file, fsync, rename, fsync of the directory), mode 0600."""
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        os.makedirs(folder, 0o700)
+    handle, temporary = tempfile.mkstemp(prefix=".incident-", dir=folder)
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(ledger, out, sort_keys=True, separators=(",", ":"))
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o600)
+        os.rename(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def archive_ledger(path, ledger):
+    """Keep an ended incident's ledger beside the new one (incident-<id>-<ended>.json)."""
+    target = os.path.join(os.path.dirname(path), "incident-%s-%s.json" % (ledger["incident_id"], ledger.get("window_ended") or 0))
+    os.rename(path, target)
+    return target
+
+
+# --- what a listing means for the ledger ------------------------------------------------------
+
+class Scope:
+    ALL = "all"
+    HELD = "held"          # what the runbook held when the window opened (and what it took over)
+    WINDOW = "window"      # what arrived in the window (seen on hold, not held by the hold phase)
+
+
+def classify(ledger, messages):
+    """Split listed messages by the ledger: (quarantine, held, window) lists of messages.
+
+    Until the requeue after the window has recorded them, held mail that is in neither the
+    quarantine nor the held list arrived in the window. From then on the window's arrivals are the
+    IDs recorded, and anything else on hold (mail the host's own checks hold again after the
+    requeue, or new mail) is not the incident's.
+    """
+    quarantine, held = set(ledger["quarantine"]), set(ledger["held"])
+    windowed = set(ledger["window_arrivals"])
+    still_arriving = not ledger.get("window_arrivals_final")
+    in_quarantine, in_held, in_window = [], [], []
+    for message in messages:
+        queue_id = message["queue_id"]
+        if queue_id in quarantine and message["queue_name"] in ("hold", None):
+            in_quarantine.append(message)
+        elif queue_id in held:
+            in_held.append(message)
+        elif queue_id in windowed or (still_arriving and message["queue_name"] == "hold"):
+            in_window.append(message)
+    return in_quarantine, in_held, in_window
+
+
+def narrow(ledger, selected, scope, include_quarantine=False):
+    """The selected messages the incident lets an action touch, and how many quarantined ones it kept out."""
+    in_quarantine, in_held, in_window = classify(ledger, selected)
+    quarantine_ids = set(m["queue_id"] for m in in_quarantine)
+    if scope == Scope.HELD:
+        allowed = set(m["queue_id"] for m in in_held)
+    elif scope == Scope.WINDOW:
+        allowed = set(m["queue_id"] for m in in_window)
+    else:
+        allowed = None
+    kept = []
+    for message in selected:
+        queue_id = message["queue_id"]
+        if queue_id in quarantine_ids and not include_quarantine:
+            continue
+        if allowed is not None and queue_id not in allowed:
+            continue
+        kept.append(message)
+    return kept, 0 if include_quarantine else len(quarantine_ids)
+
+
+def purge_guard(ledger, selected):
+    """Refuse a purge that would delete more of what the runbook held than was junk when it held it.
+
+    Junk that arrived in the window is not limited here (a live incident keeps sending): only the
+    part of the selection that was queued before the window is compared with what the hold phase
+    counted as junk. Returns (held part, window part) counts.
+    """
+    _quarantine, in_held, in_window = classify(ledger, selected)
+    bound = ledger.get("junk_held")
+    if bound is not None and len(in_held) > bound:
+        raise IncidentError(
+            "the selection matches %d messages that were queued before the incident window opened, but only %d "
+            "of them matched the junk when they were held: the selection is wider than the junk. Nothing was "
+            "deleted" % (len(in_held), bound))
+    return len(in_held), len(in_window)
+
+
+def record(ledger, action, changed, seen_window, now, extra=None):
+    """Add an action's outcome to the ledger (IDs Postfix reported changed, window arrivals seen)."""
+    key = {"hold": "held", "delete": "purged", "requeue": "released", "release": "released",
+           "expire_release": "released"}.get(action)
+    if key:
+        ledger[key] = sorted(set(ledger[key]) | set(changed))
+    if not ledger.get("window_arrivals_final"):
+        ledger["window_arrivals"] = sorted(set(ledger["window_arrivals"]) | (set(seen_window) - set(ledger["held"])))
+        # the first release after the window ended has seen every arrival there will be
+        ledger["window_arrivals_final"] = key == "released" and ledger["window_ended"] is not None
+    event = {"time": int(now), "event": action, "changed": len(changed)}
+    event.update(extra or {})
+    ledger["history"].append(event)
+    return ledger
+
+
+def view(ledger, listed, ledger_file=None, subsets=None):
+    """What the ledger says now, against a listing of the queue (for reports and verify).
+
+    ``listed`` needs only the held messages; None (no listing) leaves out what only a listing tells.
+    ``subsets`` ({name: Selector}): how many of the incident's messages still on hold match each.
+    """
+    if listed is None:
+        result = view(ledger, [], ledger_file)
+        for key in ("left_on_hold", "left_on_hold_matching", "unaccounted", "unaccounted_count"):
+            result[key] = None
+        result["quarantine"] = {"recorded": len(ledger["quarantine"]), "on_hold": None, "missing": None,
+                                "missing_count": None}
+        return result
+    by_id = dict((m["queue_id"], m) for m in listed)
+    on_hold = set(queue_id for queue_id, m in by_id.items() if m["queue_name"] == "hold")
+    quarantine = ledger["quarantine"]
+    missing = [queue_id for queue_id in quarantine if queue_id not in on_hold]
+    _q, in_held, in_window = classify(ledger, [m for m in listed if m["queue_name"] == "hold"])
+    touched = set(ledger["held"]) | set(ledger["window_arrivals"]) | set(m["queue_id"] for m in in_window)
+    accounted = set(ledger["purged"]) | set(ledger["released"]) | on_hold
+    unaccounted = sorted(touched - accounted)
+    return {
+        "incident_id": ledger["incident_id"],
+        "ledger": ledger_file,
+        "opened": ledger["opened"],
+        "window_ended": ledger["window_ended"],
+        "window": ledger["window"],
+        "window_open": ledger["window"] and ledger["window_ended"] is None,
+        "quarantine": {"recorded": len(quarantine), "on_hold": len(quarantine) - len(missing),
+                       "missing": missing[:50], "missing_count": len(missing)},
+        "held": len(ledger["held"]),
+        "window_arrivals": len(set(ledger["window_arrivals"]) | set(m["queue_id"] for m in in_window)),
+        "purged": len(ledger["purged"]),
+        "released": len(ledger["released"]),
+        "junk_held": ledger.get("junk_held"),
+        "left_on_hold": len(in_held) + len(in_window),
+        "left_on_hold_matching": dict((name, sum(1 for m in in_held + in_window if selector.matches(m)))
+                                      for name, selector in (subsets or {}).items()),
+        "unaccounted": unaccounted[:50],
+        "unaccounted_count": len(unaccounted),
+    }
+
+
+def now():
+    return time.time()

@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""The runbook's pre-flight: every input checked before any host changes. Controller-side, pure.
+
+The roles' argument specs check types and choices (validate_argument_spec); this checks what a
+spec cannot say: a junk selection that the modules would refuse or that selects nothing, access(5)
+entries that would write a second field (``spammer@example.com OK`` permits the spammer), reject
+actions that do not reject, relative paths, plan IDs. Each problem names the variable, what is wrong
+and what would be right. Selections are checked with the modules' own Selector, so the controller
+refuses exactly what a host would.
+
+host_problems() checks the same inputs against what one host is (its map types, its tools, whether
+another system rewrites its main.cf).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import re
+
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
+    SelectionError, Selector, parse_duration)
+
+MODES = ("direct", "plan", "apply")
+# Map types postmap builds an indexed file for (the access maps the fix role owns).
+INDEXED_MAP_TYPES = ("hash", "btree", "lmdb", "cdb", "dbm", "sdbm")
+_PLAN_ID_RE = re.compile(r"\A[0-9a-f]{16}\Z")
+_INCIDENT_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
+# access(5) actions that refuse the mail (never OK, PERMIT, DUNNO, a 2xx/3xx code, or anything else).
+_REJECT_RE = re.compile(r"\A(?:(?:REJECT|DEFER|DEFER_IF_REJECT|DEFER_IF_PERMIT|DISCARD|HOLD)(?: [ -~]*)?"
+                        r"|[45][0-9][0-9](?: [ -~]*)?)\Z")
+_LOCAL_PART = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# A domain: dot-separated labels, the last one not all digits (300.1.2.3 is no domain); a leading dot for subdomains.
+_DOMAIN = r"\.?(?:%s\.)*(?=[A-Za-z0-9-]*[A-Za-z])%s" % (_LABEL, _LABEL)
+_SENDER_RES = (
+    (re.compile(r"\A%s@%s\Z" % (_LOCAL_PART, _DOMAIN)), "address"),
+    (re.compile(r"\A@%s\Z" % _DOMAIN), "@domain"),
+    (re.compile(r"\A%s@\Z" % _LOCAL_PART), "user@"),
+    (re.compile(r"\A%s\Z" % _DOMAIN), "domain"),
+)
+_IPV4_PREFIX_RE = re.compile(r"\A(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){0,3}\Z")
+_IPV6_RE = re.compile(r"\A[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*\Z")
+_SERIAL_RE = re.compile(r"\A(?:[1-9][0-9]*|(?:100|[1-9]?[0-9])%)\Z")
+
+# Where the runbook's phases read a selection (dict of the modules' selection options).
+SELECTIONS = ("mailops_junk", "assess_junk", "hold_junk", "purge_selection", "verify_junk", "requeue_exclude")
+# Absolute paths: on the hosts, and on the controller (these must exist there too when given).
+HOST_PATHS = ("mailops_state_dir", "fix_config_dir", "fix_sender_map", "fix_client_map", "purge_archive_dir",
+              "verify_delivered_dir")
+CONTROLLER_PATHS = ("mailops_report_dir", "mailops_audit_log", "purge_fetch_dir", "fix_tasks_file", "report_dir",
+                    "hold_audit_log", "purge_audit_log", "requeue_audit_log", "mailops_plan_report_dir")
+EXISTING_CONTROLLER_FILES = ("fix_tasks_file",)
+POSITIVE = ("hold_batch_size", "purge_batch_size", "requeue_batch_size", "requeue_max_active",
+            "requeue_max_active_timeout", "verify_settle_retries", "assess_summary_top", "report_top",
+            "purge_max_messages")
+NOT_NEGATIVE = ("purge_batch_pause", "requeue_batch_pause", "verify_settle_delay")
+DURATIONS = ("mailops_plan_max_age",)
+INSTANCE_OPTIONS = ("config_dir", "postfix_bin_dir", "postfix_tool_paths", "source")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_selection(name, value, required=False):
+    """Problems of one selection variable (a dict of the modules' selection options)."""
+    if value is None or value == "":
+        value = {}
+    if not isinstance(value, dict):
+        return ["%s: expected a dictionary of selection options such as {\"sender\": [\"spammer@example.com\"]}, "
+                "got %r" % (name, value)]
+    unknown = sorted(set(value) - set(Selector.OPTIONS) - {"recipient_match"})
+    if unknown:
+        return ["%s: unknown selection option(s) %s; known: %s, recipient_match"
+                % (name, ", ".join(unknown), ", ".join(Selector.OPTIONS))]
+    empty = sorted(key for key, option in value.items() if isinstance(option, list) and not option)
+    if empty:
+        return ["%s: %s: an empty list selects nothing; leave the option out instead" % (name, ", ".join(empty))]
+    if "queues" in value and name != "requeue_exclude":
+        return ["%s: give no 'queues' in a junk selection (each phase chooses its queues: hold_queues, purge_queues)"
+                % name]
+    try:
+        selector = Selector(recipient_match=value.get("recipient_match") or "any",
+                            **dict((key, value.get(key)) for key in Selector.OPTIONS))
+    except (SelectionError, TypeError, ValueError) as exc:
+        return ["%s: %s" % (name, exc)]
+    if required and selector.is_empty:
+        return ["%s: the junk selection is empty, so the purge would select nothing in particular; describe the "
+                "junk with the modules' selection options, for example {\"sender\": [\"spammer@example.com\"]}" % name]
+    return []
+
+
+def check_sender_entry(name, index, entry):
+    where = "%s[%d]" % (name, index)
+    if not isinstance(entry, str) or not entry:
+        return ["%s: expected a non-empty string, got %r" % (where, entry)]
+    if any(ord(char) < 32 or ord(char) == 127 or char.isspace() for char in entry):
+        return ["%s: %r has whitespace or a control character: it would add a second field (an action such as OK) "
+                "to the access map. Give one address, @domain, domain or user@ per entry" % (where, entry)]
+    if entry == "<>" or entry.upper() == "MAILER-DAEMON":
+        return ["%s: %r would refuse every bounce (the null sender); block the real sender instead" % (where, entry)]
+    if not any(pattern.match(entry) for pattern, _kind in _SENDER_RES):
+        return ["%s: %r is not an access(5) sender key: expected user@domain, @domain, domain or user@"
+                % (where, entry)]
+    return []
+
+
+def check_client_entry(name, index, entry):
+    where = "%s[%d]" % (name, index)
+    if not isinstance(entry, str) or not entry:
+        return ["%s: expected a non-empty string, got %r" % (where, entry)]
+    if any(ord(char) < 32 or ord(char) == 127 or char.isspace() for char in entry):
+        return ["%s: %r has whitespace or a control character: it would add a second field to the access map"
+                % (where, entry)]
+    if "/" in entry:
+        return ["%s: %r: an indexed access map does not understand CIDR; give the network as an address prefix "
+                "(10.1.2 for 10.1.2.0/24) or use your own cidr: table in fix_tasks_file" % (where, entry)]
+    if _IPV4_PREFIX_RE.match(entry) or _IPV6_RE.match(entry) or re.match(r"\A%s\Z" % _DOMAIN, entry):
+        return []
+    return ["%s: %r is not an access(5) client key: expected an IP address, an address prefix (10.1.2) or a "
+            "host or domain name" % (where, entry)]
+
+
+def _check_list(name, value, check):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        return ["%s: expected a list, got %r" % (name, value)]
+    problems = []
+    for index, entry in enumerate(value):
+        problems.extend(check(name, index, entry))
+    return problems
+
+
+def check_instance(value):
+    if value is None or value == "":
+        return []
+    if not isinstance(value, dict):
+        return ["mailops_instance: expected a dictionary of the modules' instance options (%s), got %r"
+                % (", ".join(INSTANCE_OPTIONS), value)]
+    problems = []
+    unknown = sorted(set(value) - set(INSTANCE_OPTIONS))
+    if unknown:
+        problems.append("mailops_instance: unknown option(s) %s; known: %s" % (", ".join(unknown), ", ".join(INSTANCE_OPTIONS)))
+    for key in ("config_dir", "postfix_bin_dir"):
+        if value.get(key) is not None and not (isinstance(value[key], str) and os.path.isabs(value[key])):
+            problems.append("mailops_instance.%s: expected an absolute path, got %r" % (key, value[key]))
+    tools = value.get("postfix_tool_paths")
+    if tools is not None:
+        if not isinstance(tools, dict):
+            problems.append("mailops_instance.postfix_tool_paths: expected a dictionary {tool: absolute path}")
+        else:
+            for tool, path in sorted(tools.items()):
+                if not (isinstance(path, str) and os.path.isabs(path)):
+                    problems.append("mailops_instance.postfix_tool_paths.%s: expected an absolute path, got %r" % (tool, path))
+    if value.get("source") not in (None, "auto", "json", "text"):
+        problems.append("mailops_instance.source: expected auto, json or text, got %r" % (value["source"],))
+    return problems
+
+
+def runbook_problems(values, phases):
+    """Every problem of the runbook's inputs ``values`` ({variable: value}, only those defined) for PHASES."""
+    problems = []
+    phases = set(phases)
+    mode = values.get("mailops_mode", "direct")
+    if mode not in MODES:
+        problems.append("mailops_mode: expected one of %s, got %r" % (", ".join(MODES), mode))
+    if mode == "apply":
+        plan_id = values.get("mailops_plan_id")
+        if not plan_id:
+            problems.append("mailops_plan_id: an apply run needs the ID of the approved plan "
+                            "(the plan job's mailops_plan.id)")
+        elif not (isinstance(plan_id, str) and _PLAN_ID_RE.match(plan_id)):
+            problems.append("mailops_plan_id: %r is not a plan ID (16 lower-case hexadecimal digits)" % (plan_id,))
+    elif mode in MODES and values.get("mailops_plan_id") not in (None, ""):
+        problems.append("mailops_plan_id: given with mailops_mode=%s; it is only for mailops_mode=apply" % mode)
+    incident_id = values.get("mailops_incident_id")
+    if incident_id not in (None, "") and not (isinstance(incident_id, str) and _INCIDENT_ID_RE.match(incident_id)):
+        problems.append("mailops_incident_id: %r: expected 1 to 64 letters, digits, '.', '_', ':' or '-'" % (incident_id,))
+    purging = "purge" in phases or "plan" in phases
+    for name in SELECTIONS:
+        if name in values:
+            problems.extend(check_selection(name, values[name]))
+    if purging:
+        effective = "purge_selection" if values.get("purge_selection") not in (None, "", {}) else "mailops_junk"
+        if not problems or not any(problem.startswith(effective + ":") for problem in problems):
+            problems.extend(check_selection(effective, values.get(effective), required=True))
+    problems.extend(check_instance(values.get("mailops_instance")))
+    problems.extend(_check_list("fix_block_senders", values.get("fix_block_senders"), check_sender_entry))
+    problems.extend(_check_list("fix_block_clients", values.get("fix_block_clients"), check_client_entry))
+    action = values.get("fix_reject_action")
+    if action is not None and not (isinstance(action, str) and _REJECT_RE.match(action)):
+        problems.append("fix_reject_action: %r does not refuse the mail; expected REJECT, DEFER, DEFER_IF_REJECT, "
+                        "DEFER_IF_PERMIT, DISCARD or HOLD (optionally followed by a text), or a 4xx/5xx code and a "
+                        "text, on one line" % (action,))
+    map_type = values.get("fix_map_type")
+    if map_type is not None and map_type not in INDEXED_MAP_TYPES:
+        problems.append("fix_map_type: %r is not a map type postmap indexes; expected one of %s"
+                        % (map_type, ", ".join(INDEXED_MAP_TYPES)))
+    for name in HOST_PATHS + CONTROLLER_PATHS:
+        value = values.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str) or not os.path.isabs(value):
+            problems.append("%s: expected an absolute path, got %r" % (name, value))
+        elif name in EXISTING_CONTROLLER_FILES and not os.path.isfile(value):
+            problems.append("%s: %s does not exist on the controller" % (name, value))
+    for name in POSITIVE:
+        value = values.get(name)
+        if value is not None and not (_is_int(value) and value >= 1):
+            problems.append("%s: expected a whole number of at least 1, got %r" % (name, value))
+    for name in NOT_NEGATIVE:
+        value = values.get(name)
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0):
+            problems.append("%s: expected a number of 0 or more, got %r" % (name, value))
+    for name in DURATIONS:
+        if values.get(name) is not None:
+            try:
+                if parse_duration(values[name], name) <= 0:
+                    raise SelectionError("%s: must be longer than 0" % name)
+            except SelectionError as exc:
+                problems.append(str(exc))
+    percentage = values.get("mailops_max_fail_percentage")
+    if percentage is not None and not (_is_int(percentage) and 0 <= percentage <= 100):
+        problems.append("mailops_max_fail_percentage: expected a whole number from 0 to 100, got %r" % (percentage,))
+    serial = values.get("mailops_serial")
+    if serial is not None and not _SERIAL_RE.match(str(serial)):
+        problems.append("mailops_serial: expected a number of hosts (1 or more) or a percentage such as 25%%, got %r"
+                        % (serial,))
+    return problems
+
+
+def host_problems(instance, values, paths=None):
+    """Problems of the inputs on one host: ``instance`` is postfix_queue_info's instance (tools, map types, managed_by).
+
+    ``paths`` is {variable: whether the directory exists on the host} for the host paths that must exist.
+    """
+    problems = []
+    managed = instance.get("managed_by")
+    window = values.get("mailops_window", True)
+    blocking = bool(values.get("fix_block_senders")) or bool(values.get("fix_block_clients"))
+    if managed and window:
+        problems.append("mailops_window: main.cf of %s is rewritten by %s's configuration daemon, so the incident "
+                        "window (set with postconf) would not last; run with mailops_window=false and hold new mail "
+                        "with %s's own tools (docs/runbook.md)" % (instance.get("config_dir"), managed, managed))
+    if managed and blocking:
+        problems.append("fix_block_senders: main.cf of %s is rewritten by %s's configuration daemon, so the built-in "
+                        "block (postconf) would not last; leave fix_block_senders/fix_block_clients empty and block in "
+                        "fix_tasks_file (docs/runbook.md has a Zimbra example)" % (instance.get("config_dir"), managed))
+    map_type = values.get("fix_map_type", "hash")
+    if blocking and map_type not in (instance.get("map_types") or []):
+        problems.append("fix_map_type: %s is not a map type this Postfix supports (postconf -m: %s)"
+                        % (map_type, ", ".join(instance.get("map_types") or [])))
+    tools = instance.get("tools") or {}
+    needed = ["postconf", "postqueue", "postsuper"]
+    needed += ["postcat"] if values.get("_purging") else []
+    needed += ["postfix", "postmap"] if blocking or values.get("_reloading") else []
+    missing = [tool for tool in needed if tool not in tools]
+    if missing:
+        where = "mailops_instance.postfix_bin_dir" if (values.get("mailops_instance") or {}).get("postfix_bin_dir") \
+            else "mailops_instance"
+        problems.append("%s: %s not found on this host; set postfix_bin_dir (the directory of Postfix's commands) "
+                        "or postfix_tool_paths" % (where, ", ".join(missing)))
+    for name, exists in sorted((paths or {}).items()):
+        if not exists:
+            problems.append("%s: %s does not exist on this host" % (name, values.get(name)))
+    return problems

@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""What each phase of the runbook leaves for the others and for the report. Controller-side, pure.
+
+A module's result goes in, the phase's fact comes out (assess_result, hold_result, purge_result,
+requeue_result, verify_result): the roles keep no arithmetic in Jinja, and every figure of the
+report is computed here, once.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import re
+
+_LIST_SPLIT_RE = re.compile(r"[\s,]+")
+
+
+def _count(value):
+    return len(value) if isinstance(value, (list, tuple)) else int(value or 0)
+
+
+def assessment(info):
+    """assess_result from postfix_queue_info's result (whole queue, the junk subset, the incident)."""
+    summary = info["summary"]
+    junk = (info.get("subsets") or {}).get("junk")
+    incident = info.get("incident")
+    on_hold = summary.get("by_queue", {}).get("hold", {}).get("messages", 0)
+    running = info["instance"].get("running")
+    problems = [] if running else ["Postfix is not running: %s" % info["instance"].get("running_reason")]
+    continuing = bool(incident) and bool(incident.get("window_open") or incident.get("left_on_hold"))
+    affected = bool(junk and junk["total"]) or continuing
+    return {
+        "time": info["listed_at"],
+        "summary": summary,
+        "junk": junk["total"] if junk is not None else None,
+        "junk_summary": junk,
+        "postfix_version": info["postfix_version"],
+        "instance": info["instance"],
+        # what is on hold now that is not the runbook's: the earlier hold (its ledger has it when an incident is open)
+        "on_hold_before": incident["quarantine"]["recorded"] if continuing else on_hold,
+        "incident": incident,
+        "continuing": continuing,
+        "affected": affected if junk is not None else True,
+        "problems": problems,
+    }
+
+
+def phase_result(result, phase, fetched=None):
+    """hold_result, purge_result or requeue_result from postfix_queue_action's result."""
+    incident = result.get("incident") or {}
+    common = {
+        "matched": result.get("matched", 0),
+        "vanished": _count(result.get("vanished")),
+        "plan_id": result.get("plan_id"),
+        "skipped_changed": _count(result.get("skipped_changed")),
+        "listed_at": result.get("listed_at"),
+        "excluded_quarantine": incident.get("excluded_quarantine"),
+        "incident_id": incident.get("incident_id"),
+    }
+    changed = result.get("changed_count", 0)
+    if phase == "hold":
+        return dict(common, held=changed, in_flight=(result.get("matched_by_queue") or {}).get("active", 0),
+                    junk_held=incident.get("junk_held"))
+    if phase == "purge":
+        archive = result.get("archive") or {}
+        return dict(common, purged=changed, archived=archive.get("count", 0), archive_dir=archive.get("directory"),
+                    fetched_to=(fetched or {}).get("dest"), held_part=incident.get("selected_held"),
+                    window_arrivals=incident.get("selected_window"))
+    if phase == "requeue":
+        return dict(common, requeued=changed, batches=_count(result.get("batches")),
+                    excluded=result.get("excluded", 0), window_arrivals=incident.get("selected_window"))
+    raise ValueError("phase_result: unknown phase %r (hold, purge or requeue)" % (phase,))
+
+
+def verify_accounting(info, assess=None, hold=None, purge=None, requeue=None, delivered_times=None):
+    """verify_result: every message the runbook held is accounted for, from the incident's ledger on the host.
+
+    ``info`` is postfix_queue_info's result after the run (summary, the junk subset, the incident view);
+    ``delivered_times`` the modification times of the files at a delivery sink (None: not counted).
+    """
+    problems = []
+    summary = info["summary"]
+    incident = info.get("incident")
+    junk = (info.get("subsets") or {}).get("junk")
+    on_hold = summary.get("by_queue", {}).get("hold", {}).get("messages", 0)
+    purged = (purge or {}).get("purged", 0) or 0
+    archived = (purge or {}).get("archived", 0) or 0
+    before = ((assess or {}).get("summary") or {}).get("total")
+    delivered = None
+    if delivered_times is not None and assess:
+        delivered = sum(1 for stamp in delivered_times if float(stamp) >= float(assess["time"]))
+    if incident is None:
+        problems.append("no incident ledger on this host: nothing the runbook did can be accounted for here")
+        incident = {}
+    quarantine = incident.get("quarantine") or {}
+    if quarantine.get("missing_count"):
+        problems.append("%d messages of the earlier hold are no longer on hold (first: %s)"
+                        % (quarantine["missing_count"], ", ".join(quarantine.get("missing") or [])))
+    if incident.get("unaccounted_count"):
+        problems.append("%d messages the runbook held are neither purged, released nor on hold (first: %s)"
+                        % (incident["unaccounted_count"], ", ".join(incident.get("unaccounted") or [])))
+    if incident.get("window_open"):
+        problems.append("the incident window is still open: new mail is held (end it with the requeue phase or "
+                        "mailops.postfix.end_window)")
+    junk_on_hold = (incident.get("left_on_hold_matching") or {}).get("junk", 0) or 0
+    left_on_hold = incident.get("left_on_hold") or 0
+    if left_on_hold - junk_on_hold > 0:
+        problems.append("%d messages the runbook held are still on hold, never released" % (left_on_hold - junk_on_hold))
+    junk_outside_hold = None
+    if junk is not None:
+        junk_outside_hold = junk["total"] - junk.get("by_queue", {}).get("hold", {}).get("messages", 0)
+        if junk_outside_hold > 0:
+            problems.append("%d junk messages are queued outside hold, waiting to be delivered" % junk_outside_hold)
+        if junk_on_hold:
+            problems.append("%d junk messages arrived after the purge and are still on hold: the cause is not fixed "
+                            "(run the purge again once it is)" % junk_on_hold)
+    if purge is not None and archived != purged:
+        problems.append("archived %d but purged %d" % (archived, purged))
+    held_part, junk_held = (purge or {}).get("held_part"), (hold or {}).get("junk_held")
+    if held_part is not None and junk_held is not None and held_part > junk_held:
+        problems.append("purged %d messages held before the window, more than the %d junk messages held"
+                        % (held_part, junk_held))
+    result = {
+        "ok": not problems,
+        "problems": problems,
+        "before": before,
+        "remaining": summary["total"],
+        "on_hold": on_hold,
+        "quarantine_kept": quarantine.get("on_hold"),
+        "quarantine": quarantine.get("recorded"),
+        "held": incident.get("held"),
+        "window_arrivals": incident.get("window_arrivals"),
+        "purged": purged,
+        "archived": archived,
+        "released": incident.get("released"),
+        "left_on_hold": left_on_hold,
+        "delivered": delivered,
+        "junk_left": (junk_outside_hold or 0) + junk_on_hold if junk is not None else None,
+        "summary": summary,
+        "incident_id": incident.get("incident_id"),
+        "window_open": incident.get("window_open"),
+        "postfix_version": info.get("postfix_version"),
+    }
+    result["summary_line"] = (
+        "held %s + arrived in the window %s = purged %d (archived %d) + released %s + left on hold %d; earlier hold "
+        "%s of %s kept; junk left %s; delivered %s" % (
+            result["held"], result["window_arrivals"], purged, archived, result["released"], left_on_hold,
+            result["quarantine_kept"], result["quarantine"], result["junk_left"],
+            "not counted" if delivered is None else delivered))
+    if problems:
+        result["summary_line"] = "ACCOUNTING FAILED: " + "; ".join(problems)
+    return result
+
+
+def split_list(value):
+    return [item for item in _LIST_SPLIT_RE.split(value or "") if item]
+
+
+def restriction_first(current, check):
+    """The restriction list with CHECK ('check_sender_access hash:/path') first, or '' when its table is in it."""
+    table = check.split()[-1]
+    if table in split_list(current):
+        return ""
+    current = (current or "").strip()
+    return check + (", " + current if current else "")

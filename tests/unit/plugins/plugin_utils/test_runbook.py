@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The phases' facts and verify's accounting, from module results shaped as the modules return them."""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _queue
+from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
+from ansible_collections.mailops.postfix.tests.unit import captures
+
+
+def summary(total, hold=0):
+    by_queue = {}
+    if total - hold:
+        by_queue["deferred"] = {"messages": total - hold, "bytes": 0}
+    if hold:
+        by_queue["hold"] = {"messages": hold, "bytes": 0}
+    return {"total": total, "by_queue": by_queue}
+
+
+def incident_view(**changes):
+    view = {"incident_id": "t-1", "window_open": False, "quarantine": {"recorded": 5, "on_hold": 5, "missing": [],
+            "missing_count": 0}, "held": 100, "window_arrivals": 30, "purged": 90, "released": 40, "junk_held": 80,
+            "left_on_hold": 0, "left_on_hold_matching": {"junk": 0}, "unaccounted": [], "unaccounted_count": 0}
+    view.update(changes)
+    return view
+
+
+def after(**changes):
+    info = {"summary": summary(5, hold=5), "subsets": {"junk": summary(0)}, "incident": incident_view(),
+            "postfix_version": "3.7.11"}
+    info.update(changes)
+    return info
+
+
+ASSESS = {"summary": summary(105, hold=5), "junk": 80, "time": 1000.0}
+PURGE = {"purged": 90, "archived": 90, "held_part": 80, "window_arrivals": 10}
+HOLD = {"held": 100, "junk_held": 80}
+
+
+def test_a_clean_run_adds_up():
+    result = _runbook.verify_accounting(after(), ASSESS, HOLD, PURGE, {"requeued": 40}, [999.0, 1000.0, 1001.5])
+    assert result["ok"] and result["problems"] == []
+    assert result["delivered"] == 2 and result["quarantine_kept"] == 5 and result["junk_left"] == 0
+    assert result["summary_line"].startswith("held 100 + arrived in the window 30 = purged 90 (archived 90)")
+
+
+@pytest.mark.parametrize("info, purge, words", [
+    (after(incident=incident_view(quarantine={"recorded": 5, "on_hold": 4, "missing": ["ABC123"], "missing_count": 1})),
+     PURGE, "1 messages of the earlier hold are no longer on hold (first: ABC123)"),
+    (after(incident=incident_view(unaccounted=["DEF456"], unaccounted_count=1)), PURGE,
+     "1 messages the runbook held are neither purged, released nor on hold"),
+    (after(incident=incident_view(window_open=True)), PURGE, "the incident window is still open"),
+    (after(incident=incident_view(left_on_hold=3, left_on_hold_matching={"junk": 1})), PURGE,
+     "2 messages the runbook held are still on hold, never released"),
+    (after(incident=incident_view(left_on_hold=1, left_on_hold_matching={"junk": 1})), PURGE,
+     "1 junk messages arrived after the purge and are still on hold"),
+    (after(subsets={"junk": summary(3)}), PURGE, "3 junk messages are queued outside hold"),
+    (after(), dict(PURGE, archived=89), "archived 89 but purged 90"),
+    (after(), dict(PURGE, held_part=81), "purged 81 messages held before the window, more than the 80"),
+    (after(incident=None), PURGE, "no incident ledger on this host"),
+])
+def test_problems_are_found(info, purge, words):
+    result = _runbook.verify_accounting(info, ASSESS, HOLD, purge, {"requeued": 40})
+    assert not result["ok"]
+    assert any(problem.startswith(words) for problem in result["problems"]), result["problems"]
+    assert result["summary_line"].startswith("ACCOUNTING FAILED")
+
+
+def test_accounting_against_a_real_ledger_view():
+    """verify_accounting reads _incident.view() as the module returns it."""
+    listing = _queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
+    held = [m["queue_id"] for m in listing if m["queue_name"] != "hold"]
+    quarantine = [m["queue_id"] for m in listing if m["queue_name"] == "hold"]
+    ledger = _incident.new_ledger("t", {"name": "postfix", "config_dir": "/etc/postfix"}, 1, quarantine, [], True, {}, "/x")
+    _incident.record(ledger, "hold", held, [], 2)
+    _incident.record(ledger, "delete", held[:1], [], 3)
+    ledger["window_ended"] = 4
+    _incident.record(ledger, "requeue", held[1:], [], 5)
+    holds = [m for m in listing if m["queue_name"] == "hold"]
+    view = _incident.view(ledger, holds)
+    info = {"summary": summary(len(holds), hold=len(holds)), "incident": view, "postfix_version": "3.7.11"}
+    result = _runbook.verify_accounting(info, None, {"held": len(held)}, {"purged": 1, "archived": 1}, {"requeued": len(held) - 1})
+    assert result["ok"], result["problems"]
+    assert (result["held"], result["purged"], result["released"], result["quarantine_kept"]) == (
+        len(held), 1, len(held) - 1, len(quarantine))
+
+
+def test_assessment_of_an_unaffected_host_and_of_one_to_finish():
+    info = {"summary": summary(10, hold=2), "subsets": {"junk": summary(0)}, "incident": None, "listed_at": 5.0,
+            "postfix_version": "3.7.11", "instance": {"running": True}}
+    result = _runbook.assessment(info)
+    assert result["affected"] is False and result["on_hold_before"] == 2 and result["problems"] == []
+    info["incident"] = incident_view(window_open=True)
+    result = _runbook.assessment(info)
+    assert result["affected"] is True and result["continuing"] and result["on_hold_before"] == 5
+    info["instance"] = {"running": False, "running_reason": "no master.pid"}
+    assert _runbook.assessment(info)["problems"] == ["Postfix is not running: no master.pid"]
+
+
+def test_phase_results():
+    action = {"changed_count": 3, "matched": 4, "vanished": ["A"], "matched_by_queue": {"active": 1, "deferred": 3},
+              "incident": {"junk_held": 2, "selected_held": 2, "selected_window": 1, "excluded_quarantine": 5},
+              "archive": {"count": 3, "directory": "/var/backups/x"}, "batches": [{}, {}], "excluded": 7}
+    assert _runbook.phase_result(action, "hold")["in_flight"] == 1
+    purge = _runbook.phase_result(action, "purge", fetched={"dest": "/srv/x.tar.gz"})
+    assert (purge["purged"], purge["archived"], purge["held_part"], purge["window_arrivals"], purge["fetched_to"]) == (
+        3, 3, 2, 1, "/srv/x.tar.gz")
+    requeue = _runbook.phase_result(action, "requeue")
+    assert (requeue["requeued"], requeue["batches"], requeue["excluded"], requeue["vanished"]) == (3, 2, 7, 1)
+    with pytest.raises(ValueError):
+        _runbook.phase_result(action, "fix")
+
+
+@pytest.mark.parametrize("current, expected", [
+    ("", "check_sender_access hash:/etc/postfix/m"),
+    ("permit_mynetworks, reject_unauth_destination",
+     "check_sender_access hash:/etc/postfix/m, permit_mynetworks, reject_unauth_destination"),
+    ("check_sender_access hash:/etc/postfix/m, permit_mynetworks", ""),
+    ("permit_mynetworks,\n    check_sender_access hash:/etc/postfix/m", ""),
+])
+def test_restriction_first(current, expected):
+    assert _runbook.restriction_first(current, "check_sender_access hash:/etc/postfix/m") == expected
