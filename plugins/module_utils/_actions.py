@@ -150,6 +150,8 @@ def _run(params, check_mode):
             result["requeued_long_held"] = list(plan.long_held)
             result["vanished"] = list(plan.already)
             return result, None, warnings
+        if incident:
+            incident.intend(action_name, plan.queue_ids)
         try:
             _act(cli, action_name, plan, steps, params, instance, result)
         finally:
@@ -191,6 +193,8 @@ class _Incident:
 
     def narrow(self, action_name, selected, result):
         """Keep the earlier hold out of the action (and, with scope, what the incident did not hold)."""
+        if self.ledger is not None and not self.check_mode and _incident.settle(self.ledger, self.hold_ids):
+            _incident.write_ledger(self.path, self.ledger)      # an earlier run was killed half-way
         if self.ledger is None:
             if not self.check_mode:
                 raise _incident.IncidentError(
@@ -216,6 +220,13 @@ class _Incident:
             summary["junk_held"] = len(self.junk_ids & held)
         result["incident"] = summary
         return kept
+
+    def intend(self, action_name, ids):
+        """Write-ahead, before the first batch: what this run is about to do."""
+        if self.check_mode or self.ledger is None or not ids:
+            return
+        _incident.intend(self.ledger, action_name, ids, self.now)
+        _incident.write_ledger(self.path, self.ledger)
 
     def record(self, action_name, result):
         """Write what Postfix reported changed (and the window arrivals seen) to the ledger."""

@@ -263,10 +263,10 @@ class Scope:
 def classify(ledger, messages):
     """Split listed messages by the ledger: (quarantine, held, window) lists of messages.
 
-    Until the requeue after the window has recorded them, held mail that is in neither the
-    quarantine nor the held list arrived in the window. From then on the window's arrivals are the
-    IDs recorded, and anything else on hold (mail the host's own checks hold again after the
-    requeue, or new mail) is not the incident's.
+    While the window is open, held mail that is in neither the quarantine nor the held list arrived
+    in the window. Ending the window records every such message (the hold directory then); from then
+    on the window's arrivals are the IDs recorded, and anything else on hold (mail the host's own
+    checks hold again after the requeue, or new mail) is not the incident's.
     """
     quarantine, held = set(ledger["quarantine"]), set(ledger["held"])
     windowed = set(ledger["window_arrivals"])
@@ -321,16 +321,44 @@ def purge_guard(ledger, selected):
     return len(in_held), len(in_window)
 
 
+_RECORDED_AS = {"hold": "held", "delete": "purged", "requeue": "released", "release": "released",
+                "expire_release": "released"}
+
+
+def intend(ledger, action, ids, now):
+    """Write-ahead: what an action is about to do, so that a run killed half-way is still accounted for."""
+    if action in _RECORDED_AS and ids:
+        ledger["pending"] = {"action": action, "ids": sorted(ids), "time": int(now)}
+    return ledger
+
+
+def settle(ledger, on_hold):
+    """Account for what an interrupted action did, from where its messages are now (``on_hold``: IDs on hold).
+
+    A held message is on hold; a deleted one (archived first, so its content is safe) or a released one is
+    no longer there. What is still where it was is left as it is (the next run acts on it again).
+    """
+    pending = ledger.pop("pending", None)
+    if not pending:
+        return False
+    on_hold = set(on_hold)
+    ids = set(pending["ids"])
+    done = ids & on_hold if pending["action"] == "hold" else ids - on_hold
+    key = _RECORDED_AS[pending["action"]]
+    ledger[key] = sorted(set(ledger[key]) | done)
+    ledger["history"].append({"time": pending["time"], "event": pending["action"] + " (interrupted, settled)",
+                              "changed": len(done)})
+    return True
+
+
 def record(ledger, action, changed, seen_window, now, extra=None):
     """Add an action's outcome to the ledger (IDs Postfix reported changed, window arrivals seen)."""
-    key = {"hold": "held", "delete": "purged", "requeue": "released", "release": "released",
-           "expire_release": "released"}.get(action)
+    ledger.pop("pending", None)
+    key = _RECORDED_AS.get(action)
     if key:
         ledger[key] = sorted(set(ledger[key]) | set(changed))
-    if not ledger.get("window_arrivals_final"):
+    if not ledger.get("window_arrivals_final"):     # ending the window records them all (and makes them final)
         ledger["window_arrivals"] = sorted(set(ledger["window_arrivals"]) | (set(seen_window) - set(ledger["held"])))
-        # the first release after the window ended has seen every arrival there will be
-        ledger["window_arrivals_final"] = key == "released" and ledger["window_ended"] is not None
     event = {"time": int(now), "event": action, "changed": len(changed)}
     event.update(extra or {})
     ledger["history"].append(event)
@@ -350,6 +378,9 @@ def view(ledger, listed, ledger_file=None, subsets=None):
         result["quarantine"] = {"recorded": len(ledger["quarantine"]), "on_hold": None, "missing": None,
                                 "missing_count": None}
         return result
+    if ledger.get("pending"):
+        ledger = json.loads(json.dumps(ledger))
+        settle(ledger, [m["queue_id"] for m in listed if m["queue_name"] == "hold"])
     by_id = dict((m["queue_id"], m) for m in listed)
     on_hold = set(queue_id for queue_id, m in by_id.items() if m["queue_name"] == "hold")
     quarantine = ledger["quarantine"]

@@ -138,8 +138,14 @@ def end_window(cli, params, check_mode, now):
     if os.path.exists(table) and not _incident.window_in_effect(after, table):
         os.unlink(table)
     if ledger["window_ended"] is None:
+        # Everything the window held is on hold now: record it, so that what the incident holds is known by ID
+        # whatever runs next (a requeue, or a new incident after a failed run, which takes over what is left).
+        arrivals = set(_incident.scan_hold(instance["queue_directory"])) - set(ledger["quarantine"]) - set(ledger["held"])
+        ledger["window_arrivals"] = sorted(set(ledger["window_arrivals"]) | arrivals)
+        ledger["window_arrivals_final"] = True
         ledger["window_ended"] = int(now)
-        ledger["history"].append({"time": int(now), "event": "window ended", "operator": params["operator"]})
+        ledger["history"].append({"time": int(now), "event": "window ended", "operator": params["operator"],
+                                  "window_arrivals": len(ledger["window_arrivals"])})
         _incident.write_ledger(path, ledger)
     _log(cli, params, "window ended", ledger, warnings)
     return True, _result(ledger, path, instance, after), diff, warnings

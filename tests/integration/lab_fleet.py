@@ -6,9 +6,11 @@
 
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -26,17 +28,41 @@ def lab_cmd(*args):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
 
 
-def fresh_fleet(count, junk, backscatter, legitimate):
-    """A fresh lab of COUNT hosts, each with a fresh incident; returns the host names."""
-    lab_cmd("up", "--hosts", str(count))
+def fresh_fleet(count, junk, backscatter, legitimate, quarantine=5, layout="mixed"):
+    """A fresh lab of COUNT hosts, each Postfix instance with a fresh incident; returns the targets' names."""
+    lab_cmd("up", "--hosts", str(count), "--layout", layout)
     subprocess.run([sys.executable, os.path.join(LAB, "incident.py"), "--junk", str(junk),
-                    "--backscatter", str(backscatter), "--legitimate", str(legitimate)], check=True)
-    return lab.host_names(count)
+                    "--backscatter", str(backscatter), "--legitimate", str(legitimate),
+                    "--quarantine", str(quarantine)], check=True, stdout=subprocess.DEVNULL)
+    return [entry["target"] for entry in lab.targets()]
 
 
-def in_host(host, *argv, **kwargs):
+@contextlib.contextmanager
+def live_traffic(*args):
+    """lab/traffic.py runs (mail keeps arriving on every target) until the block ends; yields its output lines."""
+    proc = subprocess.Popen([sys.executable, os.path.join(LAB, "traffic.py")] + list(args), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True)
+    lines = [proc.stdout.readline()]          # "traffic: sending to ..." once every sender runs
+    try:
+        yield lines
+    finally:
+        proc.send_signal(signal.SIGTERM)      # our own child, by its PID
+        out, _err = proc.communicate(timeout=120)
+        lines.extend(out.splitlines())
+    assert proc.returncode == 0, lines
+
+
+def in_host(target, *argv, **kwargs):
+    """Run ARGV inside the host of a target (a Postfix command: give lab.tool's path for relocated hosts)."""
     check = kwargs.pop("check", False)
-    return subprocess.run(lab.enter(host) + list(argv), stdout=subprocess.PIPE, universal_newlines=True,
+    return subprocess.run(lab.enter(target) + list(argv), stdout=subprocess.PIPE, universal_newlines=True,
+                          check=check, **kwargs)
+
+
+def postfix(target, command, *argv, **kwargs):
+    """A Postfix command of TARGET (its own tool path and -c DIR), inside its host."""
+    check = kwargs.pop("check", True)
+    return subprocess.run(lab.tool(target, command) + list(argv), stdout=subprocess.PIPE, universal_newlines=True,
                           check=check, **kwargs)
 
 
@@ -50,40 +76,63 @@ def recap(output):
     return counters
 
 
-def spool_digest(host):
-    """sha256 over every queue file of HOST (path and content) and its main.cf."""
-    digest = hashlib.sha256()
-    base = os.path.join(lab.host_dir(host), "spool")
-    for queue in ("maildrop", "incoming", "active", "deferred", "hold", "corrupt", "defer", "bounce"):
-        for folder, dirs, files in sorted(os.walk(os.path.join(base, queue))):
+def _digest_tree(digest, base, subdirs=("",)):
+    for sub in subdirs:
+        for folder, dirs, files in sorted(os.walk(os.path.join(base, sub))):
             dirs.sort()
             for name in sorted(files):
                 path = os.path.join(folder, name)
                 digest.update(path.encode() + b"\0")
                 with open(path, "rb") as handle:
                     digest.update(handle.read())
-    with open(os.path.join(lab.host_dir(host), "etc-postfix", "main.cf"), "rb") as handle:
+
+
+def spool_digest(target):
+    """sha256 over every queue file of TARGET (path and content) and its main.cf."""
+    digest = hashlib.sha256()
+    _digest_tree(digest, lab.target_path(target, "spool"),
+                 ("maildrop", "incoming", "active", "deferred", "hold", "corrupt", "defer", "bounce"))
+    with open(os.path.join(lab.target_path(target, "etc"), "main.cf"), "rb") as handle:
         digest.update(handle.read())
     return digest.hexdigest()
 
 
-def truth_of(hosts):
-    return dict((host, truth.check_host(host)) for host in hosts)
+def config_digest(target):
+    """sha256 over every file under TARGET's Postfix configuration directory."""
+    digest = hashlib.sha256()
+    _digest_tree(digest, lab.target_path(target, "etc"))
+    return digest.hexdigest()
 
 
-def queued_count(host, queue=None):
-    return sum(1 for message in lab.listing(host) if queue is None or message["queue_name"] == queue)
+def queue_state(target):
+    """TARGET's queue as (queue ID, queue name) pairs."""
+    return sorted((m["queue_id"], m["queue_name"]) for m in lab.listing(target))
+
+
+def untouched(targets):
+    """What must not change when a run is refused: each target's queue (IDs and queues), config files, spool files."""
+    return dict((target, (queue_state(target), config_digest(target), spool_digest(target))) for target in targets)
+
+
+def truth_of(targets, final=True):
+    return dict((target, truth.check_host(target, final)) for target in targets)
+
+
+def queued_count(target, queue=None):
+    return sum(1 for message in lab.listing(target) if queue is None or message["queue_name"] == queue)
 
 
 def make_runbook(controller, tmp_path):
     """Start or run a collection playbook against the lab's inventory."""
     def command(name, check_mode=False, **extra):
+        limit = extra.pop("_limit", None)
         report_dir = str(tmp_path / ("report-%d" % len(os.listdir(str(tmp_path)))))
         variables = dict({"fix_tasks_file": os.path.join(LAB, "fix-relay.yml"), "mailops_report_dir": report_dir,
                           "mailops_hosts": "mailhosts", "report_print": False}, **extra)
         argv = [os.path.join(controller["bin"], "ansible-playbook"), "-c", controller["connection"],
                 "-i", os.path.join(lab.STATE, "inventory.yml"), "-e", "@" + os.path.join(LAB, "incident-vars.yml"),
-                "-e", json.dumps(variables), "mailops.postfix." + name] + (["--check"] if check_mode else [])
+                "-e", json.dumps(variables), "mailops.postfix." + name] + (["--check"] if check_mode else []) \
+            + (["--limit", limit] if limit else [])
         env = dict(os.environ, LANG="C.UTF-8", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="False",
                    ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_PARAMIKO_RECORD_HOST_KEYS="False",
                    ANSIBLE_HOST_KEY_CHECKING="False", PATH=controller["bin"] + os.pathsep + os.environ["PATH"])

@@ -2,129 +2,174 @@
 # Copyright (c) mailops.postfix contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The runbook over the lab fleet, and its faults: real namespaced hosts, real sshd, real Postfix.
+"""The runbook over the lab fleet, on a live incident, and its faults: real namespaced hosts, real sshd, Postfix.
 
-Every test brings up a fresh 5-host lab with a fresh incident (lab/lab.py, lab/incident.py),
-runs the collection's playbooks through the controller under test (ssh on 2.21, paramiko on
-2.19), and checks the outcome from outside Ansible against the incident's ground truth
-(lab/truth.py) and the hosts' spool files.
+Every test brings up a fresh 5-host lab - h02 with its Postfix relocated (commands only in
+/opt/postfix/sbin), h03 with long queue IDs, h05 with a second instance (the targets h05 and h05b) -
+with a fresh incident on every instance, the host's own earlier hold (quarantined mail) included;
+lab/traffic.py keeps mail arriving (junk and legitimate, by SMTP and by local sendmail) where a test
+says so. The collection's playbooks run through the controller under test (ssh on 2.21, paramiko on
+2.19); the outcome is checked from outside Ansible against the ground truth (lab/truth.py), the
+hosts' spool and configuration files.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import os
 import signal
-import smtplib
 import subprocess
 import time
 
 import pytest
 
-from lab_fleet import HERE, LAB, fresh_fleet, in_host, lab, queued_count, spool_digest, truth, truth_of
+from lab_fleet import (HERE, LAB, fresh_fleet, in_host, lab, live_traffic, postfix, queued_count,
+                       spool_digest, truth, truth_of, untouched)
 
-HOSTS = ["h01", "h02", "h03", "h04", "h05"]
-JUNK, BACKSCATTER, LEGIT = 100, 10, 30
+HOSTS = 5
+JUNK, BACKSCATTER, LEGIT, QUARANTINE = 40, 4, 16, 5
+GENERATED = JUNK + BACKSCATTER + LEGIT + QUARANTINE
 JUNK_SENDER = "webmaster@example.org"
+WINDOW_PARAMETERS = ("header_checks", "internal_mail_filter_classes")
 
 
 @pytest.fixture
 def fleet(lab_session):
-    """A fresh lab with a fresh incident on every host."""
-    return fresh_fleet(len(HOSTS), JUNK, BACKSCATTER, LEGIT)
+    """A fresh lab with a fresh incident on every Postfix instance; the targets' names."""
+    return fresh_fleet(HOSTS, JUNK, BACKSCATTER, LEGIT, QUARANTINE)
 
 
-def test_cleanup_over_five_hosts(fleet, runbook):
-    out = runbook("cleanup")
+def window_settings(target):
+    """What main.cf says of the parameters the incident window changes (postconf -n: only what it sets)."""
+    return postfix(target, "postconf", "-n", *WINDOW_PARAMETERS).stdout
+
+
+def master_cf(target):
+    with open(os.path.join(lab.target_path(target, "etc"), "master.cf"), "rb") as handle:
+        return handle.read()
+
+
+def sink(target):
+    return os.listdir(lab.target_path(target, "sink"))
+
+
+def test_live_incident_over_five_hosts(fleet, runbook):
+    """Junk and legitimate mail keep arriving during the whole run: none of the junk leaves, none of the rest is lost."""
+    settings, masters = dict((t, window_settings(t)) for t in fleet), dict((t, master_cf(t)) for t in fleet)
+    with live_traffic() as traffic:
+        out = runbook("cleanup")
     report = out["report"]
-    assert report["host_status"] == {"verified": 5}
-    per_host = JUNK + BACKSCATTER
-    assert report["total"]["phases"]["purged"] == report["total"]["phases"]["archived"] == 5 * per_host
-    assert report["total"]["phases"]["delivered"] == 5 * LEGIT
-    assert report["total"]["before"]["total"] == 5 * (per_host + LEGIT)
-    assert report["total"]["after"]["total"] == 0
-    for host, result in truth_of(fleet).items():
-        assert result["ok"], (host, result["problems"])
-        assert result["figures"]["archived"] == per_host and result["figures"]["delivered"] == LEGIT
-    # the fix is in place: the compromised account is refused at SMTP, others are not
-    client = smtplib.SMTP(lab.host_ip("h04"), 25, timeout=10)
-    client.ehlo("test")
-    client.mail(JUNK_SENDER)
-    assert client.rcpt("someone@victim01.example")[0] == 554
-    client.rset()
-    client.mail("alice@example.org")
-    assert client.rcpt("someone@client1.example")[0] == 250
-    client.quit()
-    # the Markdown report says the same
-    with open(os.path.join(out["report_dir"], "report.md")) as handle:
-        markdown = handle.read()
-    total = 5 * (per_host + LEGIT)
-    assert "| **total** |  | %d (deferred %d) | 0 |" % (total, total) in markdown
+    assert report["host_status"] == {"verified": len(fleet)}, report["host_status"]
+    for target, result in truth_of(fleet).items():
+        assert result["ok"], (target, result["problems"][:10])
+        figures = result["figures"]
+        assert figures["live"] > 0 and figures["quarantine"] == QUARANTINE, figures
+        phases = report["hosts"][target]["phases"]
+        assert phases["window_arrivals"] > 0 and phases["on_hold_before"] == QUARANTINE, phases
+        assert phases["purged"] == phases["archived"] >= JUNK + BACKSCATTER and phases["junk_left"] == 0, phases
+        # the window is gone: main.cf has exactly its own values again, master.cf was never touched
+        assert window_settings(target) == settings[target] and master_cf(target) == masters[target]
+        assert not os.path.exists(os.path.join(lab.target_path(target, "etc"), "mailops_incident_window.regexp"))
+    # after the fix the compromised account was refused, by SMTP and by sendmail, on every instance
+    summary = dict(line.split(": ", 2)[1:] for line in traffic if line.startswith("traffic: h"))
+    assert set(summary) == set(fleet)
+    assert all("refused junk smtp" in counts and "refused junk sendmail" in counts for counts in summary.values()), summary
+    # the relocated host ran the whole runbook with its commands found nowhere but in postfix_bin_dir
+    assert in_host("h02", "sh", "-c", "command -v postsuper || ls /usr/sbin/postsuper").returncode != 0
+
+
+def test_failure_between_hold_and_requeue_end_window_and_rerun(fleet, runbook):
+    """Every host fails after its fix: the window stays open and nothing leaves; ending it alone restores main.cf;
+    the runbook run again converges."""
+    settings = dict((t, window_settings(t)) for t in fleet)
+    with live_traffic():
+        out = runbook("cleanup", expect_rc=2, fix_tasks_file=os.path.join(HERE, "files", "fix-then-fail.yml"),
+                      mailops_lab_dir=LAB, mailops_fault_hosts=fleet)
+        report = out["report"]
+        assert report["host_status"] == {"partial": len(fleet)}, report["host_status"]
+        for target in fleet:
+            entry = report["hosts"][target]
+            assert entry["window_open"] and any("mailops.postfix.end_window" in p for p in entry["problems"]), entry
+        # the relay works again and mail keeps coming, yet nothing has left any host: all of it is held
+        assert all(sink(target) == [] for target in fleet)
+        held_at_failure = queued_count("h01", "hold")
+        for target, result in truth_of(fleet, final=False).items():
+            assert result["ok"], (target, result["problems"][:10])
+        # the window ended alone on h01: its main.cf as before, what it held still on hold; h05b's window still open
+        runbook("end_window", _limit="h01")
+        assert window_settings("h01") == settings["h01"]
+        assert window_settings("h05b") != settings["h05b"]
+        assert queued_count("h01", "hold") >= held_at_failure
+        # run again: every host finishes, h01 included (its incident continued from what it left on hold)
+        out = runbook("cleanup")
+        assert out["report"]["host_status"] == {"verified": len(fleet)}, out["report"]["host_status"]
+    for target, result in truth_of(fleet).items():
+        assert result["ok"], (target, result["problems"][:10])
+        assert window_settings(target) == settings[target]
+
+
+def test_check_mode_changes_nothing(fleet, runbook):
+    before = untouched(fleet)
+    out = runbook("cleanup", check_mode=True)
+    assert untouched(fleet) == before
+    report = out["report"]
+    assert report["host_status"] == {"check mode": len(fleet)}
+    assert report["title"].endswith("(check mode: nothing was changed)")
+    # what it would have done: hold everything but the earlier hold
+    assert report["total"]["phases"]["held"] == len(fleet) * (GENERATED - QUARANTINE)
+    for target in fleet:
+        assert sink(target) == []
+        assert os.listdir(os.path.join(lab.host_dir(lab.target(target)["host"]), "state")) == []
 
 
 @pytest.mark.parametrize("stop_on_error", [False, True], ids=["others-finish", "stop-on-error"])
 def test_postfix_stopped_on_one_host(fleet, runbook, stop_on_error):
-    in_host("h02", "postfix", "stop", check=True)
-    while in_host("h02", "postfix", "status", stderr=subprocess.DEVNULL).returncode == 0:
+    postfix("h04", "postfix", "stop")
+    while postfix("h04", "postfix", "status", check=False, stderr=subprocess.DEVNULL).returncode == 0:
         time.sleep(0.1)   # postfix stop only signals the master; wait until it is gone
-    before = dict((host, spool_digest(host)) for host in fleet)
+    before = dict((target, spool_digest(target)) for target in fleet)
     out = runbook("cleanup", expect_rc=2, mailops_stop_on_error=stop_on_error)
-    assert out["recap"]["h02"]["failed"] == 1
-    assert "is not running on h02" in out["output"]
-    assert spool_digest("h02") == before["h02"], "the stopped host's queue changed"
-    others = [host for host in fleet if host != "h02"]
+    assert out["recap"]["h04"]["failed"] == 1
+    assert "is not running on h04" in out["output"]
+    assert spool_digest("h04") == before["h04"], "the stopped host's queue changed"
+    others = [target for target in fleet if target != "h04"]
     if stop_on_error:
-        # any_errors_fatal: nobody went past the assessment, and ansible-playbook ends there (no report)
-        assert all(spool_digest(host) == before[host] for host in others)
-        assert out["report"] is None
+        # nobody went past the assessment; the report is still written and says so
+        assert all(spool_digest(target) == before[target] for target in others)
+        assert out["report"]["host_status"] == {"assessed": len(fleet)}
     else:
-        entry = out["report"]["hosts"]["h02"]
+        entry = out["report"]["hosts"]["h04"]
         assert entry["status"] == "assessed" and len(entry["problems"]) == 1
         assert entry["problems"][0].startswith("Postfix is not running: ")
-        assert out["report"]["host_status"] == {"verified": 4, "assessed": 1}
+        assert out["report"]["host_status"] == {"verified": len(others), "assessed": 1}
         results = truth_of(others)
-        assert all(result["ok"] and result["figures"]["queued"] == 0 for result in results.values()), results
-    assert truth.check_host("h02")["figures"]["queued"] == JUNK + BACKSCATTER + LEGIT
+        assert all(result["ok"] for result in results.values()), results
+    assert truth.check_host("h04", final=False)["figures"]["queued"] == GENERATED
 
 
 def test_sshd_dies_mid_run_on_one_host(fleet, runbook):
-    """h03 loses every sshd process right after its fix: it is reported, the others finish."""
-    out = runbook("cleanup", expect_rc=4,
-                  fix_tasks_file=os.path.join(HERE, "files", "kill-sshd-hook.yml"),
+    """h03 loses every sshd process right after its fix: it is reported with its window open, the others finish."""
+    out = runbook("cleanup", expect_rc=4, fix_tasks_file=os.path.join(HERE, "files", "kill-sshd-hook.yml"),
                   mailops_lab_dir=LAB, mailops_fault_host="h03")
     assert out["recap"]["h03"]["unreachable"] == 1
-    assert out["report"]["host_status"] == {"verified": 4, "partial": 1}
-    assert out["report"]["hosts"]["h03"]["phases"]["held"] == JUNK + BACKSCATTER + LEGIT
-    # h03 keeps everything, on hold; the others are clean
-    assert queued_count("h03", "hold") == JUNK + BACKSCATTER + LEGIT
-    for host, result in truth_of(fleet).items():
-        assert result["ok"], (host, result["problems"])
-        assert result["figures"]["queued"] == (JUNK + BACKSCATTER + LEGIT if host == "h03" else 0)
-
-
-def test_check_mode_over_the_fleet_changes_nothing(fleet, runbook):
-    before = dict((host, spool_digest(host)) for host in fleet)
-    out = runbook("cleanup", check_mode=True)
-    assert dict((host, spool_digest(host)) for host in fleet) == before
-    report = out["report"]
-    assert report["host_status"] == {"check mode": 5}
-    assert report["title"].endswith("(check mode: nothing was changed)")
-    # what it would have done: hold everything (and, as nothing is held yet, purge nothing)
-    assert report["total"]["phases"]["held"] == 5 * (JUNK + BACKSCATTER + LEGIT)
-    for host in fleet:
-        assert os.listdir(os.path.join(lab.host_dir(host), "mail", "delivered")) == []
-        assert not os.path.exists(os.path.join(lab.host_dir(host), "etc-postfix", "mailops_sender_access"))
+    assert out["report"]["host_status"] == {"verified": len(fleet) - 1, "partial": 1}
+    entry = out["report"]["hosts"]["h03"]
+    assert entry["phases"]["held"] == GENERATED - QUARANTINE and entry["window_open"]
+    # h03 keeps everything on hold; the others are clean
+    assert queued_count("h03", "hold") == GENERATED
+    for target, result in truth_of(fleet, final=False).items():
+        assert result["ok"], (target, result["problems"])
+        assert result["figures"]["queued"] == (GENERATED if target == "h03" else QUARANTINE)
 
 
 def test_interrupted_purge_then_rerun_converges(fleet, runbook):
     """The run dies while h01 is deleting (module and controller killed); a second run converges."""
-    argv, env, _report = runbook.command("cleanup", purge_batch_size=10, purge_batch_pause=0.25)
+    argv, env, _report = runbook.command("cleanup", purge_batch_size=5, purge_batch_pause=0.25)
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    everything = JUNK + BACKSCATTER + LEGIT
     try:
         deadline = time.time() + 180
-        while True:   # wait for deletion in progress on h01: fewer held than everything, more than legit
+        while True:   # wait for deletion in progress on h01: fewer held than everything, more than legit + quarantine
             held = queued_count("h01", "hold")
-            if LEGIT < held < everything and queued_count("h01") == held:
+            if LEGIT + QUARANTINE < held < GENERATED and queued_count("h01") == held:
                 break
             assert proc.poll() is None, "the run ended before h01's purge was caught"
             assert time.time() < deadline, "h01's purge never started"
@@ -134,14 +179,14 @@ def test_interrupted_purge_then_rerun_converges(fleet, runbook):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
-    for host in fleet:   # the modules the dead controller left running on the others finish or die
-        while in_host(host, "pgrep", "-f", "AnsiballZ").returncode == 0:
+    for target in fleet:   # the modules the dead controller left running on the others finish or die
+        while in_host(target, "pgrep", "-f", "AnsiballZ").returncode == 0:
             time.sleep(0.1)
-    interrupted = truth.check_host("h01")
+    interrupted = truth.check_host("h01", final=False)
     assert interrupted["ok"], interrupted["problems"]
-    assert 0 < interrupted["figures"]["queued"] < everything
+    assert QUARANTINE < interrupted["figures"]["queued"] < GENERATED
     out = runbook("cleanup")
-    assert out["report"]["host_status"] == {"verified": 5}
-    for host, result in truth_of(fleet).items():
-        assert result["ok"], (host, result["problems"])
+    assert out["report"]["host_status"] == {"verified": len(fleet)}
+    for target, result in truth_of(fleet).items():
+        assert result["ok"], (target, result["problems"])
         assert result["figures"]["archived"] == JUNK + BACKSCATTER and result["figures"]["delivered"] == LEGIT

@@ -106,10 +106,12 @@ def test_the_ledger_accounts_for_every_message(listing):
     ledger = ledger_for(listing, on_hold[:1], [])
     _incident.record(ledger, "hold", others, [], captures.CAPTURE_NOW)
     _incident.record(ledger, "delete", others[:2], [], captures.CAPTURE_NOW)
+    # ending the window records what it held (as _window.end_window does from the hold directory)
+    ledger["window_arrivals"], ledger["window_arrivals_final"] = on_hold[1:], True
     ledger["window_ended"] = captures.CAPTURE_NOW + 60
-    # the release after the window: everything else the incident held, and the window's arrivals it saw
-    _incident.record(ledger, "requeue", others[2:] + on_hold[1:], on_hold[1:], captures.CAPTURE_NOW)
-    assert ledger["window_arrivals_final"] is True
+    # the release after the window: everything else the incident held
+    _incident.record(ledger, "requeue", others[2:] + on_hold[1:], ["NOT-RECORDED"], captures.CAPTURE_NOW)
+    assert "NOT-RECORDED" not in ledger["window_arrivals"]
     quarantine_still_held = [m for m in listing if m["queue_id"] == on_hold[0]]
     view = _incident.view(ledger, quarantine_still_held)
     assert view["quarantine"] == {"recorded": 1, "on_hold": 1, "missing": [], "missing_count": 0}
@@ -161,3 +163,20 @@ def test_the_hold_directory_is_read_for_queue_ids_only(tmp_path):
 def test_incident_ids_are_checked(value):
     with pytest.raises(_incident.IncidentError):
         _incident.check_incident_id(value)
+
+
+@pytest.mark.parametrize("action, on_hold_after, recorded_as, done", [
+    ("delete", ["B", "C"], "purged", ["A"]),          # A was deleted before the kill; B and C are still on hold
+    ("requeue", ["C"], "released", ["A", "B"]),
+    ("hold", ["A"], "held", ["A"]),
+])
+def test_an_action_killed_half_way_is_settled_from_where_its_messages_are(listing, action, on_hold_after,
+                                                                           recorded_as, done):
+    ledger = ledger_for(listing, [], [])
+    _incident.intend(ledger, action, ["A", "B", "C"], captures.CAPTURE_NOW)
+    view = _incident.view(ledger, [{"queue_id": queue_id, "queue_name": "hold"} for queue_id in on_hold_after])
+    assert view[recorded_as] == len(done)                      # the view settles without writing
+    assert "pending" in ledger
+    assert _incident.settle(ledger, on_hold_after) is True
+    assert ledger[recorded_as] == done and "pending" not in ledger
+    assert _incident.settle(ledger, on_hold_after) is False    # nothing pending any more

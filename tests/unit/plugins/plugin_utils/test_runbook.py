@@ -79,7 +79,7 @@ def test_accounting_against_a_real_ledger_view():
     ledger = _incident.new_ledger("t", {"name": "postfix", "config_dir": "/etc/postfix"}, 1, quarantine, [], True, {}, "/x")
     _incident.record(ledger, "hold", held, [], 2)
     _incident.record(ledger, "delete", held[:1], [], 3)
-    ledger["window_ended"] = 4
+    ledger["window_ended"], ledger["window_arrivals_final"] = 4, True
     _incident.record(ledger, "requeue", held[1:], [], 5)
     holds = [m for m in listing if m["queue_name"] == "hold"]
     view = _incident.view(ledger, holds)
