@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The runbook refuses bad input before it changes anything, on any host.
+
+One lab fleet with an incident; each bad input is one real run of a collection playbook through
+the controller under test. Each run must fail, name the variable in its message, and leave every
+target's queue (IDs and queue names), every file of its Postfix configuration directory and every
+queue file byte-identical - the runs that only the hosts can refuse (a map type, a missing directory,
+a relocated Postfix's commands) included, and check mode too.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+
+import pytest
+
+from lab_fleet import fresh_fleet, lab, untouched
+
+# (playbook, variables, check mode, words the failure must contain - the variable's name first)
+BAD_INPUTS = [
+    ("cleanup", {"mailops_junk": {}}, False, "mailops_junk: the junk selection is empty"),
+    ("cleanup", {"mailops_junk": {}}, True, "mailops_junk: the junk selection is empty"),
+    ("purge", {"mailops_junk": {}}, False, "mailops_junk: the junk selection is empty"),
+    ("cleanup", {"fix_block_senders": ["spammer@example.com OK"]}, False, "fix_block_senders[0]: 'spammer@example.com OK' has whitespace"),
+    ("cleanup", {"fix_block_senders": ["spammer@example.com\nother@example.com OK"]}, False, "fix_block_senders[0]:"),
+    ("fix", {"fix_block_senders": ["<>"]}, False, "fix_block_senders[0]: '<>' would refuse every bounce"),
+    ("cleanup", {"fix_block_clients": ["10.0.0.0/8"]}, False, "fix_block_clients[0]: '10.0.0.0/8': an indexed access map does not understand CIDR"),
+    ("cleanup", {"fix_reject_action": "OK"}, False, "fix_reject_action: 'OK' does not refuse the mail"),
+    ("cleanup", {"fix_reject_action": "PERMIT"}, True, "fix_reject_action: 'PERMIT' does not refuse the mail"),
+    ("fix", {"fix_reject_action": "DUNNO"}, False, "fix_reject_action: 'DUNNO' does not refuse the mail"),
+    ("cleanup", {"fix_reject_action": "250 welcome"}, False, "fix_reject_action: '250 welcome'"),
+    ("cleanup", {"mailops_junk": {"sender_regex": "(unclosed"}}, False, "mailops_junk: sender_regex: invalid regular expression"),
+    ("cleanup", {"mailops_junk": {"older_than": "3 days"}}, False, "mailops_junk: older_than: expected a duration"),
+    ("cleanup", {"mailops_junk": {"sender": "webmaster@example.org", "queues": ["hold"]}}, False, "mailops_junk: give no 'queues'"),
+    ("cleanup", {"mailops_junk": {"from": "webmaster@example.org"}}, False, "mailops_junk: unknown selection option(s) from"),
+    ("cleanup", {"requeue_exclude": {"sender_regex": "["}}, False, "requeue_exclude: sender_regex: invalid regular expression"),
+    ("cleanup", {"fix_map_type": "regexp"}, False, "fix_map_type"),
+    ("cleanup", {"fix_map_type": "sdbm"}, False, "fix_map_type: sdbm is not a map type this Postfix supports"),
+    ("cleanup", {"purge_archive_dir": "backups"}, False, "purge_archive_dir: expected an absolute path"),
+    ("cleanup", {"fix_tasks_file": "/nonexistent/fix.yml"}, False, "fix_tasks_file: /nonexistent/fix.yml does not exist on the controller"),
+    ("cleanup", {"mailops_audit_log": "audit.jsonl"}, False, "mailops_audit_log: expected an absolute path"),
+    ("cleanup", {"purge_batch_size": 0}, False, "purge_batch_size: expected a whole number of at least 1"),
+    ("cleanup", {"requeue_max_active": "lots"}, False, "requeue_max_active"),
+    ("cleanup", {"purge_max_messages": 0}, False, "purge_max_messages: expected a whole number of at least 1"),
+    ("cleanup", {"mailops_max_fail_percentage": 150}, False, "mailops_max_fail_percentage: expected a whole number from 0 to 100"),
+    ("cleanup", {"mailops_instance": {"postfix_bin_dir": "/opt/nowhere/sbin"}}, False, "mailops_instance: postconf not found"),
+    ("cleanup", {"mailops_instance": {"config_dir": "/etc/nowhere"}}, True, "mailops_instance: "),
+    ("cleanup", {"mailops_instance": {"confdir": "/etc/postfix"}}, False, "mailops_instance: unknown option(s) confdir"),
+    ("cleanup", {"fix_config_dir": "/etc/nowhere"}, False, "fix_config_dir: /etc/nowhere does not exist on this host"),
+    ("cleanup", {"verify_delivered_dir": "/var/mail/nowhere"}, False, "verify_delivered_dir: /var/mail/nowhere does not exist on this host"),
+    ("cleanup", {"mailops_mode": "yolo"}, False, "mailops_mode: expected one of direct, plan, apply"),
+    ("cleanup", {"mailops_mode": "apply"}, False, "mailops_plan_id: an apply run needs the ID"),
+    ("cleanup", {"mailops_mode": "apply", "mailops_plan_id": "latest"}, False, "mailops_plan_id: 'latest' is not a plan ID"),
+    ("cleanup", {"mailops_incident_id": "ticket 4711"}, False, "mailops_incident_id: 'ticket 4711'"),
+    ("hold", {"hold_batch_size": -1}, False, "hold_batch_size: expected a whole number of at least 1"),
+]
+
+
+@pytest.fixture(scope="module")
+def fleet(lab_session):
+    return fresh_fleet(3, junk=20, backscatter=2, legitimate=6, quarantine=2)
+
+
+def test_bad_inputs_change_nothing_anywhere(fleet, runbook, controller):
+    """Every bad input is refused before anything changes; on 2.19 every third one (the same code runs)."""
+    cases = BAD_INPUTS if controller["name"] == "2.21" else BAD_INPUTS[::3]
+    before = untouched(fleet)
+    refused = []
+    for playbook, variables, check_mode, words in cases:
+        out = runbook(playbook, expect_rc=2, check_mode=check_mode, **variables)
+        assert words in out["output"], (playbook, variables, out["output"][-4000:])
+        assert untouched(fleet) == before, (playbook, variables)
+        # pre-flight refused it on every host: no task changed anything anywhere
+        assert all(out["recap"][target]["changed"] == 0 for target in fleet), (playbook, variables, out["recap"])
+        refused.append(words.split(":")[0])
+    assert len(refused) >= (25 if controller["name"] == "2.21" else 10)
+    # no incident was ever opened: the hosts' ledger directories are empty
+    for target in fleet:
+        assert os.listdir(os.path.join(lab.host_dir(lab.target(target)["host"]), "state")) == []
