@@ -11,21 +11,15 @@ one JSON line per host to that file on the controller. Forks append under an exc
 
 from __future__ import absolute_import, division, print_function
 
-import fcntl
-import getpass
-import json
 import os
 import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.mailops.postfix.plugins.plugin_utils._audit import append_line, controller_user
+
 COUNTED = ("vanished", "not_applicable", "pending", "skipped_changed", "requeued_long_held")
-
-
-def controller_user():
-    """The person behind the run: the sudo caller when there is one."""
-    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def audit_record(host, operator, args, result, now):
@@ -48,23 +42,6 @@ def audit_record(host, operator, args, result, now):
         "skipped_changed": result.get("skipped_changed") or [],
         "archive": archive.get("directory"),
     }
-
-
-def append_line(path, record):
-    """Append one JSON line to PATH under an exclusive lock (created 0600 if missing)."""
-    line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        os.makedirs(parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        written = os.write(fd, line)
-        if written != len(line):
-            raise OSError("short write (%d of %d bytes)" % (written, len(line)))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ActionModule(ActionBase):

@@ -19,7 +19,7 @@ options:
     type: path
   postfix_bin_dir:
     description:
-      - Directory holding C(postconf), C(postqueue), C(postsuper), C(postcat), C(sendmail), C(postkick) and C(postlog), for layouts
+      - Directory holding C(postconf), C(postqueue), C(postsuper), C(postcat), C(sendmail), C(postkick), C(postlog), C(postfix) and C(postmap), for layouts
         such as Zimbra's C(/opt/zimbra/common/sbin).
       - Without it, the tools are searched in E(PATH), then C(/usr/sbin), C(/usr/bin),
         C(/usr/local/sbin) and C(/usr/local/bin).
@@ -49,6 +49,12 @@ options:
         type: path
       postlog:
         description: Path of C(postlog) (used to write the audit line of a real action to Postfix's log).
+        type: path
+      postfix:
+        description: Path of the C(postfix) command (used to reload the instance when an incident window opens or ends).
+        type: path
+      postmap:
+        description: Path of C(postmap) (reported in RV(mailops.postfix.postfix_queue_info#module:instance.tools) for the runbook's fix).
         type: path
   source:
     description:

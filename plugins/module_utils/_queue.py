@@ -29,6 +29,7 @@ from __future__ import absolute_import, division, print_function
 
 import datetime
 import json
+import math
 import re
 import time
 
@@ -382,7 +383,7 @@ def parse_epoch(value, name="time"):
         seconds = float(value)
     except (TypeError, ValueError):
         raise SelectionError("%s: expected seconds since the epoch (a number), got %r" % (name, value))
-    if seconds != seconds or seconds < 0 or seconds > 1e11:
+    if math.isnan(seconds) or seconds < 0 or seconds > 1e11:
         raise SelectionError("%s: %r is not a time (seconds since the epoch)" % (name, value))
     return seconds
 

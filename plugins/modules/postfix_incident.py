@@ -53,7 +53,7 @@ options:
       - The incident's ID (letters, digits, C(.), C(_), C(:), C(-); at most 64), recorded in the ledger and the
         log line. Default - C(incident-<epoch seconds>).
       - When an incident is already open on the instance, it is continued under its own ID (the new ID is
-        recorded in its history): one incident per instance at a time.
+        recorded in its history) - one incident per instance at a time.
     type: str
   window:
     description:

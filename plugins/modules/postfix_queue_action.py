@@ -170,12 +170,12 @@ options:
     description:
       - Act within the instance's incident (opened by M(mailops.postfix.postfix_incident)), reading and updating its
         ledger on the host.
-      - The earlier hold - what was on hold before the incident - is never acted on (RV(incident.excluded_quarantine)
+      - The earlier hold - what was on hold before the incident - is never acted on (C(excluded_quarantine) in RV(incident)
         counts it), unless O(incident.include_quarantine).
       - V(hold) records what it holds; with O(incident.junk), also how many of them are junk - the bound a later
         V(delete) keeps to.
       - V(delete) refuses, changing nothing, when more of the selected messages were held before the window
-        opened than were junk when they were held (mail that arrived in the window is not limited by this:
+        opened than were junk when they were held (mail that arrived in the window is not limited by this -
         the spammer may still be sending); it records what it deletes.
       - V(requeue), V(release), V(expire_release) and V(flush) refuse while the incident window is open (the mail
         would be held again at once); they record what they release, and the first release after the window

@@ -46,8 +46,8 @@ options:
   subsets:
     description:
       - Further selections summarised in the same pass over the listing, each over the whole queue (not
-        narrowed by the selection options), as C({name: selection}) where a selection is a dictionary of the
-        selection options. Returned in RV(subsets) under the same names.
+        narrowed by the selection options) - a dictionary that maps a name to a selection, itself a dictionary
+        of the selection options. Returned in RV(subsets) under the same names.
       - For example the junk beside the whole queue, with one listing instead of two.
     type: dict
   incident:

@@ -8,7 +8,8 @@
 """The fleet report: per-host results of the runbook's phases merged into one report.
 
 Controller-side, PURE. The input is, per host, what the roles left as facts (``assess_result``,
-``hold_result``, ``purge_result``, ``requeue_result``, ``verify_result``, ``incident_window``); the
+``hold_result``, ``purge_result``, ``requeue_result``, ``verify_result``, and ``hold_incident``,
+``requeue_incident`` or ``end_window_incident``: the incident after its window opened or ended); the
 output is one JSON-ready dict; render_markdown() turns it into text for a change ticket, junit()
 into a JUnit XML for CI systems, artifact() into the compact form published with set_stats.
 
@@ -23,7 +24,8 @@ import xml.sax.saxutils
 
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES
 
-RESULT_KEYS = ("assess_result", "hold_result", "purge_result", "requeue_result", "verify_result", "incident_window")
+RESULT_KEYS = ("assess_result", "hold_result", "purge_result", "requeue_result", "verify_result",
+               "hold_incident", "requeue_incident", "end_window_incident")
 PHASES = ("assess", "hold", "purge", "requeue", "verify")
 
 # The phase figures the report shows, in runbook order: (key, result fact, field, label).
@@ -104,7 +106,8 @@ def host_entry(results):
     assess = results.get("assess_result") or {}
     verify = results.get("verify_result") or {}
     purge = results.get("purge_result") or {}
-    window = results.get("incident_window") or {}
+    # the incident as the last phase that opened or ended its window left it
+    window = results.get("end_window_incident") or results.get("requeue_incident") or results.get("hold_incident") or {}
     ran = [key for key in RESULT_KEYS[1:5] if results.get(key)]
     if not any(results.get(key) for key in RESULT_KEYS):
         status = "no result"

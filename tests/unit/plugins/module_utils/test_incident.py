@@ -170,8 +170,8 @@ def test_incident_ids_are_checked(value):
     ("requeue", ["C"], "released", ["A", "B"]),
     ("hold", ["A"], "held", ["A"]),
 ])
-def test_an_action_killed_half_way_is_settled_from_where_its_messages_are(listing, action, on_hold_after,
-                                                                           recorded_as, done):
+def test_an_action_killed_half_way_is_settled(listing, action, on_hold_after, recorded_as, done):
+    """From where its messages are now."""
     ledger = ledger_for(listing, [], [])
     _incident.intend(ledger, action, ["A", "B", "C"], captures.CAPTURE_NOW)
     view = _incident.view(ledger, [{"queue_id": queue_id, "queue_name": "hold"} for queue_id in on_hold_after])

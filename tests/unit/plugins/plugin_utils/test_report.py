@@ -7,6 +7,7 @@
 from __future__ import absolute_import, division, print_function
 
 import json
+from xml.etree import ElementTree
 
 import pytest
 
@@ -122,7 +123,7 @@ def test_plans_and_audit_log_are_linked():
     ({}, "no result"),
     ({"assess_result": {"summary": None, "affected": False}}, "unaffected"),
     ({"assess_result": {"summary": None, "affected": True}}, "assessed"),
-    ({"assess_result": {"summary": None}, "incident_window": {"window_open": True}}, "partial"),
+    ({"assess_result": {"summary": None}, "hold_incident": {"window_open": True}}, "partial"),
     ({"assess_result": {"summary": None}, "hold_result": {"held": 3}}, "partial"),
     ({"verify_result": {"ok": True}}, "verified"),
     ({"verify_result": {"ok": False, "problems": ["x"]}}, "verification failed"),
@@ -134,23 +135,23 @@ def test_statuses(facts, status):
 
 def test_an_open_window_says_how_to_end_it():
     entry = _report.host_entry({"assess_result": {"summary": None}, "hold_result": {"held": 3},
-                                "incident_window": {"window_open": True}})
+                                "hold_incident": {"window_open": True}})
     assert entry["window_open"] and any("mailops.postfix.end_window" in problem for problem in entry["problems"])
-    ended = _report.host_entry({"hold_result": {"held": 3}, "incident_window": {"window_open": False}})
+    ended = _report.host_entry({"hold_result": {"held": 3}, "hold_incident": {"window_open": True},
+                                "end_window_incident": {"window_open": False}})
     assert not ended["window_open"] and ended["problems"] == []
 
 
 def test_artifact_and_junit_follow_the_report():
     per_host = {"h1": {"assess_result": {"summary": None}, "hold_result": {"held": 1}, "purge_result": {"purged": 1, "archived": 1},
                        "requeue_result": {"requeued": 0}, "verify_result": {"ok": True, "problems": []}},
-                "h2": {"assess_result": {"summary": None}, "hold_result": {"held": 1}, "incident_window": {"window_open": True}},
+                "h2": {"assess_result": {"summary": None}, "hold_result": {"held": 1}, "hold_incident": {"window_open": True}},
                 "h3": {"assess_result": {"summary": None, "affected": False}}}
     report = _report.fleet_report(per_host, ["h1", "h2", "h3"], generated="now")
     artifact = _report.artifact(report)
     assert artifact["host_status"] == {"verified": 1, "partial": 1, "unaffected": 1}
     assert artifact["hosts"]["h2"]["window_open"] and artifact["total"]["phases"]["held"] == 2
     xml = _report.junit(report)
-    import xml.etree.ElementTree as ElementTree
     root = ElementTree.fromstring(xml)
     assert root.get("tests") == "15" and root.get("failures") == "3"      # h2: purge, requeue, verify did not run
     failed = [case.get("name") for case in root.iter("testcase") if case.find("failure") is not None]
