@@ -2,7 +2,8 @@
 # Copyright (c) mailops.postfix contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters for change-managed plans (documented in fleet_plan.yml, plan_for.yml, plan_markdown.yml)."""
+"""Filters for the runbook's change plan (documented in plan_part.yml, fleet_plan.yml, plan_for.yml,
+plan_markdown.yml, plan_artifact.yml and plan_problems.yml)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,36 +12,71 @@ import time
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _changeplan
+from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook_plan
 from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values
 
 
-def fleet_plan(hostvars, hosts, fact, operator="unknown", title="Postfix queue plan", created=None):
-    """Merge each host's plan (the registered module result, or its plan, in host variable FACT)."""
-    parts = {}
-    for host, values in host_values(hostvars, hosts, [fact], "fleet_plan").items():
-        value = values.get(fact)
-        if isinstance(value, dict) and "plan" in value:
-            value = value["plan"]
-        parts[host] = value or None
-    return _changeplan.fleet_plan(parts, created if created is not None else time.time(), str(operator), str(title))
+def _plain(value):
+    return json.loads(json.dumps(value))
+
+
+def plan_part(action_result, host, assessment):
+    """HOST's part of the plan from its check-mode delete (return_plan) and its assess_result."""
+    action_result, assessment = _plain(action_result), _plain(assessment)
+    try:
+        return _runbook_plan.host_part(str(host), assessment, action_result.get("plan"))
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError("plan_part: unexpected input (%s)" % exc)
+
+
+def fleet_plan(hostvars, hosts, inputs, operator="unknown", title="Postfix incident plan", fix_tasks=None,
+               created=None):
+    """The fleet's plan from each host's part (host variable plan_result)."""
+    parts = dict((host, values.get("plan_result")) for host, values in
+                 host_values(hostvars, hosts, ["plan_result"], "fleet_plan").items())
+    return _runbook_plan.fleet_plan(parts, _plain(inputs), created if created is not None else time.time(),
+                                    str(operator), str(title), _plain(fix_tasks) if fix_tasks else None)
 
 
 def plan_for(plan, host):
-    """HOST's part of a fleet plan (with the plan's ID), or None when the plan names no message there."""
+    """HOST's self-contained part of a fleet plan (what its own disk keeps), or None."""
     try:
-        return _changeplan.part_for(json.loads(json.dumps(plan)), str(host))
-    except _changeplan.PlanError as exc:
+        return _runbook_plan.part_for(_plain(plan), str(host))
+    except _runbook_plan.PlanError as exc:
         raise AnsibleFilterError("plan_for: %s" % exc)
 
 
 def plan_markdown(plan):
     try:
-        return _changeplan.render_markdown(plan)
+        return _runbook_plan.render_markdown(_plain(plan))
     except (KeyError, TypeError) as exc:
         raise AnsibleFilterError("plan_markdown: not a fleet plan (%s)" % exc)
 
 
+def plan_artifact(plan, kept):
+    try:
+        return _runbook_plan.artifact(_plain(plan), str(kept))
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError("plan_artifact: not a fleet plan (%s)" % exc)
+
+
+def plan_problems(part, plan_id, host, config_dir, max_age, fix_tasks=None, now=None):
+    """Why a host's kept part of plan PLAN_ID cannot be applied here and now (each naming a variable)."""
+    from ansible_collections.mailops.postfix.plugins.module_utils._queue import SelectionError, parse_duration
+    try:
+        seconds = parse_duration(max_age, "mailops_plan_max_age")
+    except SelectionError as exc:
+        return [str(exc)]
+    return _runbook_plan.check_part(_plain(part), str(plan_id), str(host), config_dir, now or time.time(), seconds,
+                                    _plain(fix_tasks) if fix_tasks else None)
+
+
+def plan_overridden(approved, current):
+    """The approved inputs this run has another value for (given with higher precedence than set_fact)."""
+    return _runbook_plan.overridden(_plain(approved), _plain(current))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"fleet_plan": fleet_plan, "plan_for": plan_for, "plan_markdown": plan_markdown}
+        return {"plan_part": plan_part, "fleet_plan": fleet_plan, "plan_for": plan_for, "plan_markdown": plan_markdown,
+                "plan_artifact": plan_artifact, "plan_problems": plan_problems, "plan_overridden": plan_overridden}

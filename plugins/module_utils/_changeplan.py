@@ -5,21 +5,20 @@
 #
 # Private to this collection: no compatibility promise for outside users.
 
-"""Change-managed plans: fingerprints of selected messages, and applying exactly a reviewed plan.
+"""An action's plan: fingerprints of selected messages, and applying exactly a reviewed plan.
 
-PURE, stdlib only. A plan is made by a check-mode run (postfix_queue_action with return_plan); its
-host part lists, per message, a fingerprint: queue_id, arrival_time, sender, the number and a sha256
-of the sorted recipient addresses still queued, and message_size. Applying the plan acts only on
-messages listed again with the same fingerprint; anything else planned is reported as
-skipped_changed with the reason: gone (delivered, deleted, requeued under a new ID) or changed (a
-short queue ID reused by another message, recipients delivered since, ...).
+PURE, stdlib only. A plan is made by a check-mode run (postfix_queue_action with return_plan): per
+message, a fingerprint - queue_id, arrival_time, sender, the number and a sha256 of the sorted
+recipient addresses still queued, and message_size. Applying the plan acts only on messages listed
+again with the same fingerprint; anything else planned is reported as skipped_changed with the
+reason: gone (delivered, deleted, requeued under a new ID) or changed (a short queue ID reused by
+another message, recipients delivered since, ...). The runbook's plan, which carries one of these per
+host for its purge, is the controller's (plugins/plugin_utils/_runbook_plan.py).
 """
 
 from __future__ import absolute_import, division, print_function
 
 import hashlib
-import json
-import time
 
 FORMAT = 1
 FIELDS = ("queue_id", "arrival_time", "sender", "recipients", "recipients_sha256", "message_size")
@@ -53,13 +52,6 @@ def host_plan(action, selection, postfix_version, instance, created, messages):
         "created": int(created),
         "messages": sorted((fingerprint(message) for message in messages), key=lambda entry: entry["queue_id"]),
     }
-
-
-def plan_id(plan):
-    """A stable ID of a plan's content (what it selects, for which action, made when)."""
-    canonical = json.dumps({key: plan.get(key) for key in ("action", "selection", "created", "hosts", "messages")},
-                           sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def validate(part, action, config_dir, now, max_age):
@@ -108,60 +100,3 @@ def match(part, listed):
     for queue_id in sorted(set(planned) - seen):
         skipped.append({"queue_id": queue_id, "reason": "gone since the plan (delivered, deleted or requeued)"})
     return chosen, sorted(skipped, key=lambda entry: entry["queue_id"])
-
-
-# --- the fleet's plan file (controller side) ------------------------------------------------
-
-def fleet_plan(parts, created, operator, title="Postfix queue plan"):
-    """One plan for the fleet from each host's part (hosts without a part are listed as such)."""
-    hosts = dict((host, part) for host, part in sorted(parts.items()) if part)
-    actions = sorted(set(part["action"] for part in hosts.values()))
-    plan = {
-        "format": FORMAT,
-        "title": title,
-        "created": int(created),
-        "operator": operator,
-        "action": actions[0] if len(actions) == 1 else actions,
-        "hosts": hosts,
-        "hosts_without_plan": sorted(host for host, part in parts.items() if not part),
-        "totals": {"hosts": len(hosts), "messages": sum(len(part["messages"]) for part in hosts.values())},
-    }
-    plan["plan_id"] = plan_id(plan)
-    return plan
-
-
-def part_for(plan, host):
-    """A host's part of a fleet plan, carrying the plan's ID; None when the plan has none for it."""
-    if not isinstance(plan, dict) or plan.get("format") != FORMAT or not isinstance(plan.get("hosts"), dict):
-        raise PlanError("not a fleet plan of format %d" % FORMAT)
-    part = plan["hosts"].get(host)
-    if part is None:
-        return None
-    return dict(part, plan_id=plan.get("plan_id"))
-
-
-def render_markdown(plan):
-    """The plan for a change ticket: what will happen, per host, and the messages it names."""
-    lines = ["# %s" % plan["title"], "",
-             "Plan `%s`, made %s by %s: **%s** on %d messages on %d hosts." % (
-                 plan["plan_id"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(plan["created"])),
-                 plan["operator"], plan["action"], plan["totals"]["messages"], plan["totals"]["hosts"]), ""]
-    lines += ["| host | instance | Postfix | selection | messages |", "|---|---|---|---|---|"]
-    for host, part in sorted(plan["hosts"].items()):
-        selection = ", ".join("%s=%s" % (key, json.dumps(value)) for key, value in sorted(part["selection"].items()))
-        lines.append("| %s | %s | %s | %s | %d |" % (
-            host, part["instance"]["config_dir"], part["postfix_version"], selection.replace("|", "\\|") or "-",
-            len(part["messages"])))
-    if plan["hosts_without_plan"]:
-        lines += ["", "No plan (unreachable or failed): " + ", ".join(plan["hosts_without_plan"])]
-    for host, part in sorted(plan["hosts"].items()):
-        lines += ["", "## %s" % host, "", "| queue ID | arrival | sender | recipients | size |", "|---|---|---|---|---|"]
-        for entry in part["messages"][:200]:
-            lines.append("| %s | %s | %s | %d | %d |" % (
-                entry["queue_id"], entry["arrival_time"], (entry["sender"] or "").replace("|", "\\|"),
-                entry["recipients"], entry["message_size"]))
-        if len(part["messages"]) > 200:
-            lines.append("| ... %d more in the JSON plan | | | | |" % (len(part["messages"]) - 200))
-    lines += ["", "Applying this plan acts only on messages still queued with the same fingerprint (queue ID, "
-              "arrival time, sender, recipients, size); anything else is skipped and reported.", ""]
-    return "\n".join(lines)

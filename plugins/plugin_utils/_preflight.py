@@ -172,7 +172,7 @@ def runbook_problems(values, phases):
     if mode not in MODES:
         problems.append("mailops_mode: expected one of %s, got %r" % (", ".join(MODES), mode))
     if mode == "apply":
-        plan_id = values.get("mailops_plan_id")
+        plan_id = values.get("mailops_plan_id") or (values.get("mailops_plan") or {}).get("id")
         if not plan_id:
             problems.append("mailops_plan_id: an apply run needs the ID of the approved plan "
                             "(the plan job's mailops_plan.id)")
@@ -183,7 +183,8 @@ def runbook_problems(values, phases):
     incident_id = values.get("mailops_incident_id")
     if incident_id not in (None, "") and not (isinstance(incident_id, str) and _INCIDENT_ID_RE.match(incident_id)):
         problems.append("mailops_incident_id: %r: expected 1 to 64 letters, digits, '.', '_', ':' or '-'" % (incident_id,))
-    purging = "purge" in phases or "plan" in phases
+    # an apply run takes the junk from the approved plan
+    purging = ("purge" in phases or "plan" in phases) and mode != "apply"
     for name in SELECTIONS:
         if name in values:
             problems.extend(check_selection(name, values[name]))

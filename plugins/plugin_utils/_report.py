@@ -25,7 +25,7 @@ import xml.sax.saxutils
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES
 
 RESULT_KEYS = ("assess_result", "hold_result", "purge_result", "requeue_result", "verify_result",
-               "hold_incident", "requeue_incident", "end_window_incident")
+               "hold_incident", "requeue_incident", "end_window_incident", "plan_result")
 PHASES = ("assess", "hold", "purge", "requeue", "verify")
 
 # The phase figures the report shows, in runbook order: (key, result fact, field, label).
@@ -115,6 +115,8 @@ def host_entry(results):
         status = "check mode"
     elif verify:
         status = "verified" if verify.get("ok") else "verification failed"
+    elif results.get("plan_result") and not ran and not window:
+        status = "planned"
     elif assess and not ran and not window and assess.get("affected") is False:
         status = "unaffected"
     elif not ran and not window:
@@ -282,7 +284,7 @@ def junit(report):
         cases = []
         for phase in PHASES:
             name = "%s %s" % (host, phase)
-            if entry["status"] in ("unaffected", "check mode") and phase != "assess":
+            if entry["status"] in ("unaffected", "check mode", "planned") and phase != "assess":
                 cases.append('<testcase classname=%s name=%s><skipped message=%s/></testcase>'
                              % (escape(host), escape(name), escape(entry["status"])))
                 continue

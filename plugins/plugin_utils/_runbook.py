@@ -49,8 +49,38 @@ def assessment(info):
     }
 
 
+def _combined(results):
+    """Several runs of one phase (the purge of a plan, then of what arrived in the window) as one result."""
+    if isinstance(results, dict):
+        return results
+    results = [result for result in results if result]
+    if len(results) == 1:
+        return results[0]
+    combined = {"matched": 0, "changed_count": 0, "vanished": 0, "skipped_changed": 0, "batches": 0, "excluded": 0,
+                "matched_by_queue": {}, "incident": {}}
+    archives = [result["archive"] for result in results if result.get("archive")]
+    for result in results:
+        for key in ("matched", "changed_count", "vanished", "skipped_changed", "batches", "excluded"):
+            combined[key] += _count(result.get(key))
+        for queue, count in (result.get("matched_by_queue") or {}).items():
+            combined["matched_by_queue"][queue] = combined["matched_by_queue"].get(queue, 0) + count
+        for key, value in (result.get("incident") or {}).items():
+            if isinstance(value, int) and not isinstance(value, bool) and key not in ("junk_held",):
+                combined["incident"][key] = combined["incident"].get(key, 0) + value
+            else:
+                combined["incident"].setdefault(key, value)
+        combined["plan_id"] = combined.get("plan_id") or result.get("plan_id")
+        combined["listed_at"] = result.get("listed_at")
+    if archives:
+        combined["archive"] = {"count": sum(archive.get("count", 0) for archive in archives),
+                               "directory": archives[0].get("directory"),
+                               "directories": [archive.get("directory") for archive in archives]}
+    return combined
+
+
 def phase_result(result, phase, fetched=None):
-    """hold_result, purge_result or requeue_result from postfix_queue_action's result."""
+    """hold_result, purge_result or requeue_result from postfix_queue_action's result (or a list of them)."""
+    result = _combined(result)
     incident = result.get("incident") or {}
     common = {
         "matched": result.get("matched", 0),
@@ -68,6 +98,7 @@ def phase_result(result, phase, fetched=None):
     if phase == "purge":
         archive = result.get("archive") or {}
         return dict(common, purged=changed, archived=archive.get("count", 0), archive_dir=archive.get("directory"),
+                    archive_dirs=archive.get("directories") or ([archive["directory"]] if archive.get("directory") else []),
                     fetched_to=(fetched or {}).get("dest"), held_part=incident.get("selected_held"),
                     window_arrivals=incident.get("selected_window"))
     if phase == "requeue":
