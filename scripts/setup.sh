@@ -12,9 +12,11 @@ log() { printf '== %s\n' "$*" >&2; }
 quiet_pip() { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 need_apt=()
-for pkg in postfix openssh-server iproute2 ca-certificates jq shellcheck; do
+for pkg in postfix openssh-server iproute2 ca-certificates jq shellcheck git rsync; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
+# Node.js and npm (for gitlab-ci-local): the machine's own when it has them, else Debian's.
+command -v npm >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -61,4 +63,12 @@ PY
   cp scripts/get-pip-standin.py "$cache/get_pip_${ver//./_}.py"
 done
 log "ansible-test pip bootstrap ready"
+
+# gitlab-ci-local runs the shipped GitLab pipeline against the lab in the tests (jobs without an image run in the
+# host shell); pinned to a release that runs on Debian 12's Node.js.
+GITLAB_CI_LOCAL=4.70.0
+if [ "$("$VENVS/npm/node_modules/.bin/gitlab-ci-local" --version 2>/dev/null)" != "$GITLAB_CI_LOCAL" ]; then
+  log "npm: gitlab-ci-local $GITLAB_CI_LOCAL"
+  npm install --prefix "$VENVS/npm" "gitlab-ci-local@$GITLAB_CI_LOCAL" --no-audit --no-fund --loglevel=error >/dev/null
+fi
 log "setup complete"

@@ -191,16 +191,18 @@ def _table(header, rows):
 
 
 def _queues(summary):
-    if not summary:
+    if summary is None or summary == {}:
         return "-"
+    if isinstance(summary, int):        # a compact report (an artifact) keeps only the total
+        return str(summary)
     parts = ["%s %d" % (name, counts["messages"]) for name, counts in summary["by_queue"].items()]
     return "%d (%s)" % (summary["total"], ", ".join(parts)) if parts else "0"
 
 
 def _summary_section(name, summary):
     lines = ["### %s" % name, ""]
-    if not summary:
-        return lines + ["No data.", ""]
+    if not isinstance(summary, dict) or not summary:
+        return lines + ["No data." if not summary else "%d messages (the slices' artifacts keep only the totals)." % summary, ""]
     lines += ["%d messages, %d recipients, %d bytes: %s." % (
         summary["total"], summary["recipients"], summary["bytes"], _queues(summary)), ""]
     buckets = [bucket for bucket in summary["age_buckets"] if bucket["messages"]]
@@ -231,12 +233,12 @@ def render_markdown(report):
     rows = []
     for host in sorted(report["hosts"]):
         entry = report["hosts"][host]
-        rows.append([host, entry["status"], _queues(entry["before"]), _queues(entry["after"])]
+        rows.append([host, entry["status"], _queues(entry.get("before")), _queues(entry.get("after"))]
                     + [entry["phases"].get(key) for key, _label in shown])
     rows.append(["**total**", "", _queues(total["before"]), _queues(total["after"])]
                 + [total["phases"].get(key) for key, _label in shown])
     lines += ["## Per host", ""] + _table(header, rows) + [""]
-    problems = [(host, problem) for host in sorted(report["hosts"]) for problem in report["hosts"][host]["problems"]]
+    problems = [(host, problem) for host in sorted(report["hosts"]) for problem in report["hosts"][host].get("problems", [])]
     if problems:
         lines += ["## Problems", ""] + ["- **%s**: %s" % (host, problem) for host, problem in problems] + [""]
     plans = [(host, report["hosts"][host]["plan_id"]) for host in sorted(report["hosts"])
@@ -254,8 +256,49 @@ def render_markdown(report):
     lines += _summary_section("Before", total["before"])
     if total["after"] is not None:
         lines += _summary_section("After", total["after"])
-    lines += ["_%s_" % note for note in report["notes"]] + [""]
+    lines += ["_%s_" % note for note in report.get("notes", [])] + [""]
     return "\n".join(lines)
+
+
+# --- sliced fleets ---------------------------------------------------------------------------
+
+def merge_reports(reports, generated, title=None):
+    """One report from the reports of disjoint slices of a fleet (AWX job slicing, parallel --limit runs).
+
+    Takes full reports (report.json) or their compact artifacts (mailops_report) alike; counts, statuses
+    and phase totals merge exactly, queue summaries when every slice has them.
+    """
+    reports = [report for report in reports if report]
+    if not reports:
+        raise ValueError("no report to merge")
+    hosts = {}
+    for report in reports:
+        overlap = set(hosts) & set(report["hosts"])
+        if overlap:
+            raise ValueError("the slices overlap: %s in more than one" % ", ".join(sorted(overlap)))
+        hosts.update(report["hosts"])
+    counts, totals = {}, {}
+    for entry in hosts.values():
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+        for key, value in entry["phases"].items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    merged = {"title": title or reports[0]["title"], "generated": generated, "hosts": hosts, "host_status": counts,
+              "slices": len(reports), "total": {"hosts": len(hosts), "phases": totals}}
+    for side in ("before", "after"):
+        values = [report["total"].get(side) for report in reports]
+        if all(isinstance(value, dict) for value in values):
+            merged["total"][side] = merge_summaries(values, top=max(len(v.get("top_senders", [])) for v in values) or 10)
+        elif all(value is None or isinstance(value, int) for value in values):
+            merged["total"][side] = sum(value or 0 for value in values) if any(v is not None for v in values) else None
+        else:
+            merged["total"][side] = sum((value or {}).get("total", 0) if isinstance(value, dict) else (value or 0)
+                                        for value in values)
+    if all("notes" in report for report in reports):
+        merged["notes"] = sorted(set(note for report in reports for note in report["notes"])) + [
+            "Merged from %d slices of the fleet." % len(reports)]
+        merged["audit_log"] = reports[0].get("audit_log")
+    return merged
 
 
 # --- for CI systems and AWX ------------------------------------------------------------------
@@ -267,7 +310,8 @@ def artifact(report):
         "generated": report["generated"],
         "host_status": report["host_status"],
         "hosts": dict((host, {"status": entry["status"], "phases": entry["phases"], "problems": entry["problems"],
-                              "window_open": entry.get("window_open", False)})
+                              "window_open": entry.get("window_open", False),
+                              "phases_done": entry.get("phases_done", [])})
                       for host, entry in report["hosts"].items()),
         "total": {"hosts": report["total"]["hosts"], "phases": report["total"]["phases"],
                   "before": (report["total"]["before"] or {}).get("total"),
@@ -288,7 +332,7 @@ def junit(report):
                 cases.append('<testcase classname=%s name=%s><skipped message=%s/></testcase>'
                              % (escape(host), escape(name), escape(entry["status"])))
                 continue
-            done = phase in entry.get("phases_done", [])
+            done = phase in entry.get("phases_done", PHASES if entry["status"] == "verified" else [])
             failed = not done or (phase == "verify" and entry["status"] == "verification failed")
             message = "; ".join(entry["problems"]) or ("%s did not run (status: %s)" % (phase, entry["status"]))
             body = '<failure message=%s/>' % escape(message) if failed else ""

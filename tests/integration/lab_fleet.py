@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -124,9 +125,11 @@ def queued_count(target, queue=None):
 
 def make_runbook(controller, tmp_path):
     """Start or run a collection playbook against the lab's inventory."""
+    numbers = itertools.count()
+
     def command(name, check_mode=False, **extra):
         limit = extra.pop("_limit", None)
-        report_dir = str(tmp_path / ("report-%d" % len(os.listdir(str(tmp_path)))))
+        report_dir = str(tmp_path / ("report-%d" % next(numbers)))
         variables = dict({"fix_tasks_file": os.path.join(LAB, "fix-relay.yml"), "mailops_report_dir": report_dir,
                           "mailops_hosts": "mailhosts", "report_print": False}, **extra)
         argv = [os.path.join(controller["bin"], "ansible-playbook"), "-c", controller["connection"],

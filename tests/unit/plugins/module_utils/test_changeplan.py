@@ -88,25 +88,6 @@ def test_validate_accepts_a_fresh_plan(part):
     _changeplan.validate(part, "hold", "/etc/postfix", NOW + 60, 3600)
 
 
-def test_fleet_plan_is_stable_and_parts_carry_its_id(part):
-    parts = {"h02": part, "h01": copy.deepcopy(part), "h03": None}
-    plan = _changeplan.fleet_plan(parts, NOW, "alice")
-    again = _changeplan.fleet_plan(dict(reversed(list(parts.items()))), NOW, "alice")
-    assert json.dumps(plan, sort_keys=True) == json.dumps(again, sort_keys=True)
-    assert plan["hosts_without_plan"] == ["h03"] and sorted(plan["hosts"]) == ["h01", "h02"]
-    assert plan["totals"] == {"hosts": 2, "messages": 2 * len(part["messages"])}
-    one = _changeplan.part_for(plan, "h01")
-    assert one["plan_id"] == plan["plan_id"] and one["messages"] == part["messages"]
-    assert _changeplan.part_for(plan, "h03") is None
-    other = _changeplan.fleet_plan({"h01": part}, NOW, "alice")
-    assert other["plan_id"] != plan["plan_id"]
-    text = _changeplan.render_markdown(plan)
-    assert "**hold** on %d messages on 2 hosts" % (2 * len(part["messages"])) in text
-    assert "No plan (unreachable or failed): h03" in text
-    with pytest.raises(_changeplan.PlanError):
-        _changeplan.part_for({"hosts": []}, "h01")
-
-
 def test_audit_line_is_one_short_line():
     from ansible_collections.mailops.postfix.plugins.module_utils import _actions
     ids = ["%011X" % number for number in range(25)]

@@ -19,8 +19,7 @@ GOOD = {
     "fix_map_type": "lmdb",
     "mailops_instance": {"config_dir": "/etc/postfix-out", "postfix_bin_dir": "/opt/zimbra/common/sbin"},
     "purge_archive_dir": "/var/backups/purge", "purge_max_messages": 5000, "purge_batch_pause": 0.5,
-    "mailops_serial": "25%", "mailops_max_fail_percentage": 0, "mailops_mode": "apply",
-    "mailops_plan_id": "0123456789abcdef", "mailops_plan_max_age": "2h",
+    "mailops_serial": "25%", "mailops_max_fail_percentage": 0, "mailops_mode": "direct", "mailops_plan_max_age": "2h",
 }
 
 BAD = [
@@ -71,8 +70,8 @@ BAD = [
     ({"mailops_serial": "0"}, "mailops_serial"),
     ({"mailops_serial": "ten"}, "mailops_serial"),
     ({"mailops_mode": "yolo"}, "mailops_mode: expected one of direct, plan, apply"),
-    ({"mailops_plan_id": "latest"}, "mailops_plan_id: 'latest' is not a plan ID"),
-    ({"mailops_plan_id": None}, "mailops_plan_id: an apply run needs the ID"),
+    ({"mailops_mode": "apply", "mailops_plan_id": "latest"}, "mailops_plan_id: 'latest' is not a plan ID"),
+    ({"mailops_mode": "apply", "mailops_plan_id": None}, "mailops_plan_id: an apply run needs the ID"),
     ({"mailops_mode": "direct", "mailops_plan_id": "0123456789abcdef"}, "mailops_plan_id: given with mailops_mode=direct"),
     ({"mailops_plan_max_age": "soon"}, "mailops_plan_max_age"),
     ({"mailops_incident_id": "ticket 4711"}, "mailops_incident_id"),
@@ -90,6 +89,13 @@ def test_bad_inputs_are_named(change, words):
     assert any(problem.startswith(words) or words in problem for problem in problems), problems
     variable = words.split(":")[0].split("[")[0].split(".")[0]
     assert all(problem.startswith(variable) for problem in problems), problems
+
+
+def test_an_apply_run_takes_its_junk_and_id_from_the_plan():
+    apply = {"mailops_mode": "apply", "mailops_junk": {}, "mailops_plan": {"id": "0123456789abcdef"}}
+    assert _preflight.runbook_problems(apply, ALL) == []
+    assert _preflight.runbook_problems(dict(apply, mailops_plan={}), ALL) == [
+        "mailops_plan_id: an apply run needs the ID of the approved plan (the plan job's mailops_plan.id)"]
 
 
 def test_an_empty_junk_selection_is_fine_when_nothing_is_purged():

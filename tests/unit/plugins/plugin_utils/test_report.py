@@ -158,3 +158,28 @@ def test_artifact_and_junit_follow_the_report():
     assert failed == ["h2 purge", "h2 requeue", "h2 verify"]
     skipped = [case.get("name") for case in root.iter("testcase") if case.find("skipped") is not None]
     assert skipped == ["h3 hold", "h3 purge", "h3 requeue", "h3 verify"]
+
+
+def _run_report(hosts, purged):
+    per_host = dict((host, {"assess_result": {"summary": {"total": 10, "by_queue": {"deferred": {"messages": 10, "bytes": 1}},
+                                                          "bytes": 1, "recipients": 10, "age_buckets": [], "oldest": None}},
+                            "hold_result": {"held": 10}, "purge_result": {"purged": purged, "archived": purged},
+                            "requeue_result": {"requeued": 10 - purged}, "verify_result": {"ok": True, "problems": []}})
+                    for host in hosts)
+    return _report.fleet_report(per_host, hosts, generated="now")
+
+
+def test_slices_merge_to_the_unsliced_counts():
+    whole = _run_report(["h1", "h2", "h3"], 7)
+    slices = [_run_report(["h1"], 7), _run_report(["h2", "h3"], 7)]
+    for parts in (slices, [_report.artifact(report) for report in slices]):
+        merged = _report.merge_reports(parts, "now")
+        assert merged["host_status"] == whole["host_status"] == {"verified": 3}
+        assert merged["total"]["phases"] == whole["total"]["phases"]
+        assert merged["slices"] == 2 and sorted(merged["hosts"]) == ["h1", "h2", "h3"]
+        before = merged["total"]["before"]
+        assert (before["total"] if isinstance(before, dict) else before) == whole["total"]["before"]["total"]
+        assert "| **total** |" in _report.render_markdown(merged)
+        assert 'failures="0"' in _report.junit(merged)
+    with pytest.raises(ValueError, match="overlap"):
+        _report.merge_reports([slices[0], slices[0]], "now")
