@@ -213,7 +213,7 @@ def test_the_execution_environment_renders(controller, tmp_path):
     context = tmp_path / "context"
     builder = os.path.join(controller["bin"], "ansible-builder")
     proc = subprocess.run([builder, "create", "-f", os.path.join(ROOT, "examples", "awx", "execution-environment.yml"),
-                           "--context", str(context)], cwd=os.path.join(ROOT, "examples", "awx"),
+                           "--context", str(context), "--output-filename", "Containerfile"], cwd=os.path.join(ROOT, "examples", "awx"),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     assert proc.returncode == 0, proc.stdout
     with open(str(context / "Containerfile")) as handle:
