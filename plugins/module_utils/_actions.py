@@ -268,6 +268,7 @@ def _archive_first(cli, plan, selected, params, instance, selector, result):
         writer.open()
         for batch in _plan.batches(plan.queue_ids, params["batch_size"]) if plan.queue_ids else []:
             remaining = list(batch)
+            writer.begin_batch()         # one mbox file per batch, durable (fsync) before the next
             while remaining:
                 rc, out, err = cli.postcat(remaining)
                 printed = _archive.split_postcat(out, remaining)
@@ -287,6 +288,7 @@ def _archive_first(cli, plan, selected, params, instance, selector, result):
                     raise _plan.ActionError("postcat failed (exit %s): %s" % (rc, err.strip() or "no message"))
                 vanished.append(missing)
                 remaining = remaining[1:]
+            writer.end_batch()
         manifest = writer.close({
             "created": int(selector.now), "instance": instance["name"], "config_dir": instance["config_dir"],
             "postfix_version": instance["mail_version"], "action": params["action"],
@@ -308,29 +310,32 @@ def _reinject(params, check_mode, result):
             raise _plan.ActionError("reinject takes archive and optionally queue_ids, not %s" % ", ".join(given))
         selector_from_params(params)   # validates queue_ids (the only selection option reinject takes)
         cli = cli_from_params(params)
-        path, _manifest, messages = _archive.load(params["archive"])
+        # every message checked against its checksum before anything is sent (read one at a time: flat memory)
+        path, manifest, count = _archive.verify(params["archive"])
         wanted = set(params["queue_ids"]) if params["queue_ids"] else None
         done = _archive.reinjected_ids(path)
-        chosen = [(entry, content) for entry, content in messages
+        chosen = [entry["queue_id"] for entry in manifest.get("messages", [])
                   if wanted is None or entry["queue_id"] in wanted]
         result["matched"] = len(chosen)
-        result["vanished"] = [entry["queue_id"] for entry, _content in chosen if entry["queue_id"] in done]
-        todo = [(entry, content) for entry, content in chosen if entry["queue_id"] not in done]
-        result["archive"] = {"directory": path, "count": len(messages), "manifest": os.path.join(path, _archive.MANIFEST)}
+        result["vanished"] = [queue_id for queue_id in chosen if queue_id in done]
+        todo = [queue_id for queue_id in chosen if queue_id not in done]
+        result["archive"] = {"directory": path, "count": count, "manifest": os.path.join(path, _archive.MANIFEST)}
         if check_mode:
-            result["queue_ids"] = [entry["queue_id"] for entry, _content in todo]
+            result["queue_ids"] = todo
             result["changed_count"] = len(todo)
             return result, None, []
+        sending = set(todo)
         try:
-            for entry, content in todo:
+            for entry, content in _archive.load(path)[2]:
+                if entry["queue_id"] not in sending:
+                    continue
                 cli.reinject(entry["envelope_sender"], entry["recipients"], content)
                 result["queue_ids"].append(entry["queue_id"])
                 done.add(entry["queue_id"])
         finally:
             _archive.record_reinjected(path, done)
             result["changed_count"] = len(result["queue_ids"])
-            result["pending"] = [entry["queue_id"] for entry, _content in todo
-                                 if entry["queue_id"] not in set(result["queue_ids"])]
+            result["pending"] = [queue_id for queue_id in todo if queue_id not in set(result["queue_ids"])]
         return result, None, []
     except (SelectionError, PostfixError, _plan.ActionError, _archive.ArchiveError, OSError) as exc:
         return result, str(exc), []

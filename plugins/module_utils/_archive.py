@@ -7,12 +7,17 @@
 
 """Archives of queued messages: postcat output split per message (pure), and the archive files.
 
-An archive is a directory ``archive_dir/<instance>/<UTC timestamp>/`` holding
-one ``<queue_id>.eml`` per message (its content, headers and body, as it would
-be re-injected) and ``manifest.json`` (each message's envelope: queue_id,
-queue_name, sender, recipients, arrival_time, message_size, the content's size
-and sha256). The manifest is written last: an archive without one is
-incomplete. This module writes files but runs no process.
+An archive is a directory ``archive_dir/<instance>/<UTC timestamp>/`` holding one
+``batch-NNNNN.mbox`` per postcat batch - an mboxrd file that mail tools read
+(``mutt -f``, ``grep``, ``formail``): each message's content, headers and body, as
+it would be re-injected, after a ``From <envelope sender> <time>`` line, lines
+beginning with ``>*From `` quoted with one more ``>`` - and ``manifest.json``: each
+message's envelope (queue_id, queue_name, sender, envelope_sender, recipients,
+arrival_time, message_size), where its content is (file, offset, length of the
+quoted bytes) and the content's size and sha256. Each batch file is fsynced,
+then the directory; the manifest is written last: an archive without one is
+incomplete. Archives of format 1 (one ``<queue_id>.eml`` per message) stay
+readable. This module writes files but runs no process.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +30,9 @@ import time
 
 MANIFEST = "manifest.json"
 REINJECTED = "reinjected.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_FROM_RE = re.compile(rb"^(>*From )", re.MULTILINE)
+_QUOTED_FROM_RE = re.compile(rb"^>(>*From )", re.MULTILINE)
 
 # postcat -q markers: *** ENVELOPE RECORDS deferred/7/767F0160023 *** (the queue path ends in the ID)
 _MARKER_RE = re.compile(rb"^\*\*\* (ENVELOPE RECORDS|MESSAGE CONTENTS|HEADER EXTRACTED|MESSAGE FILE END) "
@@ -102,8 +109,25 @@ def envelope_of(section_lines):
     return sender, recipients
 
 
+def mbox_quote(content):
+    """mboxrd quoting: every line beginning with ``>*From `` gets one more ``>``."""
+    return _FROM_RE.sub(rb">\1", content)
+
+
+def mbox_unquote(quoted):
+    return _QUOTED_FROM_RE.sub(rb"\1", quoted)
+
+
+def _fsync_dir(path):
+    directory = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 class ArchiveWriter:
-    """Writes one archive directory; files first, the manifest last."""
+    """Writes one archive directory: a batch file per postcat batch, the manifest last."""
 
     def __init__(self, archive_dir, instance_name, now=None):
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
@@ -114,19 +138,29 @@ class ArchiveWriter:
             path = "%s-%d" % (base, suffix)
         self.path = path
         self.entries = []
+        self._batch = None
+        self._batches = 0
+        self._stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(time.time() if now is None else now))
 
     def open(self):
         os.makedirs(self.path, mode=0o700)
 
+    def begin_batch(self):
+        self._batches += 1
+        name = "batch-%05d.mbox" % self._batches
+        self._batch = (name, open(os.path.join(self.path, name), "wb"))
+
     def add(self, message, content):
-        """Write one message's content; remember its envelope (from the listing) for the manifest."""
-        name = "%s.eml" % message["queue_id"]
-        target = os.path.join(self.path, name)
-        with open(target + ".part", "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(target + ".part", target)
+        """Append one message to the current batch file; remember its envelope and place for the manifest."""
+        if self._batch is None:
+            self.begin_batch()
+        name, handle = self._batch
+        sender = message.get("envelope_sender", message["sender"]) or "MAILER-DAEMON"
+        handle.write(b"From %s %s\n" % (sender.encode("utf-8", "replace").replace(b" ", b"_"), self._stamp.encode()))
+        quoted = mbox_quote(content)
+        offset = handle.tell()
+        handle.write(quoted)
+        handle.write(b"\n" if quoted.endswith(b"\n") else b"\n\n")
         self.entries.append({
             "queue_id": message["queue_id"],
             "queue_name": message["queue_name"],
@@ -136,12 +170,26 @@ class ArchiveWriter:
             "arrival_time": message["arrival_time"],
             "message_size": message["message_size"],
             "file": name,
+            "offset": offset,
+            "length": len(quoted),
             "content_bytes": len(content),
             "sha256": hashlib.sha256(content).hexdigest(),
         })
 
+    def end_batch(self):
+        """The batch is durable: its file and the directory entry are on disk."""
+        if self._batch is None:
+            return
+        _name, handle = self._batch
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        self._batch = None
+        _fsync_dir(self.path)
+
     def close(self, header):
         """Write the manifest (atomically); the archive is complete once it exists."""
+        self.end_batch()
         manifest = dict(header, format=FORMAT_VERSION, messages=self.entries)
         target = os.path.join(self.path, MANIFEST)
         with open(target + ".part", "w") as handle:
@@ -150,26 +198,58 @@ class ArchiveWriter:
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(target + ".part", target)
+        _fsync_dir(self.path)
         return target
 
 
+def _content_of(path, entry, handles):
+    """One message's content from an archive of either format."""
+    if "offset" not in entry:                       # format 1: a file per message
+        with open(os.path.join(path, entry["file"]), "rb") as handle:
+            return handle.read()
+    handle = handles.get(entry["file"])
+    if handle is None:
+        handle = handles[entry["file"]] = open(os.path.join(path, entry["file"]), "rb")
+    handle.seek(entry["offset"])
+    return mbox_unquote(handle.read(entry["length"]))
+
+
 def load(archive_path):
-    """Read an archive: its manifest, each message's content checked against its sha256."""
+    """Read an archive: its manifest, then each message's content (checked against its sha256), one at a time.
+
+    Returns (path, manifest, messages) where messages yields (entry, content) - a generator, so that an
+    archive of any size is read with flat memory.
+    """
     path = os.path.normpath(os.path.dirname(archive_path) if archive_path.endswith(MANIFEST) else archive_path)
     try:
         with open(os.path.join(path, MANIFEST)) as handle:
             manifest = json.load(handle)
     except (OSError, ValueError) as exc:
         raise ArchiveError("cannot read the archive's manifest in %s: %s" % (path, exc))
-    messages = []
-    for entry in manifest.get("messages", []):
-        with open(os.path.join(path, entry["file"]), "rb") as handle:
-            content = handle.read()
-        if hashlib.sha256(content).hexdigest() != entry["sha256"]:
-            raise ArchiveError("%s in %s does not match its checksum: refusing to use the archive"
-                               % (entry["file"], path))
-        messages.append((entry, content))
-    return path, manifest, messages
+    if manifest.get("format") not in (1, FORMAT_VERSION):
+        raise ArchiveError("%s: archive format %r is not one this collection reads (1 or %d)"
+                           % (path, manifest.get("format"), FORMAT_VERSION))
+
+    def messages():
+        handles = {}
+        try:
+            for entry in manifest.get("messages", []):
+                content = _content_of(path, entry, handles)
+                if hashlib.sha256(content).hexdigest() != entry["sha256"]:
+                    raise ArchiveError("%s in %s does not match its checksum: refusing to use the archive"
+                                       % (entry["queue_id"], path))
+                yield entry, content
+        finally:
+            for handle in handles.values():
+                handle.close()
+    return path, manifest, messages()
+
+
+def verify(archive_path):
+    """Check every message of an archive against its checksum before anything is sent; returns how many."""
+    path, manifest, messages = load(archive_path)
+    count = sum(1 for _entry, _content in messages)
+    return path, manifest, count
 
 
 def reinjected_ids(path):

@@ -61,16 +61,19 @@ options:
   archive_dir:
     description:
       - With O(action=delete) or O(action=archive), save every selected message first, under
-        C(archive_dir/<instance>/<UTC time>/) (mode 0700), with one C(<queue_id>.eml) per message (headers
-        and body as Postfix holds them, as they would be re-injected) and C(manifest.json) (each
-        message's queue_id, queue_name, sender, envelope_sender, recipients, arrival_time, message_size,
-        size and sha256 of the content), written last.
+        C(archive_dir/<instance>/<UTC time>/) (mode 0700), one C(batch-NNNNN.mbox) per O(batch_size) messages
+        (an mboxrd file - headers and body as Postfix holds them, as they would be re-injected, each after a
+        C(From) line, readable with mail tools and grep), each file and the directory fsynced before the next
+        batch, and C(manifest.json) (each message's queue_id, queue_name, sender, envelope_sender,
+        recipients, arrival_time, message_size, its file, offset and length, and the size and sha256 of the
+        content), written last.
       - Only messages archived whole are deleted; if archiving fails (disk full, permissions), nothing
         is deleted. Messages gone before C(postcat) could read them are reported in RV(vanished).
     type: path
   archive:
     description:
-      - For O(action=reinject), the archive directory (or its C(manifest.json)). Every message's content
+      - For O(action=reinject), the archive directory (or its C(manifest.json)), of this release's format or the
+        earlier one (a C(<queue_id>.eml) per message). Every message's content
         is checked against its sha256 before anything is sent.
     type: path
   all:

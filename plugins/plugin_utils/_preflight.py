@@ -23,8 +23,16 @@ from __future__ import absolute_import, division, print_function
 import os
 import re
 
+import yaml
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
     SelectionError, Selector, parse_duration)
+
+# The collection's roles, whose meta/argument_specs.yml say each phase's types and choices.
+ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
+_SPECS = {}
 
 MODES = ("direct", "plan", "apply")
 # Map types postmap builds an indexed file for (the access maps the fix role owns).
@@ -164,9 +172,38 @@ def check_instance(value):
     return problems
 
 
-def runbook_problems(values, phases):
-    """Every problem of the runbook's inputs ``values`` ({variable: value}, only those defined) for PHASES."""
+def phase_spec(phase, roles_dir=ROLES_DIR):
+    """The options of a phase's role (its meta/argument_specs.yml, entry point main), read once per process."""
+    key = (roles_dir, phase)
+    if key not in _SPECS:
+        with open(os.path.join(roles_dir, phase, "meta", "argument_specs.yml")) as handle:
+            _SPECS[key] = (yaml.safe_load(handle)["argument_specs"]["main"].get("options") or {})
+    return _SPECS[key]
+
+
+def spec_problems(values, phases, roles_dir=ROLES_DIR):
+    """Types and choices: each phase's variables against its role's argument spec (what the role would refuse)."""
     problems = []
+    for phase in phases:
+        if not os.path.exists(os.path.join(roles_dir, phase, "meta", "argument_specs.yml")):
+            continue
+        spec = phase_spec(phase, roles_dir)
+        provided = dict((name, values[name]) for name in spec if name in values)
+        result = ArgumentSpecValidator(spec).validate(provided)
+        for message in result.error_messages:
+            named = [name for name in spec if re.search(r"\b%s\b" % re.escape(name), message)]
+            problems.append("%s%s (role %s)" % (named[0] + ": " if named else "", message, phase))
+    return problems
+
+
+def runbook_problems(values, phases):
+    """Every problem of the runbook's inputs ``values`` ({variable: value}, only those defined) for PHASES.
+
+    First each phase's argument spec (types, choices), then what the variables mean.
+    """
+    problems = spec_problems(values, phases)
+    if problems:
+        return problems
     phases = set(phases)
     mode = values.get("mailops_mode", "direct")
     if mode not in MODES:

@@ -318,8 +318,12 @@ def test_delete_with_archive_then_reinject(frozen_queue, playbook, postfix, tmp_
         delivered = sorted((s, sorted(r), body.split(b"\n\n", 1)[1].rstrip(b"\n")) for s, r, body in sink.messages())
         archived = []
         for entry in manifest["messages"]:
+            # the batch's mbox file: the message's bytes at its offset, after its From line
             with open(os.path.join(archive["directory"], entry["file"]), "rb") as handle:
-                body = handle.read().split(b"\n\n", 1)[1].rstrip(b"\n")
+                mbox = handle.read()
+            assert mbox[:entry["offset"]].rsplit(b"\n", 2)[-2].startswith(b"From ")
+            content = mbox[entry["offset"]:entry["offset"] + entry["length"]]
+            body = content.split(b"\n\n", 1)[1].rstrip(b"\n")
             archived.append((entry["envelope_sender"], sorted(entry["recipients"]), body))
         assert delivered == sorted(archived)
         assert [(sender, body) for sender, _r, body in delivered] == [

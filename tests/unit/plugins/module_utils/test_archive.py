@@ -79,28 +79,61 @@ def test_unexpected_message_is_refused():
         _archive.split_postcat(raw("postcat-q_two_ids.stdout"), ["767F0160023"])
 
 
+MESSAGE = {"queue_id": "767F0160023", "queue_name": "deferred", "sender": "alice@example.org",
+           "recipients": [{"address": "bob@example.net"}], "arrival_time": 1795959427, "message_size": 246}
+
+
 def test_writer_and_loader_round_trip(tmp_path):
-    message = {"queue_id": "767F0160023", "queue_name": "deferred", "sender": "alice@example.org",
-               "recipients": [{"address": "bob@example.net"}], "arrival_time": 1795959427, "message_size": 246}
-    content = b"Subject: x\n\nbody\n"
+    """Batches of real postcat contents into mbox files, read back byte for byte, lines that start with From too."""
+    contents = dict((queue_id, message["content"]) for queue_id, message in _archive.split_postcat(
+        raw("postcat-q_two_ids.stdout"), ["767F0160023", "52C091601EB"]).items())
+    contents["0000000FROM"] = b"Subject: quoting\n\nFrom here on\n>From there\n>>From anywhere\nno newline at the end"
     writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
     writer.open()
-    writer.add(message, content)
+    for number, queue_id in enumerate(sorted(contents)):
+        if number % 2 == 0:
+            writer.begin_batch()
+        writer.add(dict(MESSAGE, queue_id=queue_id), contents[queue_id])
+        if number % 2 == 1:
+            writer.end_batch()
     manifest_path = writer.close({"action": "delete"})
     assert writer.path.endswith("postfix/20261129T135000Z")
     assert oct(os.stat(writer.path).st_mode & 0o777) == "0o700"
+    assert sorted(os.listdir(writer.path)) == ["batch-00001.mbox", "batch-00002.mbox", "manifest.json"]
     manifest = json.load(open(manifest_path))
-    assert manifest["messages"][0]["sha256"] == hashlib.sha256(content).hexdigest()
+    assert manifest["format"] == 2 and len(manifest["messages"]) == 3
     assert manifest["messages"][0]["recipients"] == ["bob@example.net"]
     path, loaded, messages = _archive.load(manifest_path)
-    assert path == writer.path and messages[0][1] == content and loaded["action"] == "delete"
+    assert path == writer.path and loaded["action"] == "delete"
+    assert dict((entry["queue_id"], content) for entry, content in messages) == contents
+    # an mbox that mail tools read: every message after its From line, the content's From lines quoted
+    with open(os.path.join(writer.path, "batch-00001.mbox"), "rb") as handle:
+        mbox = handle.read()
+    assert mbox.startswith(b"From alice@example.org Sun Nov 29 13:50:00 2026\n")
+    assert b"\n>From here on\n>>From there\n>>>From anywhere\n" in mbox
     second = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
     assert second.path.endswith("-2")                    # never overwrites an archive
-    with open(os.path.join(writer.path, "767F0160023.eml"), "ab") as handle:
-        handle.write(b"tampered")
+    with open(os.path.join(writer.path, "batch-00002.mbox"), "r+b") as handle:
+        handle.seek(60)
+        handle.write(b"X")
     with pytest.raises(_archive.ArchiveError) as error:
-        _archive.load(writer.path)
+        _archive.verify(writer.path)
     assert "does not match its checksum" in str(error.value)
+
+
+def test_an_archive_of_format_1_stays_readable(tmp_path):
+    """The archives an earlier release wrote: one <queue_id>.eml per message."""
+    content = b"Subject: x\n\nbody\n"
+    (tmp_path / "767F0160023.eml").write_bytes(content)
+    entry = {"queue_id": "767F0160023", "sender": "alice@example.org", "envelope_sender": "alice@example.org",
+             "recipients": ["bob@example.net"], "file": "767F0160023.eml", "content_bytes": len(content),
+             "sha256": hashlib.sha256(content).hexdigest()}
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "messages": [entry]}))
+    _path, manifest, messages = _archive.load(str(tmp_path))
+    assert manifest["format"] == 1 and list(messages) == [(entry, content)]
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 7, "messages": []}))
+    with pytest.raises(_archive.ArchiveError, match="archive format 7"):
+        _archive.load(str(tmp_path))
 
 
 def test_reinjected_record(tmp_path):

@@ -7,7 +7,6 @@
 from __future__ import absolute_import, division, print_function
 
 import copy
-import json
 
 import pytest
 
