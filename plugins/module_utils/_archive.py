@@ -28,6 +28,9 @@ import os
 import re
 import time
 
+
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+
 MANIFEST = "manifest.json"
 REINJECTED = "reinjected.json"
 FORMAT_VERSION = 2
@@ -40,7 +43,7 @@ _MARKER_RE = re.compile(rb"^\*\*\* (ENVELOPE RECORDS|MESSAGE CONTENTS|HEADER EXT
 _MISSING_RE = re.compile(r"postcat: fatal: open queue file ([0-9A-Za-z]+): No such file or directory")
 
 
-class ArchiveError(ValueError):
+class ArchiveError(MailopsError):
     """postcat output that does not split into whole messages, or an archive that cannot be used."""
 
 

@@ -5,15 +5,18 @@
 #
 # Private to this collection: no compatibility promise for outside users.
 
-"""The options both modules share: the instance and the selection.
+"""The options the modules share: the instance and the selection. It only declares them.
 
-plugins/doc_fragments/postfix.py documents exactly what is declared here.
+plugins/doc_fragments/postfix.py documents exactly what is declared here. The objects built from
+them are PostfixCLI.from_params (the runner) and Selector.from_params / from_options (the selection).
 """
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import TOOLS, PostfixCLI
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, SelectionError, Selector
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES
+
+# The Postfix commands the runner may be given a path for (postfix_tool_paths); _postfix_cli looks them up.
+TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick", "postlog", "postfix", "postmap")
 
 
 def instance_argument_spec():
@@ -50,31 +53,3 @@ def shared_argument_spec():
     spec = instance_argument_spec()
     spec.update(selection_argument_spec())
     return spec
-
-
-def cli_from_params(params):
-    return PostfixCLI(config_dir=params["config_dir"], bin_dir=params["postfix_bin_dir"],
-                      tool_paths=params["postfix_tool_paths"])
-
-
-def selector_from_params(params, now=None):
-    options = dict((name, params[name]) for name in Selector.OPTIONS)
-    return Selector(recipient_match=params["recipient_match"], now=now, **options)
-
-
-def selector_from_dict(options, name, now=None):
-    """A Selector from a nested selection (exclude, incident.junk); an empty one is refused."""
-    if not isinstance(options, dict):
-        raise SelectionError("%s: expected a dictionary of selection options, got %r" % (name, options))
-    unknown = sorted(set(options) - set(Selector.OPTIONS) - {"recipient_match"})
-    if unknown:
-        raise SelectionError("%s: unknown selection option(s) %s (known: %s, recipient_match)"
-                             % (name, ", ".join(unknown), ", ".join(Selector.OPTIONS)))
-    try:
-        selector = Selector(recipient_match=options.get("recipient_match") or "any", now=now,
-                            **dict((key, options.get(key)) for key in Selector.OPTIONS))
-    except SelectionError as exc:
-        raise SelectionError("%s.%s" % (name, exc))
-    if selector.is_empty:
-        raise SelectionError("%s: no selection option given (it would match every message)" % name)
-    return selector

@@ -20,11 +20,14 @@ from __future__ import absolute_import, division, print_function
 
 import hashlib
 
+
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+
 FORMAT = 1
 FIELDS = ("queue_id", "arrival_time", "sender", "recipients", "recipients_sha256", "message_size")
 
 
-class PlanError(Exception):
+class PlanError(MailopsError):
     """A plan that cannot be applied here (stale, malformed, for another action or instance)."""
 
 

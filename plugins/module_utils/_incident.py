@@ -34,6 +34,7 @@ import re
 import tempfile
 import time
 
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import is_queue_id
 
 FORMAT = 1
@@ -48,7 +49,7 @@ _INCIDENT_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
 _LIST_SPLIT_RE = re.compile(r"[\s,]+")
 
 
-class IncidentError(ValueError):
+class IncidentError(MailopsError):
     """The incident's state does not allow what was asked; nothing was changed."""
 
 

@@ -33,9 +33,10 @@ import tempfile
 import time
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _queue
+from ansible_collections.mailops.postfix.plugins.module_utils._argspec import TOOLS
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
 
-TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick", "postlog", "postfix", "postmap")
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 JSON_SINCE = (3, 1)
@@ -54,7 +55,7 @@ _HINTS = (
 )
 
 
-class PostfixError(Exception):
+class PostfixError(MailopsError):
     """A Postfix command could not be run or failed; the message says what to do."""
 
     def __init__(self, message, argv=None, rc=None, stderr=None):
@@ -196,8 +197,37 @@ def _describe_pid(pid):
     return "pid %d is a master process that does not hold the lock" % pid
 
 
+class Step:
+    """One command the runner runs - its argv, the IDs it acts on (on stdin for postsuper), what it is for.
+
+    The same object is run and shown (``shown``, in the result's batches and the audit): what is reported
+    is what ran.
+    """
+
+    def __init__(self, kind, argv, ids=(), queues=(), flag=None):
+        self.kind = kind          # postsuper | flush | flush_all
+        self.argv = argv
+        self.ids = list(ids)
+        self.queues = tuple(queues)
+        self.flag = flag
+
+    @property
+    def shown(self):
+        return " ".join(self.argv)
+
+    @property
+    def stdin(self):
+        return "".join(queue_id + "\n" for queue_id in self.ids) if self.kind == "postsuper" else None
+
+
 class PostfixCLI:
     """Runs one Postfix instance's commands."""
+
+    @classmethod
+    def from_params(cls, params):
+        """The runner for a module's instance options (config_dir, postfix_bin_dir, postfix_tool_paths)."""
+        return cls(config_dir=params["config_dir"], bin_dir=params["postfix_bin_dir"],
+                   tool_paths=params["postfix_tool_paths"])
 
     def __init__(self, config_dir=None, bin_dir=None, tool_paths=None, environ=None):
         self.config_dir = config_dir
@@ -401,21 +431,30 @@ class PostfixCLI:
 
     # ------------------------------------------------------------ acting
 
-    def postsuper(self, flag, queue_ids, queues=()):
-        """One ``postsuper -FLAG - [queue ...]`` run with the IDs on stdin; returns (rc, PostsuperOutcome)."""
-        _checked_ids("postsuper", queue_ids)
-        argv = self.argv("postsuper", "-" + flag, "-") + list(queues)
-        rc, _out, err = self.run(argv, "".join(queue_id + "\n" for queue_id in queue_ids))
-        return rc, parse_postsuper(err)
+    def postsuper_step(self, flag, queue_ids, queues=()):
+        """``postsuper -FLAG - [queue ...]`` with the IDs on stdin (the queues restrict it to where they were listed)."""
+        return Step("postsuper", self.argv("postsuper", "-" + flag, "-") + list(queues), queue_ids, queues, flag)
 
-    def flush(self, queue_ids):
-        """``postqueue -i ID`` for each ID (Postfix takes one ID per call)."""
-        for queue_id in _checked_ids("postqueue -i", queue_ids):
-            self.check(self.argv("postqueue", "-i", queue_id))
+    def flush_step(self, queue_ids):
+        """``postqueue -i ID`` for each ID (Postfix takes one ID per call); shown once for the batch."""
+        return Step("flush", self.argv("postqueue", "-i", "ID"), queue_ids)
 
-    def flush_deferred(self):
+    def flush_all_step(self, queue_ids):
         """``postqueue -f``: attempt delivery of the whole deferred queue now."""
-        self.check(self.argv("postqueue", "-f"))
+        return Step("flush_all", self.argv("postqueue", "-f"), queue_ids)
+
+    def run_step(self, step):
+        """Run a step. postsuper: (rc, PostsuperOutcome), the accounting is in its stderr; flush: (0, None) or PostfixError."""
+        if step.kind == "postsuper":
+            _checked_ids("postsuper", step.ids)
+            rc, _out, err = self.run(step.argv, step.stdin)
+            return rc, parse_postsuper(err)
+        if step.kind == "flush":
+            for queue_id in _checked_ids("postqueue -i", step.ids):
+                self.check(self.argv("postqueue", "-i", queue_id))
+        else:
+            self.check(step.argv)
+        return 0, None
 
     @staticmethod
     def count_in_flight(queue_directory):
@@ -463,6 +502,34 @@ class PostfixCLI:
     def postcat(self, queue_ids):
         """``postcat -q ID...`` (one run for many IDs); returns (rc, stdout bytes, stderr)."""
         return self.run_bytes(self.argv("postcat", "-q", *_checked_ids("postcat", queue_ids)))
+
+    def postcat_messages(self, queue_ids, split, missing_id):
+        """Every message of QUEUE_IDS as postcat prints it, in order: yields ("message", ID, printed) or ("gone", ID).
+
+        One ``postcat -q`` for many IDs. postcat prints in order and dies at the first ID it cannot open -
+        a message gone since the listing: that ID is gone and postcat is asked again for the rest.
+        ``split`` parses postcat's output (_archive.split_postcat), ``missing_id`` its dying words.
+        Any other failure is a PostfixError.
+        """
+        remaining = list(queue_ids)
+        while remaining:
+            rc, out, err = self.postcat(remaining)
+            printed = split(out, remaining)
+            written = 0
+            for queue_id in remaining:
+                if queue_id not in printed:
+                    break
+                yield "message", queue_id, printed[queue_id]
+                written += 1
+            remaining = remaining[written:]
+            if rc == 0 and not remaining:
+                return
+            missing = missing_id(err)
+            if rc == 0 or missing is None or not remaining or remaining[0] != missing:
+                raise PostfixError("postcat failed (exit %s): %s" % (rc, err.strip() or "no message"),
+                                   ["postcat"], rc, err)
+            yield "gone", missing, None
+            remaining = remaining[1:]
 
     def reinject(self, sender, recipients, content):
         """Submit a message again with its envelope: ``sendmail -i -f SENDER -- RCPT...``."""

@@ -33,6 +33,8 @@ import math
 import re
 import time
 
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+
 QUEUE_NAMES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt")
 
 # Text cannot tell these queues apart: an entry without a marker is in one of them.
@@ -54,7 +56,7 @@ EMPTY_SENDER = "MAILER-DAEMON"
 AGE_BUCKET_MINUTES = (5, 10, 20, 40, 80, 160, 320, 640, 1280)
 
 
-class QueueParseError(ValueError):
+class QueueParseError(MailopsError):
     """Postfix output that the parser cannot place. Nothing is guessed."""
 
     def __init__(self, reason, line_number=None, line=None):
@@ -69,7 +71,7 @@ class QueueParseError(ValueError):
         super(QueueParseError, self).__init__(text)
 
 
-class SelectionError(ValueError):
+class SelectionError(MailopsError):
     """A selection option that cannot be used (bad regex, duration, size, queue)."""
 
 
@@ -127,7 +129,7 @@ def _json_message(obj):
         raise ValueError("invalid sender %r" % (sender,))
     if not isinstance(recipients, list):
         raise ValueError("invalid recipients %r" % (recipients,))
-    for index, recipient in enumerate(recipients):
+    for recipient in recipients:
         if not isinstance(recipient, dict) or not isinstance(recipient.get("address"), str):
             raise ValueError("invalid recipient %r" % (recipient,))
         if len(recipient) > 1:
@@ -575,6 +577,30 @@ class Selector:
                     lambda m, test=test: bool(m["recipients"]) and quantifier(test(r) for r in m["recipients"]))
             self.given["recipient_match"] = recipient_match
         self._tests = tuple(message_tests)
+
+    @classmethod
+    def from_params(cls, params, now=None):
+        """The selection of a module's parameters (the shared selection options)."""
+        return cls(recipient_match=params["recipient_match"], now=now,
+                   **dict((name, params[name]) for name in cls.OPTIONS))
+
+    @classmethod
+    def from_options(cls, options, name, now=None):
+        """A nested selection (exclude, incident.junk, subsets), checked as strictly; an empty one is refused."""
+        if not isinstance(options, dict):
+            raise SelectionError("%s: expected a dictionary of selection options, got %r" % (name, options))
+        unknown = sorted(set(options) - set(cls.OPTIONS) - {"recipient_match"})
+        if unknown:
+            raise SelectionError("%s: unknown selection option(s) %s (known: %s, recipient_match)"
+                                 % (name, ", ".join(unknown), ", ".join(cls.OPTIONS)))
+        try:
+            selector = cls(recipient_match=options.get("recipient_match") or "any", now=now,
+                           **dict((key, options.get(key)) for key in cls.OPTIONS))
+        except SelectionError as exc:
+            raise SelectionError("%s.%s" % (name, exc))
+        if selector.is_empty:
+            raise SelectionError("%s: no selection option given (it would match every message)" % name)
+        return selector
 
     @property
     def is_empty(self):

@@ -172,8 +172,9 @@ incident:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _window
-from ansible_collections.mailops.postfix.plugins.module_utils._argspec import cli_from_params, instance_argument_spec
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError
+from ansible_collections.mailops.postfix.plugins.module_utils._argspec import instance_argument_spec
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI
 
 
 def argument_spec():
@@ -192,9 +193,9 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     step = _window.open_incident if module.params["state"] == "open" else _window.end_window
     try:
-        changed, result, diff, warnings = step(cli_from_params(module.params), module.params, module.check_mode,
+        changed, result, diff, warnings = step(PostfixCLI.from_params(module.params), module.params, module.check_mode,
                                                _incident.now())
-    except (PostfixError, _incident.IncidentError, OSError) as exc:
+    except (MailopsError, OSError) as exc:
         module.fail_json(msg=str(exc))
     for warning in warnings:
         module.warn(warning)

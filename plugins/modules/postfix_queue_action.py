@@ -69,12 +69,15 @@ options:
         content), written last.
       - Only messages archived whole are deleted; if archiving fails (disk full, permissions), nothing
         is deleted. Messages gone before C(postcat) could read them are reported in RV(vanished).
+      - Required with O(action=archive); refused with the other actions.
     type: path
   archive:
     description:
       - For O(action=reinject), the archive directory (or its C(manifest.json)), of this release's format or the
         earlier one (a C(<queue_id>.eml) per message). Every message's content
         is checked against its sha256 before anything is sent.
+      - Required with O(action=reinject), refused with the other actions. O(action=reinject) takes no other
+        selection option than O(queue_ids) (a subset of the archive), and no O(exclude), O(incident) or O(plan).
     type: path
   all:
     description:
@@ -122,6 +125,17 @@ options:
     type: str
     choices: [requeue, release, fail]
     default: requeue
+  return_ids:
+    description:
+      - Return the lists of queue IDs - RV(queue_ids), RV(vanished), RV(pending), RV(requeued_long_held).
+      - V(false) leaves them out; RV(counts) says how many each list has. RV(not_applicable) and
+        RV(skipped_changed), which give a reason for each message, are always returned. On a large queue the lists are
+        most of the result, and moving 100,000 IDs to the controller costs more than the action itself
+        (docs/performance.md). The IDs stay on the host - in the incident's ledger (with O(incident)), the
+        archive's C(manifest.json) (with O(archive_dir)) and Postfix's log (postsuper logs every message it
+        changes). The runbook's roles use V(false).
+    type: bool
+    default: true
   return_plan:
     description:
       - Return RV(plan), the fingerprints of the messages this run acts on (or, in check mode, would act on) -
@@ -133,7 +147,7 @@ options:
   plan:
     description:
       - Apply a reviewed plan - this host's part of a fleet plan (P(mailops.postfix.plan_for#filter)), or
-        RV(plan) of a check-mode run - instead of selection options (none may be given with it, nor O(all)).
+        RV(plan) of a check-mode run - instead of selection options (mutually exclusive with each of them and with O(all)).
       - Only messages still queued with the same fingerprint are acted on; every other planned message is
         skipped and listed in RV(skipped_changed) with the reason (gone - delivered, deleted or requeued under
         a new ID; changed - for example a reused short queue ID, or recipients delivered since).
@@ -285,13 +299,13 @@ changed_count:
   sample: 1480
 queue_ids:
   description: Their queue IDs (for V(requeue), the IDs they had; Postfix gives them new ones).
-  returned: always
+  returned: unless O(return_ids=false)
   type: list
   elements: str
   sample: ["32D2F160014", "4jcpDq1VLtzBrJr"]
 vanished:
   description: Selected IDs not changed because they were gone, had moved since the listing, or were already in the target state.
-  returned: always
+  returned: unless O(return_ids=false)
   type: list
   elements: str
   sample: ["767F0160023"]
@@ -305,16 +319,23 @@ pending:
   description:
     - Planned IDs not acted on because the run failed (empty on success) - those of later batches, and
       those of the failing batch that postsuper said nothing about.
-  returned: always
+  returned: unless O(return_ids=false)
   type: list
   elements: str
   sample: []
 requeued_long_held:
   description: For V(release), held mail past its lifetime that was requeued with C(postsuper -r) instead.
-  returned: always
+  returned: unless O(return_ids=false)
   type: list
   elements: str
   sample: []
+counts:
+  description:
+    - How many entries each list of IDs has - C(queue_ids), C(vanished), C(not_applicable), C(pending),
+      C(requeued_long_held), C(skipped_changed) - whether or not O(return_ids) returns the lists.
+  returned: always
+  type: dict
+  sample: {"queue_ids": 1480, "vanished": 20, "not_applicable": 0, "pending": 0, "requeued_long_held": 0, "skipped_changed": 0}
 batches:
   description: Commands run (in check mode, that would run), each with the number of IDs sent and changed.
   returned: always
@@ -403,6 +424,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.postfix.plugins.module_utils._actions import run_action
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import shared_argument_spec
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Selector
 
 
 def argument_spec():
@@ -421,6 +443,7 @@ def argument_spec():
         max_active=dict(type="int"),
         max_active_timeout=dict(type="int", default=600),
         long_held=dict(type="str", choices=["requeue", "release", "fail"], default="requeue"),
+        return_ids=dict(type="bool", default=True),
         return_plan=dict(type="bool", default=False),
         plan=dict(type="dict"),
         plan_max_age=dict(type="raw", default="1h"),
@@ -437,8 +460,16 @@ def argument_spec():
     return spec
 
 
+# The rules between options that can be declared; the others (archive only for reinject, archive_dir
+# only for archive and delete, what reinject takes) are _actions.check_option_rules.
+REQUIRED_IF = [("action", "archive", ["archive_dir"]), ("action", "reinject", ["archive"])]
+# A reviewed plan replaces the selection: it names its messages itself.
+MUTUALLY_EXCLUSIVE = [["plan", name] for name in Selector.OPTIONS + ("all",)]
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_if=REQUIRED_IF, mutually_exclusive=MUTUALLY_EXCLUSIVE)
     result, error, warnings = run_action(module.params, module.check_mode)
     for warning in warnings:
         module.warn(warning)

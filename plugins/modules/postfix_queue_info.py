@@ -313,12 +313,11 @@ instance:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _incident
-from ansible_collections.mailops.postfix.plugins.module_utils._argspec import (
-    cli_from_params, selector_from_dict, selector_from_params, shared_argument_spec)
+from ansible_collections.mailops.postfix.plugins.module_utils._argspec import shared_argument_spec
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import (
-    PostfixError, managed_config, master_running)
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
-    QueueParseError, SelectionError, collect)
+    PostfixCLI, managed_config, master_running)
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Selector, collect
 
 
 def argument_spec():
@@ -337,10 +336,10 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     try:
-        selector = selector_from_params(params)
-        subsets = dict((str(name), selector_from_dict(value, "subsets.%s" % name, selector.now))
+        selector = Selector.from_params(params)
+        subsets = dict((str(name), Selector.from_options(value, "subsets.%s" % name, selector.now))
                        for name, value in (params["subsets"] or {}).items())
-        cli = cli_from_params(params)
+        cli = PostfixCLI.from_params(params)
         instance = cli.instance()
         source = cli.choose_source(params["source"], instance["version"])
         ledger_file = ledger = None
@@ -359,7 +358,7 @@ def main():
         result["listed_at"] = selector.now
         details = {"tools": cli.tools_found(), "map_types": cli.map_types(),
                    "managed_by": managed_config(instance["config_dir"])}
-    except (SelectionError, QueueParseError, PostfixError, _incident.IncidentError) as exc:
+    except MailopsError as exc:
         module.fail_json(msg=str(exc))
     for warning in cli.warnings:
         module.warn(warning)

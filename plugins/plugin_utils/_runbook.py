@@ -23,6 +23,13 @@ def _count(value):
     return len(value) if isinstance(value, (list, tuple)) else int(value or 0)
 
 
+def _number(result, key):
+    """How many KEY a result has: its list (or number), or - when the IDs were not returned - its counts."""
+    if key in result:
+        return _count(result[key])
+    return int((result.get("counts") or {}).get(key) or 0)
+
+
 def assessment(info):
     """assess_result from postfix_queue_info's result (whole queue, the junk subset, the incident)."""
     summary = info["summary"]
@@ -61,7 +68,7 @@ def _combined(results):
     archives = [result["archive"] for result in results if result.get("archive")]
     for result in results:
         for key in ("matched", "changed_count", "vanished", "skipped_changed", "batches", "excluded"):
-            combined[key] += _count(result.get(key))
+            combined[key] += _number(result, key)
         for queue, count in (result.get("matched_by_queue") or {}).items():
             combined["matched_by_queue"][queue] = combined["matched_by_queue"].get(queue, 0) + count
         for key, value in (result.get("incident") or {}).items():
@@ -84,9 +91,9 @@ def phase_result(result, phase, fetched=None):
     incident = result.get("incident") or {}
     common = {
         "matched": result.get("matched", 0),
-        "vanished": _count(result.get("vanished")),
+        "vanished": _number(result, "vanished"),
         "plan_id": result.get("plan_id"),
-        "skipped_changed": _count(result.get("skipped_changed")),
+        "skipped_changed": _number(result, "skipped_changed"),
         "listed_at": result.get("listed_at"),
         "excluded_quarantine": incident.get("excluded_quarantine"),
         "incident_id": incident.get("incident_id"),

@@ -151,7 +151,7 @@ def inventory(controller, sshd):
 
 @pytest.fixture(scope="session")
 def playbook(controller, inventory):
-    """Run a playbook from tests/integration/targets; return the results it saved.
+    """Run a playbook from tests/integration/playbooks; return the results it saved.
 
     A target's playbook saves what it registered with the ``save`` tasks file
     into ``result_file``; failures of ansible-playbook raise with its output.
@@ -166,7 +166,7 @@ def playbook(controller, inventory):
                    PATH=controller["bin"] + os.pathsep + os.environ.get("PATH", ""))
         proc = subprocess.run(
             [os.path.join(controller["bin"], "ansible-playbook"), "-i", inventory,
-             os.path.join(HERE, "targets", target, "playbook.yml"), "-e", json.dumps(extra)]
+             os.path.join(HERE, "playbooks", target, "playbook.yml"), "-e", json.dumps(extra)]
             + (["--check"] if check_mode else []),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, check=False)
         if (proc.returncode != 0) != expect_failure:

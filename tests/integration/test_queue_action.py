@@ -99,6 +99,21 @@ def test_hold(frozen_queue, playbook):
 
 
 @pytest.mark.controller_independent
+def test_hold_without_the_id_lists(frozen_queue, playbook):
+    """return_ids=false (as the runbook's roles run it): no ID lists, and the counts say what they would have."""
+    before, runs, queues = four_runs(playbook, action="hold", sender=JUNK, return_ids=False)
+    junk = [m["queue_id"] for m in before if m["sender"] == JUNK]
+    deferred_junk = [m["queue_id"] for m in before if m["sender"] == JUNK and m["queue_name"] == "deferred"]
+    assert all(after == ("hold", False) for queue_id, after in states(queues["real"]).items() if queue_id in junk)
+    for name in ("check", "real", "repeat", "repeat_check"):
+        assert not {"queue_ids", "vanished", "pending", "requeued_long_held"} & set(runs[name]), name
+    assert runs["real"]["counts"] == {"queue_ids": len(deferred_junk), "vanished": len(junk) - len(deferred_junk),
+                                      "not_applicable": 0, "pending": 0, "requeued_long_held": 0, "skipped_changed": 0}
+    assert runs["repeat"]["counts"]["queue_ids"] == 0 and runs["repeat"]["counts"]["vanished"] == len(junk)
+    assert runs["real"]["changed_count"] == len(deferred_junk)
+
+
+@pytest.mark.controller_independent
 def test_release(frozen_queue, playbook):
     before, runs, queues = four_runs(playbook, action="release", sender=LEGIT, batch_size=2)
     held = [m["queue_id"] for m in before if m["sender"] == LEGIT and m["queue_name"] == "hold"]
@@ -208,9 +223,11 @@ BAD_INPUT = [
     ({"action": "hold", "sender": JUNK, "config_dir": "/etc/postfix-nonexistent"}, "check config_dir"),
     ({"action": "hold", "sender": JUNK, "postfix_bin_dir": "/nonexistent"}, "postconf not found"),
     ({"action": "hold", "sender": JUNK, "all": "maybe"}, "all"),
-    ({"action": "archive", "sender": JUNK}, "action=archive needs archive_dir"),
+    ({"action": "archive", "sender": JUNK}, "action is archive but all of the following are missing: archive_dir"),
     ({"action": "hold", "sender": JUNK, "archive_dir": "/var/tmp/mailops-archive"}, "archive_dir is for action=archive"),
-    ({"action": "reinject"}, "action=reinject needs archive"),
+    ({"action": "reinject"}, "action is reinject but all of the following are missing: archive"),
+    ({"action": "delete", "sender": JUNK, "plan": {"format": 1}}, "parameters are mutually exclusive: plan|sender"),
+    ({"action": "hold", "sender": JUNK, "archive": "/var/tmp"}, "archive (an archive to re-inject) is only for"),
     ({"action": "reinject", "archive": "/nonexistent/archive"}, "cannot read the archive's manifest"),
     ({"action": "reinject", "archive": "/var/tmp", "sender": JUNK}, "reinject takes archive and optionally queue_ids"),
 ]

@@ -116,6 +116,20 @@ def test_phase_results():
         _runbook.phase_result(action, "fix")
 
 
+def test_phase_results_from_counts_when_the_ids_were_not_returned():
+    """return_ids=false: the lists are absent, counts says how many; two runs of a phase add up."""
+    counts = {"queue_ids": 3, "vanished": 2, "not_applicable": 0, "pending": 0, "requeued_long_held": 0,
+              "skipped_changed": 1}
+    action = {"changed_count": 3, "matched": 6, "counts": counts, "skipped_changed": [{"queue_id": "A", "reason": "gone"}],
+              "archive": {"count": 3, "directory": "/var/backups/x"}}
+    purge = _runbook.phase_result(action, "purge")
+    assert (purge["purged"], purge["vanished"], purge["skipped_changed"]) == (3, 2, 1)
+    window = {"changed_count": 4, "matched": 4, "counts": dict(counts, queue_ids=4, vanished=5, skipped_changed=0),
+              "archive": {"count": 4, "directory": "/var/backups/y"}}
+    both = _runbook.phase_result([action, window], "purge")
+    assert (both["purged"], both["vanished"], both["archived"], both["skipped_changed"]) == (7, 7, 7, 1)
+
+
 @pytest.mark.parametrize("current, expected", [
     ("", "check_sender_access hash:/etc/postfix/m"),
     ("permit_mynetworks, reject_unauth_destination",

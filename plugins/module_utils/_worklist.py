@@ -5,20 +5,23 @@
 #
 # Private to this collection: no compatibility promise for outside users.
 
-"""What an action would do to the selected messages, the guards, and the accounting. Pure.
+"""An action's work list: what it will do to the selected messages, the guards, and the accounting. PURE.
 
-Data flows: selected messages -> plan() -> guards -> (the runner acts in
-batches) -> account() -> the module's result.
+Data flows: selected messages -> work_list() -> guards -> (the runner acts in
+batches) -> account() -> the module's result. The work list's fields are named
+as the result keys they become (vanished, not_applicable, requeued_long_held);
+"plan" means only a reviewed change plan (_changeplan).
 """
 
 from __future__ import absolute_import, division, print_function
 
 import re
 
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import EMPTY_SENDER, UNMARKED_QUEUES
 
 
-class ActionError(ValueError):
+class ActionError(MailopsError):
     """An action refused before anything ran (guards, conflicting options)."""
 
 
@@ -64,37 +67,37 @@ def postfix_time(value, default_unit="d"):
     return int(match.group(1)) * _POSTFIX_UNITS[match.group(2) or default_unit]
 
 
-class Plan:
-    """The messages an action will act on, grouped by the queue each was seen in."""
+class WorkList:
+    """The messages an action will act on, grouped by the queue each was seen in, and those it will not."""
 
     def __init__(self, action):
         self.action = action
-        self.groups = {}           # postsuper queue restriction (tuple of names) -> [queue_id]
-        self.already = []          # selected, already in the target state
-        self.cannot = []           # selected, but this action cannot act where they are: {queue_id, queue_name, reason}
-        self.long_held = []        # release: held past their lifetime, requeued instead
-        self.diff = []             # (queue_id, before, after)
+        self.by_queue = {}             # postsuper queue restriction (tuple of names) -> [queue_id]
+        self.vanished = []             # selected, already in the target state (or gone meanwhile)
+        self.not_applicable = []       # selected, but this action cannot act where they are: {queue_id, queue_name, reason}
+        self.requeued_long_held = []   # release: held past their lifetime, requeued instead
+        self.diff = []                 # (queue_id, before, after)
 
     def restrict_to(self, kept, gone):
         """Keep only ``kept`` (e.g. what was archived whole); ``gone`` counts as vanished."""
         keep = set(kept)
-        for queues in list(self.groups):
-            self.groups[queues] = [queue_id for queue_id in self.groups[queues] if queue_id in keep]
-            if not self.groups[queues]:
-                del self.groups[queues]
-        self.long_held = [queue_id for queue_id in self.long_held if queue_id in keep]
-        self.already.extend(gone)
+        for queues in list(self.by_queue):
+            self.by_queue[queues] = [queue_id for queue_id in self.by_queue[queues] if queue_id in keep]
+            if not self.by_queue[queues]:
+                del self.by_queue[queues]
+        self.requeued_long_held = [queue_id for queue_id in self.requeued_long_held if queue_id in keep]
+        self.vanished.extend(gone)
 
     @property
     def queue_ids(self):
         ids = []
-        for group in self.groups.values():
+        for group in self.by_queue.values():
             ids.extend(group)
-        return ids + list(self.long_held)
+        return ids + list(self.requeued_long_held)
 
 
-def plan(action_name, messages, now, long_held="requeue", lifetimes=None):
-    """Plan an action on the selected messages.
+def work_list(action_name, messages, now, long_held="requeue", lifetimes=None):
+    """What an action will do to the selected messages.
 
     Each message is acted on only in the queue it was seen in: postsuper gets
     that queue name, so a message that moved since the listing is left alone
@@ -104,23 +107,23 @@ def plan(action_name, messages, now, long_held="requeue", lifetimes=None):
     ``lifetimes`` (release only): {"maximal_queue_lifetime": s, "bounce_queue_lifetime": s}.
     """
     action = ACTIONS[action_name]
-    result = Plan(action)
+    result = WorkList(action)
     for message in messages:
         queue = message["queue_name"]
         queue_id = message["queue_id"]
         if queue is not None and queue not in action.acts_on:
             if action.done(message):
-                result.already.append(queue_id)
+                result.vanished.append(queue_id)
             else:
-                result.cannot.append({"queue_id": queue_id, "queue_name": queue,
-                                      "reason": "%s does not act on mail in %s" % (action.name, queue)})
+                result.not_applicable.append({"queue_id": queue_id, "queue_name": queue,
+                                              "reason": "%s does not act on mail in %s" % (action.name, queue)})
             continue
         if action.done(message):
-            result.already.append(queue_id)
+            result.vanished.append(queue_id)
             continue
         where = (queue,) if queue is not None else tuple(q for q in UNMARKED_QUEUES if q in action.acts_on)
         if not where:  # an unmarked text entry is in none of the queues this action acts on
-            result.already.append(queue_id)
+            result.vanished.append(queue_id)
             continue
         if action_name == "release" and lifetimes is not None and _past_lifetime(message, now, lifetimes):
             if long_held == "fail":
@@ -129,10 +132,10 @@ def plan(action_name, messages, now, long_held="requeue", lifetimes=None):
                     "use long_held=requeue (postsuper -r, a new arrival time) or long_held=release"
                     % (queue_id, _age(message, now)))
             if long_held == "requeue":
-                result.long_held.append(queue_id)
+                result.requeued_long_held.append(queue_id)
                 result.diff.append((queue_id, queue, "maildrop (requeued: held past its lifetime)"))
                 continue
-        result.groups.setdefault(where, []).append(queue_id)
+        result.by_queue.setdefault(where, []).append(queue_id)
         result.diff.append((queue_id, queue, action.after))
     return result
 
@@ -187,15 +190,15 @@ def reported(flag, outcome):
     return set(outcome.ids(flag))
 
 
-def account(plan_, batch_results, failed=False):
+def account(work, batch_results, failed=False):
     """The result's accounting from what postsuper said, batch by batch.
 
     ``batch_results``: [(flag, ids_sent, PostsuperOutcome)]. A message counts as
     changed only when postsuper printed its per-ID line for the batch's
     operation (expire_release: expired or released). Returns (changed,
     vanished, pending): vanished is what was sent but not reported changed,
-    plus what was already in the target state; pending is what was planned
-    but never sent (a failure stopped the run first). With ``failed``, the last
+    plus what was already in the target state; pending is what was on the work
+    list but never sent (a failure stopped the run first). With ``failed``, the last
     batch is the one that failed: its unreported IDs are pending, not vanished
     (postsuper died before it could say anything about them).
     """
@@ -210,7 +213,7 @@ def account(plan_, batch_results, failed=False):
                 changed.append(queue_id)
     if failed and batch_results:
         sent_ids.difference_update(queue_id for queue_id in batch_results[-1][1] if queue_id not in seen)
-    planned = plan_.queue_ids
-    vanished = [queue_id for queue_id in planned if queue_id in sent_ids and queue_id not in seen]
-    pending = [queue_id for queue_id in planned if queue_id not in sent_ids]
-    return changed, vanished + list(plan_.already), pending
+    listed = work.queue_ids
+    vanished = [queue_id for queue_id in listed if queue_id in sent_ids and queue_id not in seen]
+    pending = [queue_id for queue_id in listed if queue_id not in sent_ids]
+    return changed, vanished + list(work.vanished), pending
