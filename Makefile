@@ -14,7 +14,7 @@ TARGET_PYTHONS := $(subst $(eval) ,:,$(wildcard $(PYENV)/3.*/bin))
 export LANG := C.UTF-8
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration molecule test demo bench bench-fleet clean
+.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration molecule test demo bench bench-fleet bench-incident clean
 
 help:
 	@echo "make test   - set up this machine, then run every test on both controllers"
@@ -113,6 +113,10 @@ bench: setup collection
 # The cleanup runbook over 1, 5, 10 and 20 lab hosts, against the raw tools over ssh.
 bench-fleet: setup collection
 	$(VENVS)/ctl-2.21/bin/python bench/bench_fleet.py
+
+# The 100,000-message incident on one lab host: the runbook against the same work with the raw tools.
+bench-incident: setup collection
+	$(VENVS)/ctl-2.21/bin/python bench/bench_incident.py
 
 clean:
 	rm -rf .build tests/output

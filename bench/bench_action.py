@@ -13,6 +13,11 @@ with one ``postsuper -H ALL hold`` between runs):
             postsuper -h - in batches of 10,000, per-ID accounting
   ansible   the same through ``ansible localhost -m``; ``ansible -m ping`` is the fixed cost
 
+  ansible_all      the same ansible call holding every message (queues: deferred): with the 10% run,
+                   the marginal cost per extra message of the whole call, against the loop's cost
+                   per message (the IDs returned)
+  *_noids          both again with return_ids: false (counts only, as the runbook's roles run it)
+
 and once, the classic script's loop: one ``postsuper -h ID`` per message on
 1,000 of the selected messages, extrapolated to the whole selection.
 
@@ -72,14 +77,22 @@ def main():
             json.dump({"ANSIBLE_MODULE_ARGS": module_args}, out)
         interpreter = "ansible_python_interpreter=%s" % python
         jq_filter = '[.recipients[].address | endswith("@%s")] | any' % args.domain
+        all_args = {"action": "hold", "queues": ["deferred"], "batch_size": 10000}
+
+        def ansible_hold(arguments):
+            return [ansible, "localhost", "-e", interpreter, "-m", "mailops.postfix.postfix_queue_action",
+                    "-a", json.dumps(arguments)]
         commands = {
             "pipeline": ["sh", "-c", "postqueue -j | jq -r 'select(%s) | .queue_id' | postsuper -h - 2>/dev/null"
                          % jq_filter],
             "module": [python, module, args_file],
-            "ansible": [ansible, "localhost", "-e", interpreter, "-m", "mailops.postfix.postfix_queue_action",
-                        "-a", json.dumps(module_args)],
+            "ansible": ansible_hold(module_args),
             "fixed": [ansible, "localhost", "-e", interpreter, "-m", "ansible.builtin.ping"],
+            "ansible_all": ansible_hold(all_args),
+            "ansible_noids": ansible_hold(dict(module_args, return_ids=False)),
+            "ansible_all_noids": ansible_hold(dict(all_args, return_ids=False)),
         }
+        expected_held = dict((name, args.messages if name.startswith("ansible_all") else selected) for name in commands)
         restore()
         result = json.loads(subprocess.run(commands["module"], stdout=subprocess.PIPE, env=env, check=True).stdout)
         assert result["changed_count"] == selected, result.get("msg", result["changed_count"])
@@ -91,7 +104,7 @@ def main():
                 samples[name].append(elapsed)
                 if name != "fixed":
                     held = instance.by_queue().get("hold", 0)
-                    assert held == selected, (name, held)
+                    assert held == expected_held[name], (name, held)
                     restore()
             print("round %d: %s" % (round_number + 1, ", ".join("%s %.2fs" % (n, samples[n][-1]) for n in commands)))
         # acting alone: every selected ID to one postsuper -h - (what the module's batches do) ...
@@ -114,6 +127,10 @@ def main():
 
     med = medians(samples)
     loop_total = loop_sample_seconds * selected / len(sample)
+    loop_per_message = loop_sample_seconds / len(sample)
+    extra = args.messages - selected
+    marginal = (med["ansible_all"] - med["ansible"]) / extra
+    marginal_noids = (med["ansible_all_noids"] - med["ansible_noids"]) / extra
     result = {
         "messages": args.messages, "selected": selected, "rounds": args.rounds,
         "median_seconds": med, "loop_sample": len(sample), "loop_sample_seconds": loop_sample_seconds,
@@ -123,6 +140,9 @@ def main():
         "speedup_over_loop": loop_total / med["module"],
         "act_only_seconds": act_seconds,
         "speedup_of_batched_act_over_loop": loop_total / act_seconds,
+        "loop_per_message_seconds": loop_per_message,
+        "marginal_per_message_seconds": marginal,
+        "marginal_per_message_seconds_noids": marginal_noids,
     }
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as out:
@@ -143,6 +163,14 @@ def main():
     print("speed-up over the one-per-message loop:  %.0fx (whole module: list, select, act)" % result["speedup_over_loop"])
     print("acting alone: one postsuper -h - with all %d IDs took %.2f s: %.0fx the loop"
           % (selected, act_seconds, result["speedup_of_batched_act_over_loop"]))
+    print()
+    print("| the whole ansible call, per extra message held (all %d vs %d) | us | of the loop's %.2f ms |"
+          % (args.messages, selected, loop_per_message * 1000))
+    print("|---|---|---|")
+    print("| IDs returned (ansible %.2f s / all %.2f s) | %.0f | %.2f%% |" % (
+        med["ansible"], med["ansible_all"], marginal * 1e6, 100 * marginal / loop_per_message))
+    print("| return_ids: false (ansible %.2f s / all %.2f s) | %.0f | %.2f%% |" % (
+        med["ansible_noids"], med["ansible_all_noids"], marginal_noids * 1e6, 100 * marginal_noids / loop_per_message))
 
 
 if __name__ == "__main__":

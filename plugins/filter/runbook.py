@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The runbook's per-host figures (documented in assessment.yml, phase_result.yml, verify_accounting.yml and
-restriction_first.yml): module results in, the phases' facts out."""
+restriction_first.yml): module results in, the phases' facts out; and the fleet controls (fleet_halt.yml)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,6 +12,7 @@ import json
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
+from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values
 
 
 def _plain(value):
@@ -28,7 +29,20 @@ def _guarded(function, name):
     return run
 
 
+def fleet_halt(hostvars, hosts, stop_on_error=False, max_fail_percentage=100):
+    """The fleet controls: end the play when too many of HOSTS failed in the runbook (mailops_failure)."""
+    failed = [host for host, values in host_values(hostvars, hosts, ["mailops_failure"], "fleet_halt").items()
+              if "mailops_failure" in values]
+    try:
+        return _runbook.fleet_halt(len(failed), len(hosts), stop_on_error, max_fail_percentage)
+    except (TypeError, ValueError) as error:
+        raise AnsibleFilterError("fleet_halt: mailops_stop_on_error must be a boolean and mailops_max_fail_percentage "
+                                 "a number from 0 to 100 (%s)" % error)
+
+
 class FilterModule(object):
     def filters(self):
-        return dict((name, _guarded(getattr(_runbook, name), name))
-                    for name in ("assessment", "phase_result", "verify_accounting", "restriction_first"))
+        found = dict((name, _guarded(getattr(_runbook, name), name))
+                     for name in ("assessment", "phase_result", "verify_accounting", "restriction_first"))
+        found["fleet_halt"] = fleet_halt
+        return found

@@ -181,6 +181,25 @@ def phase_spec(phase, roles_dir=ROLES_DIR):
     return _SPECS[key]
 
 
+def _read_all_specs(roles_dir=ROLES_DIR):
+    """Read every role's spec now: this module is first imported by the controller's main process (the
+    runbook's fleet controls load the collection's filters before any host's task), so every forked
+    worker finds the specs read instead of reading them again for each host."""
+    try:
+        names = sorted(os.listdir(roles_dir))
+    except OSError:
+        return
+    for name in names:
+        if os.path.exists(os.path.join(roles_dir, name, "meta", "argument_specs.yml")):
+            try:
+                phase_spec(name, roles_dir)
+            except (OSError, KeyError, TypeError, yaml.YAMLError):
+                pass     # read (and reported) when a run asks for that phase
+
+
+_read_all_specs()
+
+
 def spec_problems(values, phases, roles_dir=ROLES_DIR):
     """Types and choices: each phase's variables against its role's argument spec (what the role would refuse)."""
     problems = []

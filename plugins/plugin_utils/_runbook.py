@@ -194,6 +194,18 @@ def verify_accounting(info, assess=None, hold=None, purge=None, requeue=None, de
     return result
 
 
+def fleet_halt(failed, hosts, stop_on_error=False, max_fail_percentage=100):
+    """Whether the fleet controls end the play: FAILED of HOSTS hosts failed so far.
+
+    With stop_on_error the first failure ends it; otherwise more failed hosts than
+    max_fail_percentage percent of HOSTS (100: never - one failed host never stops the others).
+    """
+    if isinstance(stop_on_error, str):
+        stop_on_error = stop_on_error.strip().lower() in ("1", "true", "yes", "on")
+    limit = 0 if stop_on_error else int(max_fail_percentage)
+    return int(failed) > limit * int(hosts) / 100.0
+
+
 def split_list(value):
     return [item for item in _LIST_SPLIT_RE.split(value or "") if item]
 

@@ -139,3 +139,17 @@ def test_phase_results_from_counts_when_the_ids_were_not_returned():
 ])
 def test_restriction_first(current, expected):
     assert _runbook.restriction_first(current, "check_sender_access hash:/etc/postfix/m") == expected
+
+
+@pytest.mark.parametrize("failed, hosts, stop_on_error, percentage, halt", [
+    (0, 10, False, 100, False),
+    (10, 10, False, 100, False),     # 100: one failed host never stops the others, nor all of them
+    (1, 10, True, 100, True),        # stop_on_error: the first failure
+    (0, 10, True, 100, False),
+    (2, 10, False, 20, False),       # 20% of 10 = 2: not more than that
+    (3, 10, False, 20, True),
+    (1, 3, "true", 100, True),       # booleans as extra vars give them
+    (1, 3, "no", 0, True),           # 0%: any failure
+])
+def test_fleet_halt(failed, hosts, stop_on_error, percentage, halt):
+    assert _runbook.fleet_halt(failed, hosts, stop_on_error, percentage) is halt
