@@ -170,7 +170,7 @@ def run_runbook(args, out_dir):
     if report["host_status"] != {"verified": 1}:
         raise RuntimeError("the host was not verified: %r" % report["host_status"])
     host = report["hosts"][HOST]
-    archived = (host.get("purge") or {}).get("archived")
+    archived = host["phases"]["archived"]
     with open(times_file) as handle:
         phases = json.load(handle)
     with open(rss_log) as handle:

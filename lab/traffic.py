@@ -162,7 +162,12 @@ def main(argv=None):
                 threads.append(thread)
     print("traffic: sending to %d targets (%s)" % (len(names), ", ".join("%s %g/s" % item for item in rates.items())),
           flush=True)
-    stop.wait(args.seconds)
+    # Wait in short steps: a signal's handler runs between them (a wait without a timeout in the main
+    # thread was seen never to return to it, leaving the senders running after SIGTERM).
+    deadline = None if args.seconds is None else time.time() + args.seconds
+    while not stop.wait(0.2):
+        if deadline is not None and time.time() >= deadline:
+            break
     stop.set()
     for thread in threads:
         thread.join()

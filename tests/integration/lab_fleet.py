@@ -48,7 +48,13 @@ def live_traffic(*args):
         yield lines
     finally:
         proc.send_signal(signal.SIGTERM)      # our own child, by its PID
-        out, _err = proc.communicate(timeout=120)
+        try:
+            out, _err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:     # never leave it sending into the next test's lab
+            proc.kill()
+            out, _err = proc.communicate()
+            lines.extend(out.splitlines())
+            raise AssertionError("traffic.py did not stop within 120 s of SIGTERM: %s" % lines[-20:])
         lines.extend(out.splitlines())
     assert proc.returncode == 0, lines
 
