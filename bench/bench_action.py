@@ -75,6 +75,10 @@ def main():
         handle, args_file = tempfile.mkstemp(suffix=".json")
         with os.fdopen(handle, "w") as out:
             json.dump({"ANSIBLE_MODULE_ARGS": module_args}, out)
+        handle, all_args_file = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(handle, "w") as out:   # the module alone holding every message: its peak memory
+            json.dump({"ANSIBLE_MODULE_ARGS": {"action": "hold", "queues": ["deferred"], "batch_size": 10000,
+                                               "return_ids": False}}, out)
         interpreter = "ansible_python_interpreter=%s" % python
         jq_filter = '[.recipients[].address | endswith("@%s")] | any' % args.domain
         all_args = {"action": "hold", "queues": ["deferred"], "batch_size": 10000}
@@ -91,8 +95,10 @@ def main():
             "ansible_all": ansible_hold(all_args),
             "ansible_noids": ansible_hold(dict(module_args, return_ids=False)),
             "ansible_all_noids": ansible_hold(dict(all_args, return_ids=False)),
+            "module_all_noids": [python, module, all_args_file],
         }
-        expected_held = dict((name, args.messages if name.startswith("ansible_all") else selected) for name in commands)
+        expected_held = dict((name, args.messages if "_all" in name else selected) for name in commands)
+        peaks = dict((name, []) for name in commands)
         restore()
         result = json.loads(subprocess.run(commands["module"], stdout=subprocess.PIPE, env=env, check=True).stdout)
         assert result["changed_count"] == selected, result.get("msg", result["changed_count"])
@@ -100,8 +106,9 @@ def main():
         samples = dict((name, []) for name in commands)
         for round_number in range(args.rounds):
             for name, argv in commands.items():
-                elapsed, _peak = timed(argv, env=env)
+                elapsed, peak = timed(argv, env=env)
                 samples[name].append(elapsed)
+                peaks[name].append(peak)
                 if name != "fixed":
                     held = instance.by_queue().get("hold", 0)
                     assert held == expected_held[name], (name, held)
@@ -124,6 +131,7 @@ def main():
         loop_sample_seconds = time.perf_counter() - start
         restore()
         os.unlink(args_file)
+        os.unlink(all_args_file)
 
     med = medians(samples)
     loop_total = loop_sample_seconds * selected / len(sample)
@@ -143,6 +151,7 @@ def main():
         "loop_per_message_seconds": loop_per_message,
         "marginal_per_message_seconds": marginal,
         "marginal_per_message_seconds_noids": marginal_noids,
+        "peak_rss_kib": dict((name, max(values)) for name, values in peaks.items()),
     }
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as out:
@@ -171,6 +180,10 @@ def main():
         med["ansible"], med["ansible_all"], marginal * 1e6, 100 * marginal / loop_per_message))
     print("| return_ids: false (ansible %.2f s / all %.2f s) | %.0f | %.2f%% |" % (
         med["ansible_noids"], med["ansible_all_noids"], marginal_noids * 1e6, 100 * marginal_noids / loop_per_message))
+    print()
+    print("peak RSS of the module alone: holding %d, %.0f MiB; holding all %d (return_ids false), %.0f MiB"
+          % (selected, result["peak_rss_kib"]["module"] / 1024.0, args.messages,
+             result["peak_rss_kib"]["module_all_noids"] / 1024.0))
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ DOCUMENTATION = """
 name: phase_times
 type: aggregate
 short_description: wall time per runbook phase (benchmarks only)
-description: Writes {phase: seconds} and the task count per phase to the file named by PHASE_TIMES_FILE.
-requirements: [PHASE_TIMES_FILE in the environment]
+description:
+  - Writes the wall seconds and the task count of each phase to the file named by PHASE_TIMES_FILE.
+requirements:
+  - PHASE_TIMES_FILE in the environment
 """
 
 

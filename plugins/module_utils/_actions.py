@@ -22,7 +22,8 @@ import time
 from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _changeplan, _incident, _worklist
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, PostfixError
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import Selector, parse_duration, unique_messages
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
+    Selector, compact, parse_duration, unique_messages)
 from ansible_collections.mailops.postfix.plugins.module_utils._worklist import ActionError
 
 THROTTLED = ("requeue", "release", "flush")
@@ -37,8 +38,8 @@ def _empty_result(action):
             "not_applicable": [], "requeued_long_held": [], "pending": [], "batches": [], "skipped_changed": []}
 
 
-def run_action(params, check_mode):
-    """Run the action; returns (result, error message or None, warnings).
+def run_action(params, check_mode, diff=False):
+    """Run the action; returns (result, error message or None, warnings). ``diff``: add the diff (diff mode).
 
     A real run (not check mode) in which Postfix was asked to change something also writes one
     audit line to Postfix's own log (postlog): who, what, which IDs, and whether it failed.
@@ -52,7 +53,7 @@ def run_action(params, check_mode):
         if params["action"] == "reinject":
             _reinject(cli, params, check_mode, result)
         else:
-            _run(cli, params, check_mode, result, warnings)
+            _run(cli, params, check_mode, result, warnings, diff)
     except MailopsError as exc:
         error = str(exc)
     except OSError as exc:    # reading an archive to re-inject (the writer's errors are ActionErrors)
@@ -106,7 +107,7 @@ def _compact(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":")) if value else "{}"
 
 
-def _run(cli, params, check_mode, result, warnings):
+def _run(cli, params, check_mode, result, warnings, diff=False):
     action_name = params["action"]
     action = _worklist.ACTIONS[action_name]
     selector = Selector.from_params(params)
@@ -126,12 +127,17 @@ def _run(cli, params, check_mode, result, warnings):
     if params["plan"] is not None:
         result["plan_id"], selected, result["skipped_changed"] = _plan_messages(params, instance, selector.now, listed)
     else:
-        selected = list(selector.select(listed))
+        selected = selector.select(listed)
+    kept, excluded = [], 0
+    for message in selected:    # exclude sees the parsed message; kept compact: 100,000 selected stay small
+        if exclude and exclude.matches(message):
+            excluded += 1
+        else:
+            kept.append(compact(message))
+    selected = kept
     warnings.extend(cli.warnings)
     if exclude:
-        kept = [message for message in selected if not exclude.matches(message)]
-        result["excluded"] = len(selected) - len(kept)
-        selected = kept
+        result["excluded"] = excluded
     if incident:
         selected, result["incident"] = incident.narrow(action_name, selected)
     result["matched"] = len(selected)
@@ -151,8 +157,9 @@ def _run(cli, params, check_mode, result, warnings):
         planned = set(work.queue_ids)
         result["plan"] = _changeplan.host_plan(action_name, selector.given, instance["mail_version"], instance,
                                                selector.now, [m for m in selected if m["queue_id"] in planned])
-    result["diff"] = {"before": _worklist.diff_text(work.diff, "before"),
-                      "after": _worklist.diff_text(work.diff, "after")}
+    if diff:    # one line per message: built only when asked for
+        result["diff"] = {"before": _worklist.diff_text(work.diff, "before"),
+                          "after": _worklist.diff_text(work.diff, "after")}
     if params["archive_dir"] and check_mode:
         result["archive"] = {"directory": None, "count": len(work.queue_ids), "manifest": None}
     elif params["archive_dir"]:

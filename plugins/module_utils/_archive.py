@@ -30,6 +30,7 @@ import time
 
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import addresses
 
 MANIFEST = "manifest.json"
 REINJECTED = "reinjected.json"
@@ -169,7 +170,7 @@ class ArchiveWriter:
             "queue_name": message["queue_name"],
             "sender": message["sender"],
             "envelope_sender": message.get("envelope_sender", message["sender"]),
-            "recipients": [r["address"] for r in message["recipients"]],
+            "recipients": addresses(message),
             "arrival_time": message["arrival_time"],
             "message_size": message["message_size"],
             "file": name,

@@ -22,6 +22,7 @@ import hashlib
 
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import addresses
 
 FORMAT = 1
 FIELDS = ("queue_id", "arrival_time", "sender", "recipients", "recipients_sha256", "message_size")
@@ -32,14 +33,14 @@ class PlanError(MailopsError):
 
 
 def fingerprint(message):
-    """The fingerprint of one listed message (a _queue message dict)."""
-    addresses = sorted(recipient["address"] for recipient in message["recipients"])
+    """The fingerprint of one listed message (a _queue message dict, parsed or compact)."""
+    recipients = sorted(addresses(message))
     return {
         "queue_id": message["queue_id"],
         "arrival_time": message["arrival_time"],
         "sender": message["sender"],
-        "recipients": len(addresses),
-        "recipients_sha256": hashlib.sha256("\n".join(addresses).encode("utf-8")).hexdigest(),
+        "recipients": len(recipients),
+        "recipients_sha256": hashlib.sha256("\n".join(recipients).encode("utf-8")).hexdigest(),
         "message_size": message["message_size"],
     }
 

@@ -31,6 +31,7 @@ import datetime
 import json
 import math
 import re
+import sys
 import time
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
@@ -330,6 +331,26 @@ def _mailq_entry(line, number, clock):
 def parse_mailq(text_or_lines, now=None):
     """All messages of ``postqueue -p`` / ``mailq`` output, as a list."""
     return list(iter_mailq(text_or_lines, now))
+
+
+def addresses(message):
+    """The recipients' addresses of a message, as parsed (dicts) or compact (strings)."""
+    return [recipient if isinstance(recipient, str) else recipient["address"] for recipient in message["recipients"]]
+
+
+def compact(message):
+    """A selected message as an action keeps it until it acts: the fields it uses, the recipients as
+    their addresses only, repeated strings shared. The delay reasons are most of a parsed listing's
+    memory (100,000 deferred messages with three recipients each: 250 MiB parsed, 60 MiB compact)."""
+    return {
+        "queue_id": message["queue_id"],
+        "queue_name": sys.intern(message["queue_name"]) if message["queue_name"] else message["queue_name"],
+        "arrival_time": message["arrival_time"],
+        "message_size": message["message_size"],
+        "forced_expire": message["forced_expire"],
+        "sender": sys.intern(message["sender"]),
+        "recipients": tuple(sys.intern(address) for address in addresses(message)),
+    }
 
 
 def unique_messages(messages, stats=None):

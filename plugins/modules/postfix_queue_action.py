@@ -470,13 +470,9 @@ MUTUALLY_EXCLUSIVE = [["plan", name] for name in Selector.OPTIONS + ("all",)]
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=REQUIRED_IF, mutually_exclusive=MUTUALLY_EXCLUSIVE)
-    result, error, warnings = run_action(module.params, module.check_mode)
+    result, error, warnings = run_action(module.params, module.check_mode, diff=module._diff)
     for warning in warnings:
         module.warn(warning)
-    if module._diff and "diff" in result:
-        result["diff"] = result.pop("diff")
-    else:
-        result.pop("diff", None)
     if error:
         module.fail_json(msg=error, **result)
     module.exit_json(changed=result["changed_count"] > 0, **result)

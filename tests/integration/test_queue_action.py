@@ -114,6 +114,19 @@ def test_hold_without_the_id_lists(frozen_queue, playbook):
 
 
 @pytest.mark.controller_independent
+def test_exclude_by_recipient_keeps_those_messages_out(frozen_queue, playbook):
+    """exclude matches on what the listing says (here the recipients' domain), as the selection does."""
+    before, runs, queues = four_runs(playbook, action="hold", queues=["deferred"], all=True,
+                                     exclude={"recipient_domain": ["example.net"]})
+    deferred = [m for m in before if m["queue_name"] == "deferred"]
+    deferred_junk = [m["queue_id"] for m in deferred if m["sender"] == JUNK]
+    _common_checks(before, runs, queues, deferred_junk)
+    assert runs["real"]["excluded"] == len(deferred) - len(deferred_junk) > 0
+    after = states(queues["real"])
+    assert all(after[m["queue_id"]] == ("deferred", False) for m in deferred if m["sender"] == LEGIT)
+
+
+@pytest.mark.controller_independent
 def test_release(frozen_queue, playbook):
     before, runs, queues = four_runs(playbook, action="release", sender=LEGIT, batch_size=2)
     held = [m["queue_id"] for m in before if m["sender"] == LEGIT and m["queue_name"] == "hold"]

@@ -214,3 +214,16 @@ def test_summary_age_buckets_edges(queue):
         message["arrival_time"] = NOW - age_minutes * 60
         buckets = _queue.summarize([message], now=NOW)["age_buckets"]
         assert [b["label"] for b in buckets if b["messages"]] == [label]
+
+
+def test_compact_keeps_what_actions_use_and_drops_the_delay_reasons():
+    """A selected message as an action keeps it: same fingerprint and addresses, no delay reasons."""
+    from ansible_collections.mailops.postfix.plugins.module_utils import _changeplan
+    for message in _queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout")):
+        small = _queue.compact(message)
+        assert set(small) == {"queue_id", "queue_name", "arrival_time", "message_size", "forced_expire", "sender",
+                              "recipients"}
+        assert small["recipients"] == tuple(r["address"] for r in message["recipients"])
+        assert _queue.addresses(small) == _queue.addresses(message) == list(small["recipients"])
+        assert _changeplan.fingerprint(small) == _changeplan.fingerprint(message)
+        assert all(small[key] == message[key] for key in small if key != "recipients")
