@@ -33,6 +33,7 @@ from ansible_collections.mailops.postfix.plugins.module_utils._errors import Mai
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import addresses
 
 MANIFEST = "manifest.json"
+ENTRIES = "manifest.entries.part"
 REINJECTED = "reinjected.json"
 FORMAT_VERSION = 2
 _FROM_RE = re.compile(rb"^(>*From )", re.MULTILINE)
@@ -40,7 +41,9 @@ _QUOTED_FROM_RE = re.compile(rb"^>(>*From )", re.MULTILINE)
 
 # postcat -q markers: *** ENVELOPE RECORDS deferred/7/767F0160023 *** (the queue path ends in the ID)
 _MARKER_RE = re.compile(rb"^\*\*\* (ENVELOPE RECORDS|MESSAGE CONTENTS|HEADER EXTRACTED|MESSAGE FILE END) "
-                        rb"([A-Za-z]+(?:/[0-9A-Za-z]+)*)/([0-9A-Za-z]+) \*\*\*$")
+                        rb"([A-Za-z]+(?:/[0-9A-Za-z]+)*)/([0-9A-Za-z]+) \*\*\*$", re.MULTILINE)
+_SENDER_RE = re.compile(r"^sender: (.*)$", re.MULTILINE)
+_RECIPIENT_RE = re.compile(r"^recipient: (.*)$", re.MULTILINE)
 _MISSING_RE = re.compile(r"postcat: fatal: open queue file ([0-9A-Za-z]+): No such file or directory")
 
 
@@ -48,52 +51,62 @@ class ArchiveError(MailopsError):
     """postcat output that does not split into whole messages, or an archive that cannot be used."""
 
 
+_STEPS = ((b"ENVELOPE RECORDS", None), (b"MESSAGE CONTENTS", "envelope"), (b"HEADER EXTRACTED", "content"),
+          (b"MESSAGE FILE END", "extracted"))
+
+
 def split_postcat(output, expected_ids):
-    """Split ``postcat -q ID...`` output (bytes) into {queue_id: {"queue": ..., "content": bytes, "envelope": [...]}}.
+    """Split ``postcat -q ID...`` output (bytes) into {queue_id: {"queue": ..., "content": bytes, "envelope": str}}.
 
     Only messages printed whole (all four markers, in order, for an expected
     ID) are returned; anything else raises ArchiveError. The content is the
     bytes between MESSAGE CONTENTS and HEADER EXTRACTED, as Postfix printed them.
+    The markers are found in the whole output at once and the parts between them
+    sliced out: a marker-like line that is not the next marker of the message
+    being printed is part of that message.
     """
     expected = set(expected_ids)
     messages = {}
-    current = None
-    section = None
-    lines = output.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    for number, line in enumerate(lines, 1):
-        match = _MARKER_RE.match(line)
-        marker = match.group(1).decode() if match else None
-        queue_id = match.group(3).decode() if match else None
-        if match and (current is None or queue_id == current["id"]) and (
-                (marker, section) in (("ENVELOPE RECORDS", None), ("MESSAGE CONTENTS", "envelope"),
-                                      ("HEADER EXTRACTED", "content"), ("MESSAGE FILE END", "extracted"))):
-            if marker == "ENVELOPE RECORDS":
-                if queue_id not in expected or queue_id in messages:
-                    raise ArchiveError("postcat printed an unexpected message %s (line %d)" % (queue_id, number))
-                current = {"id": queue_id, "queue": match.group(2).decode().split("/")[0], "envelope": [],
-                           "content": []}
-                section = "envelope"
-            elif marker == "MESSAGE CONTENTS":
-                section = "content"
-            elif marker == "HEADER EXTRACTED":
-                section = "extracted"
-            else:
-                messages[current["id"]] = {"queue": current["queue"], "envelope": current["envelope"],
-                                           "content": b"\n".join(current["content"]) + b"\n"
-                                           if current["content"] else b""}
-                current, section = None, None
+    current, section = None, None
+    outside = 0                    # where the output next is outside any message
+    for match in _MARKER_RE.finditer(output):
+        marker, queue_id = match.group(1), match.group(3).decode()
+        if (current is not None and queue_id != current["id"]) or (marker, section) not in _STEPS:
             continue
-        if current is None:
-            raise ArchiveError("postcat output line %d is outside any message: %r" % (number, line[:100]))
-        if section == "envelope":
-            current["envelope"].append(line.decode("utf-8", "replace"))
-        elif section == "content":
-            current["content"].append(line)
+        after = match.end() + 1    # the line after the marker's
+        if marker == b"ENVELOPE RECORDS":
+            _nothing_between(output, outside, match.start())
+            if queue_id not in expected or queue_id in messages:
+                raise ArchiveError("postcat printed an unexpected message %s (line %d)"
+                                   % (queue_id, _line_number(output, match.start())))
+            current = {"id": queue_id, "queue": match.group(2).decode().split("/")[0], "start": after}
+            section = "envelope"
+        elif marker == b"MESSAGE CONTENTS":
+            current["envelope"] = output[current["start"]:match.start()].decode("utf-8", "replace")
+            current["start"] = after
+            section = "content"
+        elif marker == b"HEADER EXTRACTED":
+            current["content"] = output[current["start"]:match.start()]
+            section = "extracted"
+        else:
+            messages[current["id"]] = {"queue": current["queue"], "envelope": current["envelope"],
+                                       "content": current["content"]}
+            current, section, outside = None, None, after
     if current is not None:
         raise ArchiveError("postcat output ended inside message %s" % current["id"])
+    _nothing_between(output, outside, len(output))
     return messages
+
+
+def _line_number(output, offset):
+    return output.count(b"\n", 0, offset) + 1
+
+
+def _nothing_between(output, start, end):
+    """Between two messages, before the first and after the last, postcat prints nothing."""
+    if start < end:
+        line = output[start:end].split(b"\n", 1)[0]
+        raise ArchiveError("postcat output line %d is outside any message: %r" % (_line_number(output, start), line[:100]))
 
 
 def missing_id(stderr):
@@ -102,15 +115,10 @@ def missing_id(stderr):
     return match.group(1) if match else None
 
 
-def envelope_of(section_lines):
-    """(sender, [recipients]) from postcat's envelope records."""
-    sender, recipients = None, []
-    for line in section_lines:
-        if line.startswith("sender: "):
-            sender = line[len("sender: "):]
-        elif line.startswith("recipient: "):
-            recipients.append(line[len("recipient: "):])
-    return sender, recipients
+def envelope_of(envelope):
+    """(sender, [recipients]) from postcat's envelope records (the text of the section)."""
+    senders = _SENDER_RE.findall(envelope)
+    return (senders[-1] if senders else None), _RECIPIENT_RE.findall(envelope)
 
 
 def mbox_quote(content):
@@ -141,13 +149,14 @@ class ArchiveWriter:
             suffix += 1
             path = "%s-%d" % (base, suffix)
         self.path = path
-        self.entries = []
+        self._entries = None     # the manifest's entries, one JSON line each, on disk until close()
         self._batch = None
         self._batches = 0
         self._stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(time.time() if now is None else now))
 
     def open(self):
         os.makedirs(self.path, mode=0o700)
+        self._entries = open(os.path.join(self.path, ENTRIES), "w")
 
     def begin_batch(self):
         self._batches += 1
@@ -165,7 +174,7 @@ class ArchiveWriter:
         offset = handle.tell()
         handle.write(quoted)
         handle.write(b"\n" if quoted.endswith(b"\n") else b"\n\n")
-        self.entries.append({
+        self._entries.write(json.dumps({
             "queue_id": message["queue_id"],
             "queue_name": message["queue_name"],
             "sender": message["sender"],
@@ -178,7 +187,7 @@ class ArchiveWriter:
             "length": len(quoted),
             "content_bytes": len(content),
             "sha256": hashlib.sha256(content).hexdigest(),
-        })
+        }, sort_keys=True) + "\n")
 
     def end_batch(self):
         """The batch is durable: its file and the directory entry are on disk."""
@@ -192,16 +201,27 @@ class ArchiveWriter:
         _fsync_dir(self.path)
 
     def close(self, header):
-        """Write the manifest (atomically); the archive is complete once it exists."""
+        """Write the manifest (atomically); the archive is complete once it exists.
+
+        One JSON document - the header's fields, then ``messages``, one line per message - written from
+        the entries kept on disk, so that the writer's memory does not grow with the archive.
+        """
         self.end_batch()
-        manifest = dict(header, format=FORMAT_VERSION, messages=self.entries)
+        entries_path = self._entries.name
+        self._entries.close()
+        head = json.dumps(dict(header, format=FORMAT_VERSION), indent=1, sort_keys=True)
         target = os.path.join(self.path, MANIFEST)
-        with open(target + ".part", "w") as handle:
-            json.dump(manifest, handle, indent=1, sort_keys=True)
-            handle.write("\n")
+        with open(target + ".part", "w") as handle, open(entries_path) as entries:
+            handle.write(head[:head.rindex("}")].rstrip() + (",\n" if len(head) > 2 else "") + ' "messages": [')
+            separator = "\n  "
+            for line in entries:
+                handle.write(separator + line.rstrip("\n"))
+                separator = ",\n  "
+            handle.write("\n ]\n}\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(target + ".part", target)
+        os.unlink(entries_path)
         _fsync_dir(self.path)
         return target
 

@@ -68,10 +68,26 @@ def test_first_missing_id_is_fatal_and_named():
     lambda b: b.replace(b"*** MESSAGE FILE END deferred/7/767F0160023 ***\n", b""),        # cut short
     lambda b: b"stray line\n" + b,
     lambda b: b.replace(b"*** HEADER EXTRACTED deferred/7/767F0160023 ***\n", b""),       # marker missing
+    lambda b: b.replace(b"*** MESSAGE FILE END deferred/7/767F0160023 ***\n",
+                        b"*** MESSAGE FILE END deferred/7/767F0160023 ***\nbetween\n"),   # between two messages
+    lambda b: b + b"after the last\n",
+    lambda b: b[:b.index(b"*** HEADER EXTRACTED deferred/7/767F0160023 ***")],             # ends in the content
 ])
 def test_broken_output_is_refused(mutate):
     with pytest.raises(_archive.ArchiveError):
         _archive.split_postcat(mutate(raw("postcat-q_two_ids.stdout")), ["767F0160023", "52C091601EB"])
+
+
+def test_a_marker_line_in_a_message_is_content():
+    """A message whose body quotes postcat's markers (one forwarded from a postmaster, say) is cut where
+    Postfix's own markers are, not where its text looks like one."""
+    original = raw("postcat-q_two_ids.stdout")
+    quoted = b"*** MESSAGE FILE END deferred/7/52C091601EB ***\n*** ENVELOPE RECORDS deferred/1/0000000BEEF ***\n"
+    marker = b"*** HEADER EXTRACTED deferred/7/767F0160023 ***\n"
+    printed = _archive.split_postcat(original.replace(marker, quoted + marker), ["767F0160023", "52C091601EB"])
+    before = _archive.split_postcat(original, ["767F0160023", "52C091601EB"])
+    assert printed["767F0160023"]["content"] == before["767F0160023"]["content"] + quoted
+    assert printed["52C091601EB"] == before["52C091601EB"]
 
 
 def test_unexpected_message_is_refused():
@@ -103,6 +119,9 @@ def test_writer_and_loader_round_trip(tmp_path):
     manifest = json.load(open(manifest_path))
     assert manifest["format"] == 2 and len(manifest["messages"]) == 3
     assert manifest["messages"][0]["recipients"] == ["bob@example.net"]
+    with open(manifest_path) as handle:      # one line per message: grep finds a message's whole entry
+        lines = [line for line in handle if '"queue_id"' in line]
+    assert [json.loads(line.strip().rstrip(","))["queue_id"] for line in lines] == sorted(contents)
     path, loaded, messages = _archive.load(manifest_path)
     assert path == writer.path and loaded["action"] == "delete"
     assert dict((entry["queue_id"], content) for entry, content in messages) == contents
@@ -140,3 +159,12 @@ def test_reinjected_record(tmp_path):
     assert _archive.reinjected_ids(str(tmp_path)) == set()
     _archive.record_reinjected(str(tmp_path), {"B", "A"})
     assert _archive.reinjected_ids(str(tmp_path)) == {"A", "B"}
+
+
+def test_an_empty_archive_has_a_manifest_too(tmp_path):
+    """No message archived (every one gone since the listing): still one well-formed manifest, nothing else."""
+    writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
+    writer.open()
+    manifest = json.load(open(writer.close({})))
+    assert manifest == {"format": _archive.FORMAT_VERSION, "messages": []}
+    assert os.listdir(writer.path) == ["manifest.json"]
