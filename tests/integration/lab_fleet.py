@@ -135,6 +135,7 @@ def make_runbook(controller, tmp_path):
 
     def command(name, check_mode=False, **extra):
         limit = extra.pop("_limit", None)
+        env_extra = extra.pop("_env", {})
         report_dir = str(tmp_path / ("report-%d" % next(numbers)))
         variables = dict({"fix_tasks_file": os.path.join(LAB, "fix-relay.yml"), "mailops_report_dir": report_dir,
                           "mailops_hosts": "mailhosts", "report_print": False}, **extra)
@@ -144,7 +145,8 @@ def make_runbook(controller, tmp_path):
             + (["--limit", limit] if limit else [])
         env = dict(os.environ, LANG="C.UTF-8", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="False",
                    ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_PARAMIKO_RECORD_HOST_KEYS="False",
-                   ANSIBLE_HOST_KEY_CHECKING="False", PATH=controller["bin"] + os.pathsep + os.environ["PATH"])
+                   ANSIBLE_HOST_KEY_CHECKING="False", PATH=controller["bin"] + os.pathsep + os.environ["PATH"],
+                   **env_extra)
         return argv, env, report_dir
 
     def run(name, expect_rc=0, check_mode=False, **extra):
