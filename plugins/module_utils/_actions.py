@@ -346,7 +346,7 @@ def _reinject(cli, params, check_mode, result):
         return
     sending = set(todo)
     try:
-        for entry, content in _archive.load(path)[2]:
+        for entry, content in _archive.messages_of(path, manifest):   # the manifest as read once
             if entry["queue_id"] not in sending:
                 continue
             cli.reinject(entry["envelope_sender"], entry["recipients"], content)

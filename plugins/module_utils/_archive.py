@@ -253,20 +253,23 @@ def load(archive_path):
     if manifest.get("format") not in (1, FORMAT_VERSION):
         raise ArchiveError("%s: archive format %r is not one this collection reads (1 or %d)"
                            % (path, manifest.get("format"), FORMAT_VERSION))
+    return path, manifest, messages_of(path, manifest)
 
-    def messages():
-        handles = {}
-        try:
-            for entry in manifest.get("messages", []):
-                content = _content_of(path, entry, handles)
-                if hashlib.sha256(content).hexdigest() != entry["sha256"]:
-                    raise ArchiveError("%s in %s does not match its checksum: refusing to use the archive"
-                                       % (entry["queue_id"], path))
-                yield entry, content
-        finally:
-            for handle in handles.values():
-                handle.close()
-    return path, manifest, messages()
+
+def messages_of(path, manifest):
+    """Yield (entry, content) for each message of a loaded archive, checked against its sha256, one at a
+    time; each call reads the archive again (a first pass checks, a second one sends)."""
+    handles = {}
+    try:
+        for entry in manifest.get("messages", []):
+            content = _content_of(path, entry, handles)
+            if hashlib.sha256(content).hexdigest() != entry["sha256"]:
+                raise ArchiveError("%s in %s does not match its checksum: refusing to use the archive"
+                                   % (entry["queue_id"], path))
+            yield entry, content
+    finally:
+        for handle in handles.values():
+            handle.close()
 
 
 def verify(archive_path):

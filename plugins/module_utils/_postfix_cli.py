@@ -504,7 +504,7 @@ class PostfixCLI:
         return self.run_bytes(self.argv("postcat", "-q", *_checked_ids("postcat", queue_ids)))
 
     def postcat_messages(self, queue_ids, split, missing_id):
-        """Every message of QUEUE_IDS as postcat prints it, in order: yields ("message", ID, printed) or ("gone", ID).
+        """Every message of QUEUE_IDS as postcat prints it, in order: yields ("message", ID, printed) or ("gone", ID, None).
 
         One ``postcat -q`` for many IDs. postcat prints in order and dies at the first ID it cannot open -
         a message gone since the listing: that ID is gone and postcat is asked again for the rest.

@@ -341,7 +341,8 @@ def addresses(message):
 def compact(message):
     """A selected message as an action keeps it until it acts: the fields it uses, the recipients as
     their addresses only, repeated strings shared. The delay reasons are most of a parsed listing's
-    memory (100,000 deferred messages with three recipients each: 250 MiB parsed, 60 MiB compact)."""
+    memory (100,000 deferred messages with three recipients each, as Postfix 3.7 lists them: 212 MiB
+    parsed, 44 MiB compact, measured with tracemalloc)."""
     return {
         "queue_id": message["queue_id"],
         "queue_name": sys.intern(message["queue_name"]) if message["queue_name"] else message["queue_name"],
