@@ -7,12 +7,11 @@ fleet_report_artifact.yml, fleet_report_junit.yml and fleet_report_merge.yml).""
 
 from __future__ import absolute_import, division, print_function
 
-import json
 import time
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values
+from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values, plain
 from ansible_collections.mailops.postfix.plugins.plugin_utils._report import (
     RESULT_KEYS, artifact, fleet_report as _fleet_report, junit, merge_reports, render_markdown)
 
@@ -34,7 +33,7 @@ def fleet_report_merge(reports, title=None, generated=None):
         raise AnsibleFilterError("fleet_report_merge: expected a list of reports")
     stamp = generated or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
-        return merge_reports(json.loads(json.dumps(list(reports))), stamp, title)
+        return merge_reports(plain(list(reports), "fleet_report_merge"), stamp, title)
     except (ValueError, KeyError, TypeError) as error:
         raise AnsibleFilterError("fleet_report_merge: %s" % error)
 

@@ -7,22 +7,17 @@ plan_markdown.yml, plan_artifact.yml and plan_problems.yml)."""
 
 from __future__ import absolute_import, division, print_function
 
-import json
 import time
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook_plan
-from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values
-
-
-def _plain(value):
-    return json.loads(json.dumps(value))
+from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values, plain
 
 
 def plan_part(action_result, host, assessment):
     """HOST's part of the plan from its check-mode delete (return_plan) and its assess_result."""
-    action_result, assessment = _plain(action_result), _plain(assessment)
+    action_result, assessment = plain(action_result, "plan_part"), plain(assessment, "plan_part")
     try:
         return _runbook_plan.host_part(str(host), assessment, action_result.get("plan"))
     except (KeyError, TypeError) as exc:
@@ -34,28 +29,28 @@ def fleet_plan(hostvars, hosts, inputs, operator="unknown", title="Postfix incid
     """The fleet's plan from each host's part (host variable plan_result)."""
     parts = dict((host, values.get("plan_result")) for host, values in
                  host_values(hostvars, hosts, ["plan_result"], "fleet_plan").items())
-    return _runbook_plan.fleet_plan(parts, _plain(inputs), created if created is not None else time.time(),
-                                    str(operator), str(title), _plain(fix_tasks) if fix_tasks else None)
+    return _runbook_plan.fleet_plan(parts, plain(inputs, "fleet_plan"), created if created is not None else time.time(),
+                                    str(operator), str(title), plain(fix_tasks, "fleet_plan") if fix_tasks else None)
 
 
 def plan_for(plan, host):
     """HOST's self-contained part of a fleet plan (what its own disk keeps), or None."""
     try:
-        return _runbook_plan.part_for(_plain(plan), str(host))
+        return _runbook_plan.part_for(plain(plan, "plan_for"), str(host))
     except _runbook_plan.PlanError as exc:
         raise AnsibleFilterError("plan_for: %s" % exc)
 
 
 def plan_markdown(plan):
     try:
-        return _runbook_plan.render_markdown(_plain(plan))
+        return _runbook_plan.render_markdown(plain(plan, "plan_markdown"))
     except (KeyError, TypeError) as exc:
         raise AnsibleFilterError("plan_markdown: not a fleet plan (%s)" % exc)
 
 
 def plan_artifact(plan, kept):
     try:
-        return _runbook_plan.artifact(_plain(plan), str(kept))
+        return _runbook_plan.artifact(plain(plan, "plan_artifact"), str(kept))
     except (KeyError, TypeError) as exc:
         raise AnsibleFilterError("plan_artifact: not a fleet plan (%s)" % exc)
 
@@ -67,13 +62,14 @@ def plan_problems(part, plan_id, host, config_dir, max_age, fix_tasks=None, now=
         seconds = parse_duration(max_age, "mailops_plan_max_age")
     except SelectionError as exc:
         return [str(exc)]
-    return _runbook_plan.check_part(_plain(part), str(plan_id), str(host), config_dir, now or time.time(), seconds,
-                                    _plain(fix_tasks) if fix_tasks else None)
+    return _runbook_plan.check_part(plain(part, "plan_problems"), str(plan_id), str(host), config_dir,
+                                    now or time.time(), seconds,
+                                    plain(fix_tasks, "plan_problems") if fix_tasks else None)
 
 
 def plan_overridden(approved, current):
     """The approved inputs this run has another value for (given with higher precedence than set_fact)."""
-    return _runbook_plan.overridden(_plain(approved), _plain(current))
+    return _runbook_plan.overridden(plain(approved, "plan_overridden"), plain(current, "plan_overridden"))
 
 
 class FilterModule(object):

@@ -6,23 +6,16 @@
 
 from __future__ import absolute_import, division, print_function
 
-import json
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _preflight
-
-
-def _plain(value, name):
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError("%s: the input is not plain data (%s)" % (name, exc))
+from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import plain
 
 
 def runbook_problems(values, phases):
     """Problems of the runbook's variables for PHASES (a list of role names), each naming its variable."""
-    values = _plain(values, "runbook_problems")
+    values = plain(values, "runbook_problems")
     if not isinstance(values, dict):
         raise AnsibleFilterError("runbook_problems: the input must be a dictionary {variable: value}")
     return _preflight.runbook_problems(values, list(phases or []))
@@ -30,7 +23,7 @@ def runbook_problems(values, phases):
 
 def host_problems(instance, values, paths=None):
     """Problems of the runbook's variables on one host (its postfix_queue_info instance)."""
-    instance, values, paths = _plain(instance, "host_problems"), _plain(values, "host_problems"), _plain(paths, "host_problems")
+    instance, values, paths = (plain(value, "host_problems") for value in (instance, values, paths))
     if not isinstance(instance, dict) or not isinstance(values, dict):
         raise AnsibleFilterError("host_problems: expected the host's instance (a dictionary) and the variables")
     return _preflight.host_problems(instance, values, paths or {})

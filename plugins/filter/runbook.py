@@ -7,22 +7,17 @@ restriction_first.yml): module results in, the phases' facts out; and the fleet 
 
 from __future__ import absolute_import, division, print_function
 
-import json
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
-from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values
-
-
-def _plain(value):
-    return json.loads(json.dumps(value))
+from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values, plain
 
 
 def _guarded(function, name):
     def run(*args, **kwargs):
         try:
-            return function(*[_plain(arg) for arg in args], **dict((k, _plain(v)) for k, v in kwargs.items()))
+            return function(*[plain(arg, name) for arg in args], **dict((k, plain(v, name)) for k, v in kwargs.items()))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise AnsibleFilterError("%s: unexpected input (%s)" % (name, error))
     run.__doc__ = function.__doc__

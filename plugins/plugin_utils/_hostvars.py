@@ -5,7 +5,8 @@
 #
 # Private to this collection: no compatibility promise for outside users.
 
-"""Reading the runbook's per-host variables out of hostvars, for the controller-side filters."""
+"""The controller-side filters' inputs: the runbook's per-host variables out of hostvars, and any value
+as plain JSON types (what the pure code in plugin_utils is given)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -24,5 +25,13 @@ def host_values(hostvars, hosts, names, filter_name):
             raise AnsibleFilterError("%s: %s is not an inventory host" % (filter_name, host))
         facts = hostvars[host]
         values[host] = dict((name, facts[name]) for name in names if name in facts)
-    # Plain JSON types from here on (what the filters return is written as JSON anyway).
-    return json.loads(json.dumps(values))
+    return plain(values, filter_name)
+
+
+def plain(value, filter_name):
+    """VALUE as plain JSON types - Ansible's own wrappers gone (what the filters return is written as JSON
+    anyway); a value that is not plain data is refused, naming the filter."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError("%s: the input is not plain data (%s)" % (filter_name, exc))
