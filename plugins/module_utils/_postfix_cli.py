@@ -55,6 +55,35 @@ _HINTS = (
 )
 
 
+# How far back a settled main.cf's time stamp is set: Postfix reads a file again, pausing 300 ms each time,
+# while its modification time is not at least two whole seconds before the read began (util/load_file.c).
+SETTLED_AGE = 3
+
+
+def settle_replaced(path, before, started):
+    """Age PATH's modification time if postconf has just replaced it whole; returns whether it did.
+
+    Every Postfix program reading main.cf within about two seconds of a change pauses "to let main.cf cool
+    down" (300 ms steps, 1.6-2.4 s measured): the guard against reading a file that an editor is still
+    writing in place. ``postconf -e``/``-X`` never write in place: they write main.cf.tmp and rename it over
+    main.cf, so a reader sees the old file or the whole new one. The file is aged only when it is that
+    renamed file - a different inode than BEFORE (the stat taken before postconf ran), modified since
+    STARTED - so a file written in place by anyone else keeps Postfix's guard.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        now = os.fstat(descriptor)
+        if (now.st_dev, now.st_ino) == (before.st_dev, before.st_ino) or now.st_mtime < int(started):
+            return False
+        os.utime(descriptor, (now.st_atime, now.st_mtime - SETTLED_AGE))
+        return True
+    finally:
+        os.close(descriptor)
+
+
 class PostfixError(MailopsError):
     """A Postfix command could not be run or failed; the message says what to do."""
 
@@ -395,14 +424,25 @@ class PostfixCLI:
         """Postfix's default value of a parameter (``postconf -d``)."""
         return self.check(self.argv("postconf", "-dh", name)).rstrip("\n")
 
-    def set_parameters(self, values):
-        """Set main.cf parameters (``postconf -e``); a value of None removes the setting (``postconf -X``)."""
+    def set_parameters(self, values, config_dir):
+        """Set main.cf parameters (``postconf -e``); a value of None removes the setting (``postconf -X``).
+
+        Each edit is left settled (see settle_replaced): the reload and the commands that follow do not wait
+        for main.cf to cool down.
+        """
+        main_cf = os.path.join(config_dir, "main.cf")
         changed = dict((name, value) for name, value in values.items() if value is not None)
         removed = sorted(name for name, value in values.items() if value is None)
+        edits = []
         if changed:
-            self.check(self.argv("postconf", "-e") + ["%s=%s" % (name, value) for name, value in sorted(changed.items())])
+            edits.append(self.argv("postconf", "-e") + ["%s=%s" % (name, value) for name, value in sorted(changed.items())])
         if removed:
-            self.check(self.argv("postconf", "-X") + removed)
+            edits.append(self.argv("postconf", "-X") + removed)
+        for argv in edits:
+            before = os.stat(main_cf)
+            started = time.time()
+            self.check(argv)
+            settle_replaced(main_cf, before, started)
 
     def reload(self, config_dir):
         """``postfix -c DIR reload``: the instance's master re-reads main.cf and its services restart with it.

@@ -100,7 +100,7 @@ def open_incident(cli, params, check_mode, now):
         _incident.write_ledger(path, ledger)     # first: whatever fails next, ending the window finds it
     if wanted:
         _write_table(table, _incident.window_rule(ledger["incident_id"]))
-        cli.set_parameters(wanted)
+        cli.set_parameters(wanted, instance["config_dir"])
         cli.reload(instance["config_dir"])
     if changed:
         _log(cli, params, "opened" if not continued else "window restored", ledger, warnings)
@@ -133,7 +133,7 @@ def end_window(cli, params, check_mode, now):
         shown = dict(ledger, window_ended=ledger["window_ended"] or (int(now) if check_mode else None))
         return changed, _result(shown, path, instance, after), diff, warnings
     if restore:
-        cli.set_parameters(restore)
+        cli.set_parameters(restore, instance["config_dir"])
         cli.reload(instance["config_dir"])
     if os.path.exists(table) and not _incident.window_in_effect(after, table):
         os.unlink(table)
