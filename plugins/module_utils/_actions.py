@@ -322,6 +322,7 @@ def _archive_first(cli, work, selected, params, instance, selector, plan_id):
             "postfix_version": instance["mail_version"], "action": params["action"],
             "selection": selector.given, "plan_id": plan_id, "operator": params["operator"]})
     except (OSError, _archive.ArchiveError, PostfixError) as exc:
+        writer.abandon()
         raise _ArchiveFailed("archiving to %s failed (%s): nothing was deleted" % (writer.path, exc),
                              {"directory": writer.path, "count": len(archived), "manifest": None})
     return archived, vanished, {"directory": writer.path, "count": len(archived), "manifest": manifest}

@@ -200,6 +200,13 @@ class ArchiveWriter:
         self._batch = None
         _fsync_dir(self.path)
 
+    def abandon(self):
+        """Close what is open after a failure: no manifest is written, so the archive stays incomplete."""
+        for handle in (self._batch[1] if self._batch else None, self._entries):
+            if handle is not None and not handle.closed:
+                handle.close()
+        self._batch = None
+
     def close(self, header):
         """Write the manifest (atomically); the archive is complete once it exists.
 

@@ -168,3 +168,19 @@ def test_an_empty_archive_has_a_manifest_too(tmp_path):
     manifest = json.load(open(writer.close({})))
     assert manifest == {"format": _archive.FORMAT_VERSION, "messages": []}
     assert os.listdir(writer.path) == ["manifest.json"]
+
+
+def test_an_abandoned_archive_closes_its_files_and_has_no_manifest(tmp_path):
+    """A failure mid-batch: the writer's open files are closed, no manifest is written (the archive is not complete)."""
+    writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
+    writer.open()
+    writer.begin_batch()
+    writer.add(dict(MESSAGE, queue_id="767F0160023"), b"Subject: x\n\nbody\n")
+    handles = [writer._batch[1], writer._entries]
+    assert not any(handle.closed for handle in handles)
+    writer.abandon()
+    assert all(handle.closed for handle in handles)
+    writer.abandon()                                     # twice: nothing left to close, no error
+    assert _archive.MANIFEST not in os.listdir(writer.path)
+    with pytest.raises(_archive.ArchiveError):
+        _archive.verify(writer.path)
