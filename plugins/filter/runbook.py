@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
 from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values, plain
@@ -29,7 +30,8 @@ def fleet_halt(hostvars, hosts, stop_on_error=False, max_fail_percentage=100):
     failed = [host for host, values in host_values(hostvars, hosts, ["mailops_failure"], "fleet_halt").items()
               if "mailops_failure" in values]
     try:
-        return _runbook.fleet_halt(len(failed), len(hosts), stop_on_error, max_fail_percentage)
+        # a boolean as Ansible reads one (extra vars give strings: "true", "no", ...), anything else refused
+        return _runbook.fleet_halt(len(failed), len(hosts), boolean(stop_on_error, strict=True), max_fail_percentage)
     except (TypeError, ValueError) as error:
         raise AnsibleFilterError("fleet_halt: mailops_stop_on_error must be a boolean and mailops_max_fail_percentage "
                                  "a number from 0 to 100 (%s)" % error)

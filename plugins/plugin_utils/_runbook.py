@@ -200,8 +200,8 @@ def fleet_halt(failed, hosts, stop_on_error=False, max_fail_percentage=100):
     With stop_on_error the first failure ends it; otherwise more failed hosts than
     max_fail_percentage percent of HOSTS (100: never - one failed host never stops the others).
     """
-    if isinstance(stop_on_error, str):
-        stop_on_error = stop_on_error.strip().lower() in ("1", "true", "yes", "on")
+    if not isinstance(stop_on_error, bool):
+        raise TypeError("stop_on_error is %r, not a boolean" % (stop_on_error,))
     limit = 0 if stop_on_error else int(max_fail_percentage)
     return int(failed) > limit * int(hosts) / 100.0
 

@@ -7,6 +7,9 @@
 from __future__ import absolute_import, division, print_function
 
 import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.mailops.postfix.plugins.filter import runbook as runbook_filters
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _queue
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
@@ -148,8 +151,26 @@ def test_restriction_first(current, expected):
     (0, 10, True, 100, False),
     (2, 10, False, 20, False),       # 20% of 10 = 2: not more than that
     (3, 10, False, 20, True),
-    (1, 3, "true", 100, True),       # booleans as extra vars give them
-    (1, 3, "no", 0, True),           # 0%: any failure
+    (1, 3, False, 0, True),          # 0%: any failure
 ])
 def test_fleet_halt(failed, hosts, stop_on_error, percentage, halt):
     assert _runbook.fleet_halt(failed, hosts, stop_on_error, percentage) is halt
+
+
+@pytest.mark.parametrize("stop_on_error", ["true", 1, None])
+def test_fleet_halt_takes_only_a_boolean(stop_on_error):
+    with pytest.raises(TypeError):
+        _runbook.fleet_halt(1, 3, stop_on_error, 100)
+
+
+@pytest.mark.parametrize("stop_on_error, halt", [("true", True), ("yes", True), ("on", True), ("1", True),
+                                                 ("no", False), ("False", False), ("0", False), (True, True)])
+def test_the_filter_reads_booleans_as_ansible_does(stop_on_error, halt):
+    hostvars = {"h1": {"mailops_failure": {"phase": "hold"}}, "h2": {}, "h3": {}}
+    assert runbook_filters.fleet_halt(hostvars, ["h1", "h2", "h3"], stop_on_error, 100) is halt
+
+
+@pytest.mark.parametrize("stop_on_error, percentage", [("maybe", 100), ("", 100), (False, "half"), (False, None)])
+def test_the_filter_refuses_what_is_not_a_boolean_or_a_number(stop_on_error, percentage):
+    with pytest.raises(AnsibleFilterError, match="mailops_stop_on_error must be a boolean"):
+        runbook_filters.fleet_halt({"h1": {}}, ["h1"], stop_on_error, percentage)
