@@ -15,8 +15,10 @@ deferred (the relay is dead) before anything is timed.
            maildrop/incoming/active), the report; per-phase wall times from bench/callback_plugins.
   raw      one ssh running the same work as a script: postsuper -h ALL; postqueue -j | jq (the junk
            sender) > IDs; per batch of --batch IDs: postcat -q IDS > batch.mbox, sync the file and the
-           directory, postsuper -d -; postconf -e relayhost; postfix reload; postsuper -r ALL hold; wait
-           until the queue is empty. Per-step times from the script.
+           directory, postsuper -d -; postconf -e relayhost; postfix reload; postsuper -r ALL hold;
+           postkick public pickup W; wait until the queue is empty. Per-step times from the script.
+           (postsuper -r leaves the mail in maildrop without waking pickup: without the postkick,
+           which the runbook's requeue does too, the raw delivery waits 0-60 s for pickup's timer.)
 
 Both are verified the same way: every junk message archived (runbook: the report's archived count;
 raw: the envelopes in the batch files), none left, every legitimate message delivered once to the
@@ -71,6 +73,7 @@ postconf -e 'relayhost=%(relay)s'
 postfix reload 2>/dev/null
 step fix
 postsuper -r ALL hold 2>/dev/null
+postkick public pickup W
 step requeue
 while [ -n "$(postqueue -j | head -c 1)" ]; do sleep 0.2; done
 step delivered
@@ -232,8 +235,11 @@ def main():
           "module peak RSS %.0f MiB" % (args.junk, args.legitimate, args.rounds, runbook_s, raw_s, runbook_s / raw_s,
                                         statistics.median(run["controller_cpu_s"] for run in runbook),
                                         max(run["module_peak_rss_mib"] or 0 for run in runbook)))
-    print("runbook phases (s): " + ", ".join("%s %.1f" % item for item in sorted(runbook[0]["phases_s"].items())))
-    print("raw steps (s): " + ", ".join("%s %.1f" % item for item in raw[0]["steps_s"].items()))
+    print("runbook phases, medians (s): " + ", ".join(
+        "%s %.1f" % (name, statistics.median(run["phases_s"].get(name, 0.0) for run in runbook))
+        for name in sorted(runbook[0]["phases_s"])))
+    print("raw steps, medians (s): " + ", ".join(
+        "%s %.1f" % (name, statistics.median(run["steps_s"][name] for run in raw)) for name in raw[0]["steps_s"]))
     with open(os.path.join(args.out, "incident-%d.json" % args.junk), "w") as handle:
         json.dump({"args": vars(args), "runbook": runbook, "raw": raw, "ratio": runbook_s / raw_s}, handle, indent=1)
     return 0
