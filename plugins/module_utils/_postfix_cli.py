@@ -56,7 +56,8 @@ _HINTS = (
 
 
 # How far back a settled main.cf's time stamp is set: Postfix reads a file again, pausing 300 ms each time,
-# while its modification time is not at least two whole seconds before the read began (util/load_file.c).
+# while its modification time is not at least two whole seconds before the read began (dict_load_file_xt(),
+# util/dict.c).
 SETTLED_AGE = 3
 
 
@@ -64,7 +65,7 @@ def settle_replaced(path, before, started):
     """Age PATH's modification time if postconf has just replaced it whole; returns whether it did.
 
     Every Postfix program reading main.cf within about two seconds of a change pauses "to let main.cf cool
-    down" (300 ms steps, 1.6-2.4 s measured): the guard against reading a file that an editor is still
+    down" (300 ms steps, 1.5-2.4 s measured): the guard against reading a file that an editor is still
     writing in place. ``postconf -e``/``-X`` never write in place: they write main.cf.tmp and rename it over
     main.cf, so a reader sees the old file or the whole new one. The file is aged only when it is that
     renamed file - a different inode than BEFORE (the stat taken before postconf ran), modified since
