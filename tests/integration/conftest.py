@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import tempfile
 
@@ -25,7 +26,10 @@ import lab_fleet
 import live_postfix
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STATE = os.environ.get("MAILOPS_STATE", "/var/tmp/mailops-integration")
+# The tests' own state (ssh keys, sshd's configuration and log, inventories, result files): a private directory
+# made fresh for each run (mkdtemp: mode 0700, a new name nobody could have prepared), never a fixed path under
+# a world-writable directory. Removed at the end unless MAILOPS_KEEP_STATE=1 (sshd's log is there).
+STATE = tempfile.mkdtemp(prefix="mailops-integration-")
 SSH_PORT = 2222
 NONROOT = "pfqtest"
 CONTROLLERS = {
@@ -60,24 +64,34 @@ def _ensure_user(name):
     return pwd.getpwnam(name)
 
 
+def pytest_unconfigure(config):
+    if os.environ.get("MAILOPS_KEEP_STATE") != "1":
+        shutil.rmtree(STATE, ignore_errors=True)
+
+
+def _create(path, mode):
+    """A new file in the private state directory, never an existing one (nor a link planted there)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode), "w")
+
+
 @pytest.fixture(scope="session")
 def sshd():
     """sshd on 127.0.0.1:2222 with a key for root and for an unprivileged user."""
-    os.makedirs(STATE, exist_ok=True)
     key = os.path.join(STATE, "id_ed25519")
     host_key = os.path.join(STATE, "ssh_host_ed25519_key")
     for path in (key, host_key):
-        if not os.path.exists(path):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path], check=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path], check=True)
     with open(key + ".pub") as handle:
         public = handle.read()
     user = _ensure_user(NONROOT)
+    # sshd reads the keys file as the logging-in user (the unprivileged one too): readable, in a directory it
+    # can enter
+    os.chmod(STATE, 0o711)
     keys = os.path.join(STATE, "authorized_keys")
-    with open(keys, "w") as handle:
+    with _create(keys, 0o644) as handle:
         handle.write(public)
-    os.chmod(keys, 0o644)
     config = os.path.join(STATE, "sshd_config")
-    with open(config, "w") as handle:
+    with _create(config, 0o600) as handle:
         handle.write("\n".join([
             "ListenAddress 127.0.0.1:%d" % SSH_PORT,
             "HostKey %s" % host_key,
@@ -117,13 +131,10 @@ def postfix():
     sink = live_postfix.SlowSink()
     sink.start()
     instance = live_postfix.configure_default()
-    instance.start()
-    instance.thaw()
-    instance.empty()
+    instance.reset()
     yield instance
     sink.stop()
-    instance.thaw()
-    instance.empty()
+    instance.reset()
     instance.stop()
 
 
@@ -164,11 +175,16 @@ def playbook(controller, inventory):
                    ANSIBLE_PARAMIKO_HOST_KEY_AUTO_ADD="True", ANSIBLE_NOCOLOR="1",
                    ANSIBLE_DEPRECATION_WARNINGS="False", ANSIBLE_RETRY_FILES_ENABLED="False",
                    PATH=controller["bin"] + os.pathsep + os.environ.get("PATH", ""))
-        proc = subprocess.run(
-            [os.path.join(controller["bin"], "ansible-playbook"), "-i", inventory,
-             os.path.join(HERE, "playbooks", target, "playbook.yml"), "-e", json.dumps(extra)]
-            + (["--check"] if check_mode else []),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, check=False)
+        try:
+            proc = subprocess.run(
+                [os.path.join(controller["bin"], "ansible-playbook"), "-i", inventory,
+                 os.path.join(HERE, "playbooks", target, "playbook.yml"), "-e", json.dumps(extra)]
+                + (["--check"] if check_mode else []),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env, check=False,
+                timeout=lab_fleet.PLAYBOOK_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError("ansible-playbook %s did not end within %d s (killed):\n%s"
+                                 % (target, lab_fleet.PLAYBOOK_TIMEOUT, (exc.output or "")[-20000:]))
         if (proc.returncode != 0) != expect_failure:
             raise AssertionError("ansible-playbook %s exited %s:\n%s" % (target, proc.returncode, proc.stdout[-20000:]))
         with open(result_file) as handle:

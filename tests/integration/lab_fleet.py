@@ -18,6 +18,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 LAB = os.path.join(ROOT, "lab")
+# The longest a playbook run of the tests may take before it counts as hung (the slowest runs take 2-3 minutes).
+PLAYBOOK_TIMEOUT = 900
 sys.path.insert(0, LAB)
 
 import lab  # noqa: E402
@@ -26,7 +28,7 @@ import truth  # noqa: E402
 
 def lab_cmd(*args):
     return subprocess.run([sys.executable, os.path.join(LAB, "lab.py")] + list(args), check=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
 
 
 def fresh_fleet(count, junk, backscatter, legitimate, quarantine=5, layout="mixed"):
@@ -34,7 +36,7 @@ def fresh_fleet(count, junk, backscatter, legitimate, quarantine=5, layout="mixe
     lab_cmd("up", "--hosts", str(count), "--layout", layout)
     subprocess.run([sys.executable, os.path.join(LAB, "incident.py"), "--junk", str(junk),
                     "--backscatter", str(backscatter), "--legitimate", str(legitimate),
-                    "--quarantine", str(quarantine)], check=True, stdout=subprocess.DEVNULL)
+                    "--quarantine", str(quarantine)], check=True, stdout=subprocess.DEVNULL, timeout=600)
     return [entry["target"] for entry in lab.targets()]
 
 
@@ -62,6 +64,7 @@ def live_traffic(*args):
 def in_host(target, *argv, **kwargs):
     """Run ARGV inside the host of a target (a Postfix command: give lab.tool's path for relocated hosts)."""
     check = kwargs.pop("check", False)
+    kwargs.setdefault("timeout", 300)
     return subprocess.run(lab.enter(target) + list(argv), stdout=subprocess.PIPE, universal_newlines=True,
                           check=check, **kwargs)
 
@@ -69,6 +72,7 @@ def in_host(target, *argv, **kwargs):
 def postfix(target, command, *argv, **kwargs):
     """A Postfix command of TARGET (its own tool path and -c DIR), inside its host."""
     check = kwargs.pop("check", True)
+    kwargs.setdefault("timeout", 300)
     return subprocess.run(lab.tool(target, command) + list(argv), stdout=subprocess.PIPE, universal_newlines=True,
                           check=check, **kwargs)
 
@@ -151,8 +155,12 @@ def make_runbook(controller, tmp_path):
 
     def run(name, expect_rc=0, check_mode=False, **extra):
         argv, env, report_dir = command(name, check_mode, **extra)
-        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, check=False)
+        try:
+            proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  universal_newlines=True, check=False, timeout=PLAYBOOK_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError("%s did not end within %d s (killed):\n%s"
+                                 % (name, PLAYBOOK_TIMEOUT, (exc.output or "")[-15000:]))
         if proc.returncode != expect_rc:
             raise AssertionError("%s exited %d, not %d:\n%s" % (name, proc.returncode, expect_rc, proc.stdout[-15000:]))
         report = None

@@ -18,9 +18,10 @@ from __future__ import absolute_import, division, print_function
 import os
 import signal
 import subprocess
-import time
 
 import pytest
+
+from live_postfix import wait_for
 
 from lab_fleet import (HERE, LAB, fresh_fleet, in_host, lab, live_traffic, postfix, queued_count,
                        spool_digest, truth, truth_of, untouched)
@@ -130,8 +131,9 @@ def test_check_mode_changes_nothing(fleet, runbook):
                          ids=["others-finish", "stop-on-error"])
 def test_postfix_stopped_on_one_host(fleet, runbook, stop_on_error):
     postfix("h04", "postfix", "stop")
-    while postfix("h04", "postfix", "status", check=False, stderr=subprocess.DEVNULL).returncode == 0:
-        time.sleep(0.1)   # postfix stop only signals the master; wait until it is gone
+    # postfix stop only signals the master; wait until it is gone
+    wait_for(lambda: postfix("h04", "postfix", "status", check=False, stderr=subprocess.DEVNULL).returncode != 0,
+             60, "h04's Postfix to stop")
     before = dict((target, spool_digest(target)) for target in fleet)
     # stop-on-error with the free strategy asked for: the runbook stays linear, so no host gets past the
     # phase in which h04 failed
@@ -172,29 +174,31 @@ def test_sshd_dies_mid_run_on_one_host(fleet, runbook):
 
 @pytest.mark.controller_independent
 def test_interrupted_purge_then_rerun_converges(fleet, runbook):
-    """The run dies while h01 is deleting (module and controller killed); a second run converges."""
-    argv, env, _report = runbook.command("cleanup", purge_batch_size=5, purge_batch_pause=0.25)
+    """The run dies while the hosts are purging (modules and controller killed); a second run converges.
+
+    The purge deletes in batches of 5 with 30 s between them: once h01's first batch is gone, every module is
+    killed during a pause that lasts far longer than any poll here takes, however busy the machine - no race to
+    win. The controller is killed too, and the modules it left on the other hosts, all mid-purge.
+    """
+    argv, env, _report = runbook.command("cleanup", purge_batch_size=5, purge_batch_pause=30)
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.time() + 180
-        while True:   # wait for deletion in progress on h01: fewer held than everything, more than legit + quarantine
-            held = queued_count("h01", "hold")
-            if LEGIT + QUARANTINE < held < GENERATED and queued_count("h01") == held:
-                break
-            assert proc.poll() is None, "the run ended before h01's purge was caught"
-            assert time.time() < deadline, "h01's purge never started"
-            time.sleep(0.05)
-        in_host("h01", "pkill", "-KILL", "-f", MODULE_PROCESS, check=True)
+        # h01's purge has deleted its first batch (everything was held, no legitimate mail released yet)
+        wait_for(lambda: proc.poll() is not None or LEGIT + QUARANTINE < queued_count("h01", "hold") < GENERATED
+                 and queued_count("h01") == queued_count("h01", "hold"), 300, "h01's first purge batch",
+                 lambda: (proc.poll(), queued_count("h01", "hold")))
+        assert proc.poll() is None, "the run ended before h01's purge was caught"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-    for target in fleet:   # the modules the dead controller left running on the others finish or die
-        while in_host(target, "pgrep", "-f", MODULE_PROCESS).returncode == 0:
-            time.sleep(0.1)
+        output = proc.communicate()[0]
+    for target in fleet:
+        in_host(target, "pkill", "-KILL", "-f", MODULE_PROCESS)
+    for target in fleet:
+        wait_for(lambda: in_host(target, "pgrep", "-f", MODULE_PROCESS).returncode != 0, 60,
+                 "the killed modules on %s to be gone" % target)
     interrupted = truth.check_host("h01", final=False)
     assert interrupted["ok"], interrupted["problems"]
-    assert QUARANTINE < interrupted["figures"]["queued"] < GENERATED
+    assert QUARANTINE < interrupted["figures"]["queued"] < GENERATED, (interrupted["figures"], output[-3000:])
     out = runbook("cleanup")
     assert out["report"]["host_status"] == {"verified": len(fleet)}
     for target, result in truth_of(fleet).items():

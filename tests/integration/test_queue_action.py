@@ -54,12 +54,11 @@ def states(queue):
 @pytest.fixture()
 def frozen_queue(postfix):
     """12 junk and 6 legitimate messages deferred, 3 of each held by postsuper; then frozen."""
-    postfix.thaw()
-    postfix.empty()
+    postfix.reset()
     postfix.smtp_source(12, JUNK, "victim@target.example", recipients_each=2)
     for index in range(6):
         postfix.smtp(LEGIT, ["customer%d@example.net" % index])
-    postfix.settled({"deferred": 18})
+    postfix.settled({"deferred": 18}, senders=[JUNK, LEGIT])
     queue = postfix.queue()
     to_hold = [m["queue_id"] for m in queue if m["sender"] == JUNK][:3] + \
         [m["queue_id"] for m in queue if m["sender"] == LEGIT][:3]
@@ -439,8 +438,9 @@ def test_postsuper_dying_part_way_reports_what_was_done(frozen_queue, playbook, 
     queue = frozen_queue.queue()
     junk = [m["queue_id"] for m in queue if m["sender"] == JUNK and m["queue_name"] == "deferred"]
     wrapper = tmp_path / "postsuper"
+    # postfix stop only signals the master: wait (60 s at most) until it is gone, then run the real postsuper
     wrapper.write_text("#!/bin/sh\npostfix stop >/dev/null 2>&1\n"
-                       "while postfix status >/dev/null 2>&1; do sleep 0.1; done\n"
+                       "i=0; while postfix status >/dev/null 2>&1 && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
                        "exec /usr/sbin/postsuper \"$@\"\n")
     wrapper.chmod(stat.S_IRWXU)
     try:

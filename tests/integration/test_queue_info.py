@@ -30,8 +30,7 @@ def _project(message):
 @pytest.fixture(scope="module")
 def five_queues(postfix):
     """2 active, 6 deferred, 3 hold, 2 incoming, 2 maildrop; queue frozen while the tests read it."""
-    postfix.thaw()
-    postfix.empty()
+    postfix.reset()
     postfix.smtp("slow@example.org", ["s1@slow.example"])
     postfix.smtp("slow@example.org", ["s2@slow.example", "s3@slow.example"])
     wait_for(lambda: _counts(postfix.queue()).get("active") == 2, 60, "2 active messages", postfix.by_queue)
@@ -164,12 +163,12 @@ def second_instance(postfix):
     second = live_postfix.configure_second()
     second.start()
     try:
-        second.empty()
+        second.reset()
         second.sendmail("b1@example.org", ["b-rcpt1@example.net"])
         second.sendmail("b2@example.org", ["b-rcpt2@example.net"])
         second.settled({"deferred": 2})
         yield second
-        second.empty()
+        second.reset()
     finally:
         second.stop()
 
