@@ -5,9 +5,27 @@
 
 from __future__ import absolute_import, division, print_function
 
+import json
+
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import doc_fragment
+
+
+def _selection_doc():
+    """The SELECTION fragment, as YAML (JSON is YAML), from the table that declares the options."""
+    return json.dumps({
+        "options": doc_fragment(),
+        "notes": ["All given selection options must match. An option given a list matches when any element does.",
+                  "The options are evaluated cheapest first, each on the messages the cheaper ones left: the listing "
+                  "(C(postqueue -j)), then the queue file's envelope records (C(postcat -q -e): O(sasl_username), "
+                  "O(client_address), O(client_name_regex), O(helo_regex), O(origin)), then its headers "
+                  "(C(postcat -q -eh): O(local_uid), O(header_regex), O(header_raw_regex)), and the body only for "
+                  "O(body_regex), in batches of a thousand IDs."],
+    }, indent=1)
+
 
 class ModuleDocFragment(object):
-    """Documents plugins/module_utils/_argspec.py: the instance and selection options."""
+    """Documents the modules' shared options: the instance options of plugins/module_utils/_argspec.py, and the
+    selection options from their table (_selection.OPTIONS)."""
 
     INSTANCE = r"""
 options:
@@ -68,99 +86,5 @@ options:
     default: auto
 """
 
-    SELECTION = r"""
-options:
-  queue_ids:
-    description:
-      - Select these queue IDs. Each must have Postfix's queue ID syntax (short upper-case hex,
-        or long base-52); anything else is refused before any command runs.
-      - IDs are unique only within one instance, and short IDs can be reused.
-    type: list
-    elements: str
-  queues:
-    description:
-      - Select messages in these queues.
-      - With O(source=text), an entry without a marker can be in V(deferred), V(incoming) or
-        V(maildrop); it matches when any of those is named.
-    type: list
-    elements: str
-    choices: [maildrop, incoming, active, deferred, hold, corrupt]
-  sender:
-    description:
-      - Select messages from any of these envelope senders (whole address, case-insensitive).
-      - The null sender of bounces is listed as V(MAILER-DAEMON).
-    type: list
-    elements: str
-  sender_domain:
-    description:
-      - Select messages whose sender's domain is one of these. The match ignores case and is
-        anchored, so V(example.com) matches neither V(notexample.com) nor V(mx.example.com).
-      - A leading dot (V(.example.com)) matches the subdomains of a domain.
-    type: list
-    elements: str
-  sender_regex:
-    description:
-      - Python regular expression that must match the whole sender address; case is ignored,
-        as in Postfix regexp tables.
-    type: str
-  recipient:
-    description:
-      - Select messages with any of these recipients (whole address, case-insensitive).
-    type: list
-    elements: str
-  recipient_domain:
-    description:
-      - Select messages with a recipient in one of these domains (anchored, case-insensitive;
-        a leading dot matches subdomains).
-    type: list
-    elements: str
-  recipient_regex:
-    description:
-      - Python regular expression that must match a whole recipient address; case is ignored.
-    type: str
-  reason_regex:
-    description:
-      - Python regular expression that must match a recipient's whole delay reason; case is ignored.
-      - Reason text is never matched by any other option. Recipients without a delay reason
-        (mail in hold, active, incoming, maildrop) never match.
-    type: str
-  recipient_match:
-    description:
-      - How the recipient filters (O(recipient), O(recipient_domain), O(recipient_regex),
-        O(reason_regex)) apply to a message with several recipients.
-      - V(any) selects the message when any recipient matches; V(all) when every recipient does.
-    type: str
-    choices: [any, all]
-    default: any
-  older_than:
-    description:
-      - Select messages that arrived at least this long ago, for example V(90s), V(30m), V(2h),
-        V(3d), V(1w), V(1h30m), or a number of seconds.
-      - A message whose arrival time is unknown never matches.
-    type: raw
-  younger_than:
-    description:
-      - Select messages that arrived less than this long ago (same format as O(older_than)).
-    type: raw
-  arrived_before:
-    description:
-      - Select messages that arrived before this time, in seconds since the epoch by the host's clock (as
-        RV(mailops.postfix.postfix_queue_info#module:listed_at) gives it). A message whose arrival time is
-        unknown never matches.
-      - C(postsuper -r) keeps a message's arrival time.
-    type: raw
-  arrived_after:
-    description:
-      - Select messages that arrived at or after this time (same format as O(arrived_before)).
-    type: raw
-  min_size:
-    description:
-      - Select messages of at least this size in bytes; suffixes V(k), V(M), V(G) are multiples of 1024.
-    type: raw
-  max_size:
-    description:
-      - Select messages of at most this size (same format as O(min_size)).
-    type: raw
-notes:
-  - All given selection options must match. An option given a list matches when any element does.
-"""
+    # The selection options are documented where they are declared: the table of _selection.OPTIONS.
+    SELECTION = _selection_doc()

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Controller-side filters for the fleet report (documented in fleet_report.yml, fleet_report_markdown.yml,
-fleet_report_artifact.yml, fleet_report_junit.yml and fleet_report_merge.yml)."""
+fleet_report_html.yml, fleet_report_artifact.yml, fleet_report_junit.yml and fleet_report_merge.yml)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,6 +12,7 @@ import time
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values, plain
+from ansible_collections.mailops.postfix.plugins.plugin_utils._report_html import render_report
 from ansible_collections.mailops.postfix.plugins.plugin_utils._report import (
     RESULT_KEYS, artifact, fleet_report as _fleet_report, junit, merge_reports, render_markdown)
 
@@ -41,7 +42,7 @@ def fleet_report_merge(reports, title=None, generated=None):
 def _rendering(function, name):
     def render(report):
         try:
-            return function(report)
+            return function(plain(report, name))
         except (KeyError, TypeError, AttributeError) as error:
             raise AnsibleFilterError("%s: not a fleet report (%s)" % (name, error))
     render.__doc__ = function.__doc__
@@ -52,6 +53,7 @@ class FilterModule(object):
     def filters(self):
         return {"fleet_report": fleet_report,
                 "fleet_report_markdown": _rendering(render_markdown, "fleet_report_markdown"),
+                "fleet_report_html": _rendering(render_report, "fleet_report_html"),
                 "fleet_report_artifact": _rendering(artifact, "fleet_report_artifact"),
                 "fleet_report_junit": _rendering(junit, "fleet_report_junit"),
                 "fleet_report_merge": fleet_report_merge}

@@ -2,8 +2,9 @@
 # Copyright (c) mailops.postfix contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The runbook's per-host figures (documented in assessment.yml, phase_result.yml, verify_accounting.yml and
-restriction_first.yml): module results in, the phases' facts out; and the fleet controls (fleet_halt.yml)."""
+"""The runbook's per-host figures (documented in assessment.yml, phase_result.yml, verify_accounting.yml,
+restriction_first.yml and submitters_without.yml): module results in, the phases' facts out; and the fleet controls
+(fleet_halt.yml)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -40,6 +41,7 @@ def fleet_halt(hostvars, hosts, stop_on_error=False, max_fail_percentage=100):
 class FilterModule(object):
     def filters(self):
         found = dict((name, _guarded(getattr(_runbook, name), name))
-                     for name in ("assessment", "phase_result", "verify_accounting", "restriction_first"))
+                     for name in ("assessment", "phase_result", "verify_accounting", "restriction_first",
+                                  "submitters_without"))
         found["fleet_halt"] = fleet_halt
         return found

@@ -19,11 +19,14 @@ import json
 import os
 import time
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _changeplan, _incident, _worklist
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _changeplan, _content, _postcat, _worklist
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, PostfixError
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
-    Selector, compact, parse_duration, unique_messages)
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import compact, unique_messages
+from ansible_collections.mailops.postfix.plugins.module_utils._incident_scope import IncidentScope
+from ansible_collections.mailops.postfix.plugins.module_utils._reinject import reinject
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import FILTERS, Selector, budget, costliest
+from ansible_collections.mailops.postfix.plugins.module_utils._values import parse_duration
 from ansible_collections.mailops.postfix.plugins.module_utils._worklist import ActionError
 
 THROTTLED = ("requeue", "release", "flush")
@@ -51,7 +54,7 @@ def run_action(params, check_mode, diff=False):
     try:
         check_option_rules(params)
         if params["action"] == "reinject":
-            _reinject(cli, params, check_mode, result)
+            reinject(cli, params, check_mode, result)
         else:
             _run(cli, params, check_mode, result, warnings, diff)
     except MailopsError as exc:
@@ -85,7 +88,7 @@ def check_option_rules(params):
     if params["archive_dir"] and action not in ("archive", "delete"):
         raise ActionError("archive_dir is for action=archive and action=delete, not %s" % action)
     if action == "reinject":
-        given = [name for name in Selector.OPTIONS if name != "queue_ids" and params[name]]
+        given = [name for name in FILTERS if name != "queue_ids" and params[name]]
         if given or params["exclude"] or params["incident"] or params["plan"] is not None:
             raise ActionError("reinject takes archive and optionally queue_ids, not %s" % ", ".join(
                 given + [name for name in ("exclude", "incident", "plan") if params[name] is not None]))
@@ -97,81 +100,64 @@ def audit_text(params, result, error):
     shown = ",".join(ids[:20]) + (",...(%d more)" % (len(ids) - 20) if len(ids) > 20 else "")
     return "operator=%s action=%s %s changed=%d matched=%d skipped_changed=%d%s result=%s ids=%s" % (
         params["operator"] or "-", result["action"],
-        "plan=%s" % result["plan_id"] if result.get("plan_id") else "selection=%s" % _compact(result.get("selection")),
+        "plan=%s" % result["plan_id"] if result.get("plan_id") else "selection=%s" % _json_line(result.get("selection")),
         result["changed_count"], result["matched"], len(result["skipped_changed"]),
         " archive=%s" % result["archive"]["directory"] if result.get("archive", {}).get("directory") else "",
         "failed" if error else "ok", shown or "-")
 
 
-def _compact(value):
+def _json_line(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":")) if value else "{}"
 
 
 def _run(cli, params, check_mode, result, warnings, diff=False):
-    action_name = params["action"]
-    action = _worklist.ACTIONS[action_name]
+    """The action's steps, in order: options -> instance -> listing and selection -> incident -> guards -> work list
+    -> archive -> act -> record -> wake pickup."""
+    action = _worklist.ACTIONS[params["action"]]
     selector = Selector.from_params(params)
-    instance = cli.instance()
-    result["postfix_version"] = instance["mail_version"]
-    result["instance"] = dict((k, instance[k]) for k in ("name", "config_dir", "queue_directory"))
-    if action.min_version and tuple(instance["version"]) < action.min_version:
-        raise ActionError("%s needs Postfix %s or newer; this is %s" % (
-            action_name, ".".join(str(v) for v in action.min_version), instance["mail_version"]))
+    exclude = Selector.from_options(params["exclude"], "exclude", selector.now) if params["exclude"] else None
+    instance = _instance(cli, action, result)
     source = cli.choose_source(params["source"], instance["version"])
     result["selection"] = selector.given
-    exclude = Selector.from_options(params["exclude"], "exclude", selector.now) if params["exclude"] else None
-    incident = _Incident(params["incident"], instance, selector.now, check_mode) if params["incident"] else None
-    listed = unique_messages(cli.list_queue(source, selector.now))
-    if incident:
-        listed = incident.observe(listed)
-    if params["plan"] is not None:
-        result["plan_id"], selected, result["skipped_changed"] = _plan_messages(params, instance, selector.now, listed)
-    else:
-        selected = selector.select(listed)
-    kept, excluded = [], 0
-    for message in selected:    # exclude sees the parsed message; kept compact: 100,000 selected stay small
-        if exclude and exclude.matches(message):
-            excluded += 1
+    incident = IncidentScope(params["incident"], instance, selector.now, check_mode,
+                             lambda messages, tier: _content.read(cli, messages, tier)) if params["incident"] else None
+    with budget([selector, exclude, incident.junk if incident else None]):
+        listed = unique_messages(cli.list_queue(source, selector.now))
+        if incident:
+            listed = incident.note_listing(listed)
+        if params["plan"] is not None:
+            plan_id, selected, skipped = _plan_messages(cli, params, instance, selector.now, listed)
+            result["plan_id"], result["skipped_changed"] = plan_id, skipped
+            picked = Picked(selected)
         else:
-            kept.append(compact(message))
-    selected = kept
-    warnings.extend(cli.warnings)
-    if exclude:
-        result["excluded"] = excluded
-    if incident:
-        selected, result["incident"] = incident.narrow(action_name, selected)
+            picked = _select(cli, selector, exclude, listed, params["return_plan"])
+        warnings.extend(cli.warnings)
+        if exclude:
+            result["excluded"] = picked.excluded
+        selected = picked.messages
+        if incident:
+            incident.refuse_unless_allowed(action.name)
+            selected, result["incident"] = incident.restrict(action.name, selected)
     result["matched"] = len(selected)
     result["listed_at"] = selector.now
     result["matched_by_queue"] = _count_by_queue(selected)
-    _worklist.check_guards(action_name, selector, len(selected), params["all"] or params["plan"] is not None,
+    _worklist.check_guards(action.name, selector, len(selected), params["all"] or params["plan"] is not None,
                            params["max_messages"], params["expect_count"])
-    lifetimes = None
-    if action_name == "release":
-        values = cli.postconf("maximal_queue_lifetime", "bounce_queue_lifetime")
-        lifetimes = dict((k, _worklist.postfix_time(v)) for k, v in values.items())
-    if action.flag is not None and os.geteuid() == 0:  # others are refused by postsuper itself
-        _check_logging_while_stopped(cli, instance["queue_directory"])
-    work = _worklist.work_list(action_name, selected, selector.now, params["long_held"], lifetimes)
+    work = _work_list(cli, action, selected, selector.now, params, instance)
+    work.vanished.extend(picked.gone)
     result["not_applicable"] = work.not_applicable
     if params["return_plan"]:
         planned = set(work.queue_ids)
-        result["plan"] = _changeplan.host_plan(action_name, selector.given, instance["mail_version"], instance,
-                                               selector.now, [m for m in selected if m["queue_id"] in planned])
+        result["plan"] = _changeplan.host_plan(action.name, selector.given, instance["mail_version"], instance,
+                                               selector.now, [m for m in selected if m["queue_id"] in planned],
+                                               picked.content_plan(planned))
     if diff:    # one line per message: built only when asked for
         result["diff"] = {"before": _worklist.diff_text(work.diff, "before"),
                           "after": _worklist.diff_text(work.diff, "after")}
-    if params["archive_dir"] and check_mode:
-        result["archive"] = {"directory": None, "count": len(work.queue_ids), "manifest": None}
-    elif params["archive_dir"]:
-        try:
-            archived, gone, result["archive"] = _archive_first(cli, work, selected, params, instance, selector,
-                                                               result.get("plan_id"))
-        except _ArchiveFailed as exc:
-            result["archive"] = exc.archive
-            raise
-        work.restrict_to(archived, gone)
-    steps = [] if action_name == "archive" else _steps(cli, action, work, params["batch_size"], selector)
-    if check_mode or action_name == "archive":
+    if params["archive_dir"]:
+        _archive_step(cli, work, selected, params, instance, selector, result, check_mode, incident)
+    steps = [] if action.name == "archive" else _steps(cli, action, work, params["batch_size"], selector)
+    if check_mode or action.name == "archive":
         result["batches"] = [{"command": step.shown, "sent": len(step.ids), "changed": len(step.ids)} for step in steps]
         result["queue_ids"] = work.queue_ids
         result["changed_count"] = len(work.queue_ids)
@@ -179,19 +165,104 @@ def _run(cli, params, check_mode, result, warnings, diff=False):
         result["vanished"] = list(work.vanished)
         return
     if incident:
-        incident.intend(action_name, work.queue_ids)
+        incident.write_ahead(action.name, work.queue_ids)
     acted = _act(cli, work, steps, params, instance)
     for key in ("batches", "queue_ids", "requeued_long_held", "vanished", "pending"):
         result[key] = acted[key]
     result["changed_count"] = len(result["queue_ids"])
     if incident:
-        incident.record(action_name, result)
+        incident.record_outcome(action.name, result, acted["error"] is None)
     if acted["error"] is not None:
         raise acted["error"]
-    if action_name == "requeue" or result["requeued_long_held"]:
+    if action.name == "requeue" or result["requeued_long_held"]:
         trouble = cli.wake_pickup() if result["changed_count"] else None
         if trouble:
             warnings.append("requeued mail waits in maildrop until pickup runs (postkick: %s)" % trouble)
+
+
+def _instance(cli, action, result):
+    """The instance (one postconf), refused when its Postfix is too old for the action."""
+    instance = cli.instance()
+    result["postfix_version"] = instance["mail_version"]
+    result["instance"] = dict((k, instance[k]) for k in ("name", "config_dir", "queue_directory"))
+    if action.min_version and tuple(instance["version"]) < action.min_version:
+        raise ActionError("%s needs Postfix %s or newer; this is %s" % (
+            action.name, ".".join(str(v) for v in action.min_version), instance["mail_version"]))
+    return instance
+
+
+class Picked(object):
+    """What the selection step picked: the messages (compact), how many the exclusion kept out, the IDs gone before
+    their queue file could be read, and the content fingerprints of a selection with origin or content options."""
+
+    def __init__(self, messages, excluded=0, gone=(), content=None):
+        self.messages = messages
+        self.excluded = excluded
+        self.gone = list(gone)
+        self.content = content
+
+    def content_plan(self, planned):
+        """The plan's content part for the planned IDs (None when the selection read no queue file)."""
+        if not self.content:
+            return None
+        return dict(self.content, fingerprints=dict((queue_id, digest) for queue_id, digest
+                                                    in self.content["fingerprints"].items() if queue_id in planned))
+
+
+def _select(cli, selector, exclude, listed, fingerprint=False):
+    """The listing narrowed by the envelope options, then - only for what they left - by the origin and content options
+    (queue files read once, at the costliest tier the selection or the exclusion needs). The messages are kept
+    compact: 100,000 selected stay small."""
+    kept, excluded, to_check = [], 0, set()
+    for message in selector.select(listed):
+        if exclude is not None and exclude.matches(message):
+            if exclude.needs is None:
+                excluded += 1
+                continue
+            to_check.add(message["queue_id"])
+        kept.append(compact(message))
+    tier = costliest([selector.needs] + ([exclude.needs] if to_check else []))
+    if tier is None:
+        return Picked(kept, excluded)
+    to_read = kept if selector.needs else [message for message in kept if message["queue_id"] in to_check]
+    headers = fingerprinted_headers(selector)
+    body_limit = max([s.body_limit for s in (selector, exclude) if s is not None and s.body_limit] or [None])
+    survivors, gone, digests = set(), [], {}
+    for message, queue_file in _content.read(cli, to_read, tier, body_limit):
+        queue_id = message["queue_id"]
+        if queue_file is None:
+            gone.append(queue_id)
+            continue
+        if not selector.matches_file(queue_file):
+            continue
+        if queue_id in to_check and exclude.matches_file(queue_file):
+            excluded += 1
+            continue
+        survivors.add(queue_id)
+        if fingerprint and selector.needs:
+            digests[queue_id] = _content.fingerprint(queue_file, headers)
+    read_ids = set(message["queue_id"] for message in to_read)
+    messages = [message for message in kept if message["queue_id"] in survivors or message["queue_id"] not in read_ids]
+    content = {"tier": selector.needs, "headers": headers, "fingerprints": digests} if fingerprint and selector.needs else None
+    return Picked(messages, excluded, gone, content)
+
+
+def fingerprinted_headers(selector):
+    """The headers a selection looks at: those its header options name, and Received for local_uid."""
+    names = set(selector.given.get("header_regex") or {}) | set(selector.given.get("header_raw_regex") or {})
+    if "local_uid" in selector.given:
+        names.add("received")
+    return sorted(names)
+
+
+def _work_list(cli, action, selected, now, params, instance):
+    lifetimes = None
+    if action.name == "release":
+        values = cli.postconf("maximal_queue_lifetime", "bounce_queue_lifetime")
+        lifetimes = dict((k, _worklist.postfix_time(v)) for k, v in values.items())
+    if action.flag is not None and os.geteuid() == 0:  # others are refused by postsuper itself
+        _check_logging_while_stopped(cli, instance["queue_directory"])
+    return _worklist.work_list(action.name, selected, now, params["long_held"], lifetimes)
 
 
 def _count_by_queue(messages):
@@ -202,89 +273,25 @@ def _count_by_queue(messages):
     return counts
 
 
-class _Incident:
-    """The incident option of one run: its ledger on the host, read before and written after acting."""
-
-    def __init__(self, options, instance, now, check_mode):
-        self.options = options
-        self.now = now
-        self.check_mode = check_mode
-        self.path = _incident.ledger_path(options["state_dir"], instance["name"])
-        self.ledger = _incident.read_ledger(self.path)
-        self.instance = instance
-        self.junk = Selector.from_options(options["junk"], "incident.junk", now) if options["junk"] else None
-        self.hold_ids = []
-        self.junk_ids = set()
-        self.window_part = []
-        self.junk_held = None
-
-    def observe(self, listed):
-        """Pass the listing through, noting what is on hold (and, with incident.junk, what is junk)."""
-        for message in listed:
-            if message["queue_name"] == "hold":
-                self.hold_ids.append(message["queue_id"])
-            if self.junk is not None and self.junk.matches(message):
-                self.junk_ids.add(message["queue_id"])
-            yield message
-
-    def narrow(self, action_name, selected):
-        """Keep the earlier hold out of the action (and, with scope, what the incident did not hold).
-
-        Returns (the messages to act on, the result's incident summary)."""
-        if self.ledger is not None and not self.check_mode and _incident.settle(self.ledger, self.hold_ids):
-            _incident.write_ledger(self.path, self.ledger)      # an earlier run was killed half-way
-        if self.ledger is None:
-            if not self.check_mode:
-                raise _incident.IncidentError(
-                    "there is no incident on %s (no %s): open one first (postfix_incident state=open)"
-                    % (self.instance["config_dir"], self.path))
-            # check mode before the incident opens: what is on hold now would be its earlier hold
-            self.ledger = _incident.new_ledger("(not opened)", self.instance, self.now, self.hold_ids, [], False, {}, None)
-        if action_name in ("requeue", "release", "expire_release", "flush") and self.ledger["window"] \
-                and self.ledger["window_ended"] is None:
-            raise _incident.IncidentError(
-                "the incident window of %s is still open: mail released now would be held again at once. "
-                "End the window first (postfix_incident state=closed); nothing was changed" % self.instance["config_dir"])
-        kept, quarantined = _incident.narrow(self.ledger, selected, self.options["scope"], self.options["include_quarantine"])
-        _q, in_held, in_window = _incident.classify(self.ledger, kept)
-        self.window_part = [message["queue_id"] for message in in_window]
-        if action_name == "delete":
-            _incident.purge_guard(self.ledger, kept)
-        self.junk_held = self.ledger.get("junk_held")
-        if action_name == "hold" and self.junk is not None and self.junk_held is None:
-            held = set(m["queue_id"] for m in kept) | set(self.ledger["held"])
-            self.junk_held = len(self.junk_ids & held)
-        return kept, {"incident_id": self.ledger["incident_id"], "ledger": self.path,
-                      "excluded_quarantine": quarantined, "selected_held": len(in_held),
-                      "selected_window": len(in_window), "junk_held": self.junk_held}
-
-    def intend(self, action_name, ids):
-        """Write-ahead, before the first batch: what this run is about to do."""
-        if self.check_mode or self.ledger is None or not ids:
-            return
-        _incident.intend(self.ledger, action_name, ids, self.now)
-        _incident.write_ledger(self.path, self.ledger)
-
-    def record(self, action_name, result):
-        """Write what Postfix reported changed (and the window arrivals seen) to the ledger."""
-        if self.check_mode or self.ledger is None:
-            return
-        if action_name == "hold" and self.ledger.get("junk_held") is None:
-            self.ledger["junk_held"] = self.junk_held
-        _incident.record(self.ledger, action_name, result["queue_ids"], self.window_part, self.now,
-                         {"matched": result["matched"], "plan_id": result.get("plan_id")})
-        _incident.write_ledger(self.path, self.ledger)
-
-
-def _plan_messages(params, instance, now, listed):
+def _plan_messages(cli, params, instance, now, listed):
     """A reviewed plan's messages still queued unchanged: returns (plan ID, them, those changed since)."""
+    plan = params["plan"]
     try:
-        max_age = parse_duration(params["plan_max_age"], "plan_max_age")
-        _changeplan.validate(params["plan"], params["action"], instance["config_dir"], now, max_age)
+        max_age = parse_duration(params["plan_max_age"], "plan_max_age", _changeplan.PlanError)
+        _changeplan.validate(plan, params["action"], instance["config_dir"], now, max_age)
     except _changeplan.PlanError as exc:
         raise ActionError("plan refused, nothing was changed: %s" % exc)
-    chosen, skipped_changed = _changeplan.match(params["plan"], listed)
-    return params["plan"].get("plan_id"), chosen, skipped_changed
+    chosen, skipped = _changeplan.match(plan, listed)
+    content = plan.get("content")
+    if content:
+        tier = "headers" if content["tier"] == "body" else content["tier"]   # the fingerprint never covers the body
+
+        def fingerprints(messages):
+            for message, queue_file in _content.read(cli, messages, tier):
+                yield message, None if queue_file is None else _content.fingerprint(queue_file, content["headers"])
+        chosen, changed = _changeplan.match_content(plan, chosen, fingerprints)
+        skipped = sorted(skipped + changed, key=lambda entry: entry["queue_id"])
+    return plan.get("plan_id"), [compact(message) for message in chosen], skipped
 
 
 class _ArchiveFailed(ActionError):
@@ -295,7 +302,23 @@ class _ArchiveFailed(ActionError):
         self.archive = archive
 
 
-def _archive_first(cli, work, selected, params, instance, selector, plan_id):
+def _archive_step(cli, work, selected, params, instance, selector, result, check_mode, incident):
+    """Archive what the work list will act on (check mode: say how many); the work list keeps only what was archived
+    whole, and what was gone meanwhile is vanished."""
+    if check_mode:
+        result["archive"] = {"directory": None, "count": len(work.queue_ids), "manifest": None}
+        return
+    try:
+        archived, gone, result["archive"] = _archive_first(
+            cli, work, selected, params, instance, selector, result.get("plan_id"),
+            incident.ledger["incident_id"] if incident else None)
+    except _ArchiveFailed as exc:
+        result["archive"] = exc.archive
+        raise
+    work.restrict_to(archived, gone)
+
+
+def _archive_first(cli, work, selected, params, instance, selector, plan_id, incident_id):
     """Save every message of the work list (content and envelope) before anything is deleted.
 
     One mbox file per batch, durable before the next. A message gone since the listing (postcat
@@ -303,61 +326,34 @@ def _archive_first(cli, work, selected, params, instance, selector, plan_id):
     single deletion. Returns (IDs archived whole, IDs gone meanwhile, the result's archive summary).
     """
     by_id = dict((m["queue_id"], m) for m in selected)
-    writer = _archive.ArchiveWriter(params["archive_dir"], instance["name"], selector.now)
+    writer = _archive.ArchiveWriter(params["archive_dir"], instance["name"], selector.now, incident_id)
     archived, vanished = [], []
     try:
         writer.open()
         for batch in _worklist.batches(work.queue_ids, params["batch_size"]) if work.queue_ids else []:
             writer.begin_batch()
-            for kind, queue_id, printed in cli.postcat_messages(batch, _archive.split_postcat, _archive.missing_id):
+            for kind, queue_id, printed in cli.postcat_messages(batch, "whole"):
                 if kind == "gone":
                     vanished.append(queue_id)
                     continue
-                sender, _recipients = _archive.envelope_of(printed["envelope"])
+                sender, _recipients = _postcat.envelope_of(printed["envelope"])
                 writer.add(dict(by_id[queue_id], envelope_sender=sender), printed["content"])
                 archived.append(queue_id)
             writer.end_batch()
         manifest = writer.close({
-            "created": int(selector.now), "instance": instance["name"], "config_dir": instance["config_dir"],
-            "postfix_version": instance["mail_version"], "action": params["action"],
-            "selection": selector.given, "plan_id": plan_id, "operator": params["operator"]})
+            "created": int(selector.now), "host": writer.host, "instance": instance["name"],
+            "config_dir": instance["config_dir"], "postfix_version": instance["mail_version"],
+            "action": params["action"], "selection": selector.given, "plan_id": plan_id, "incident_id": incident_id,
+            "operator": params["operator"]})
+        packed = writer.pack() if params["archive_pack"] else None
     except (OSError, _archive.ArchiveError, PostfixError) as exc:
         writer.abandon()
         raise _ArchiveFailed("archiving to %s failed (%s): nothing was deleted" % (writer.path, exc),
                              {"directory": writer.path, "count": len(archived), "manifest": None})
-    return archived, vanished, {"directory": writer.path, "count": len(archived), "manifest": manifest}
-
-
-def _reinject(cli, params, check_mode, result):
-    """Submit archived messages again with their envelope (the way back from a purge)."""
-    Selector.from_params(params)   # validates queue_ids (the only selection option reinject takes)
-    # every message checked against its checksum before anything is sent (read one at a time: flat memory)
-    path, manifest, count = _archive.verify(params["archive"])
-    wanted = set(params["queue_ids"]) if params["queue_ids"] else None
-    done = _archive.reinjected_ids(path)
-    chosen = [entry["queue_id"] for entry in manifest.get("messages", [])
-              if wanted is None or entry["queue_id"] in wanted]
-    result["matched"] = len(chosen)
-    result["vanished"] = [queue_id for queue_id in chosen if queue_id in done]
-    todo = [queue_id for queue_id in chosen if queue_id not in done]
-    result["archive"] = {"directory": path, "count": count, "manifest": os.path.join(path, _archive.MANIFEST)}
-    if check_mode:
-        result["queue_ids"] = todo
-        result["changed_count"] = len(todo)
-        return
-    sending = set(todo)
-    try:
-        for entry, content in _archive.messages_of(path, manifest):   # the manifest as read once
-            if entry["queue_id"] not in sending:
-                continue
-            cli.reinject(entry["envelope_sender"], entry["recipients"], content)
-            result["queue_ids"].append(entry["queue_id"])
-            done.add(entry["queue_id"])
-    finally:
-        _archive.record_reinjected(path, done)
-        result["changed_count"] = len(result["queue_ids"])
-        sent = set(result["queue_ids"])
-        result["pending"] = [queue_id for queue_id in todo if queue_id not in sent]
+    summary = {"directory": writer.path, "count": len(archived), "manifest": manifest}
+    if packed:
+        summary["packed"] = packed
+    return archived, vanished, summary
 
 
 def _check_logging_while_stopped(cli, queue_directory):

@@ -5,9 +5,9 @@
 #
 # Private to this collection: no compatibility promise for outside users.
 
-"""Archives of queued messages: postcat output split per message (pure), and the archive files.
+"""Archives of queued messages: the archive files, written and read.
 
-An archive is a directory ``archive_dir/<instance>/<UTC timestamp>/`` holding one
+An archive is a directory ``archive_dir/<host>/<instance>/<UTC timestamp>[-<incident>]/`` holding one
 ``batch-NNNNN.mbox`` per postcat batch - an mboxrd file that mail tools read
 (``mutt -f``, ``grep``, ``formail``): each message's content, headers and body, as
 it would be re-injected, after a ``From <envelope sender> <time>`` line, lines
@@ -18,19 +18,30 @@ quoted bytes) and the content's size and sha256. Each batch file is fsynced,
 then the directory; the manifest is written last: an archive without one is
 incomplete. Archives of format 1 (one ``<queue_id>.eml`` per message) stay
 readable. This module writes files but runs no process.
+
+Archives hold other people's mail. Whatever the umask, every file is created 0600 and every directory below
+``archive_dir`` 0700, owned by the writer; a file is only ever created new (never opened if it exists, never
+through a symbolic link) in a directory the writer has just made itself, and the directories it reuses (the
+host's and the instance's) are checked - a real directory, the writer's own - through a descriptor opened
+without following links. The host's name and the incident's ID in the path keep hosts that share one backup
+directory (NFS) from ever writing to the same place.
 """
 
 from __future__ import absolute_import, division, print_function
 
+import errno
 import hashlib
 import json
 import os
 import re
+import socket
+import tarfile
+import tempfile
 import time
-
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import addresses
+from ansible_collections.mailops.postfix.plugins.module_utils._values import is_incident_id
 
 MANIFEST = "manifest.json"
 ENTRIES = "manifest.entries.part"
@@ -38,87 +49,61 @@ REINJECTED = "reinjected.json"
 FORMAT_VERSION = 2
 _FROM_RE = re.compile(rb"^(>*From )", re.MULTILINE)
 _QUOTED_FROM_RE = re.compile(rb"^>(>*From )", re.MULTILINE)
-
-# postcat -q markers: *** ENVELOPE RECORDS deferred/7/767F0160023 *** (the queue path ends in the ID)
-_MARKER_RE = re.compile(rb"^\*\*\* (ENVELOPE RECORDS|MESSAGE CONTENTS|HEADER EXTRACTED|MESSAGE FILE END) "
-                        rb"([A-Za-z]+(?:/[0-9A-Za-z]+)*)/([0-9A-Za-z]+) \*\*\*$", re.MULTILINE)
-_SENDER_RE = re.compile(r"^sender: (.*)$", re.MULTILINE)
-_RECIPIENT_RE = re.compile(r"^recipient: (.*)$", re.MULTILINE)
-_MISSING_RE = re.compile(r"postcat: fatal: open queue file ([0-9A-Za-z]+): No such file or directory")
+_NAME_RE = re.compile(r"[^A-Za-z0-9._-]")
+PACKED_SUFFIX = ".tar.gz"
 
 
 class ArchiveError(MailopsError):
-    """postcat output that does not split into whole messages, or an archive that cannot be used."""
+    """An archive that cannot be written where asked, or read and used."""
 
 
-_STEPS = ((b"ENVELOPE RECORDS", None), (b"MESSAGE CONTENTS", "envelope"), (b"HEADER EXTRACTED", "content"),
-          (b"MESSAGE FILE END", "extracted"))
+def create_private(path):
+    """A new file at PATH, mode 0600, opened for writing - never an existing file, never through a link."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    os.fchmod(descriptor, 0o600)     # whatever the umask
+    return descriptor
 
 
-def split_postcat(output, expected_ids):
-    """Split ``postcat -q ID...`` output (bytes) into {queue_id: {"queue": ..., "content": bytes, "envelope": str}}.
+def _own_directory(path):
+    """Make PATH (mode 0700) if it does not exist; refuse it unless it is a real directory of this process's user.
 
-    Only messages printed whole (all four markers, in order, for an expected
-    ID) are returned; anything else raises ArchiveError. The content is the
-    bytes between MESSAGE CONTENTS and HEADER EXTRACTED, as Postfix printed them.
-    The markers are found in the whole output at once and the parts between them
-    sliced out: a marker-like line that is not the next marker of the message
-    being printed is part of that message.
-    """
-    expected = set(expected_ids)
-    messages = {}
-    current, section = None, None
-    outside = 0                    # where the output next is outside any message
-    for match in _MARKER_RE.finditer(output):
-        marker, queue_id = match.group(1), match.group(3).decode()
-        if (current is not None and queue_id != current["id"]) or (marker, section) not in _STEPS:
-            continue
-        after = match.end() + 1    # the line after the marker's
-        if marker == b"ENVELOPE RECORDS":
-            _nothing_between(output, outside, match.start())
-            if queue_id not in expected or queue_id in messages:
-                raise ArchiveError("postcat printed an unexpected message %s (line %d)"
-                                   % (queue_id, _line_number(output, match.start())))
-            current = {"id": queue_id, "queue": match.group(2).decode().split("/")[0], "start": after}
-            section = "envelope"
-        elif marker == b"MESSAGE CONTENTS":
-            current["envelope"] = output[current["start"]:match.start()].decode("utf-8", "replace")
-            current["start"] = after
-            section = "content"
-        elif marker == b"HEADER EXTRACTED":
-            current["content"] = output[current["start"]:match.start()]
-            section = "extracted"
-        else:
-            messages[current["id"]] = {"queue": current["queue"], "envelope": current["envelope"],
-                                       "content": current["content"]}
-            current, section, outside = None, None, after
-    if current is not None:
-        raise ArchiveError("postcat output ended inside message %s" % current["id"])
-    _nothing_between(output, outside, len(output))
-    return messages
+    Checked through a descriptor opened without following links, so nothing can be swapped in between the check
+    and the mode set on it."""
+    try:
+        os.mkdir(path, 0o700)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ArchiveError("%s is not a directory (a symbolic link?): refusing to write archives through it" % path)
+        raise
+    try:
+        info = os.fstat(descriptor)
+        if info.st_uid != os.geteuid():
+            raise ArchiveError("%s belongs to uid %d, not to the user writing the archive (uid %d): refusing to write "
+                               "other people's mail there" % (path, info.st_uid, os.geteuid()))
+        os.fchmod(descriptor, 0o700)
+    finally:
+        os.close(descriptor)
 
 
-def _line_number(output, offset):
-    return output.count(b"\n", 0, offset) + 1
-
-
-def _nothing_between(output, start, end):
-    """Between two messages, before the first and after the last, postcat prints nothing."""
-    if start < end:
-        line = output[start:end].split(b"\n", 1)[0]
-        raise ArchiveError("postcat output line %d is outside any message: %r" % (_line_number(output, start), line[:100]))
-
-
-def missing_id(stderr):
-    """The queue ID postcat stopped at (it dies at the first ID it cannot open), or None."""
-    match = _MISSING_RE.search(stderr)
-    return match.group(1) if match else None
-
-
-def envelope_of(envelope):
-    """(sender, [recipients]) from postcat's envelope records (the text of the section)."""
-    senders = _SENDER_RE.findall(envelope)
-    return (senders[-1] if senders else None), _RECIPIENT_RE.findall(envelope)
+def archive_root(archive_dir):
+    """ARCHIVE_DIR itself, made if missing (each missing directory 0700); an existing one is the operator's choice
+    (a mount point, a link to a backup volume) and is left as it is."""
+    missing = []
+    path = os.path.abspath(archive_dir)
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for path in reversed(missing):
+        _own_directory(path)
+    return archive_dir
 
 
 def mbox_quote(content):
@@ -141,27 +126,42 @@ def _fsync_dir(path):
 class ArchiveWriter:
     """Writes one archive directory: a batch file per postcat batch, the manifest last."""
 
-    def __init__(self, archive_dir, instance_name, now=None):
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-        base = os.path.join(archive_dir, instance_name, stamp)
-        path, suffix = base, 1
-        while os.path.exists(path):
-            suffix += 1
-            path = "%s-%d" % (base, suffix)
-        self.path = path
+    def __init__(self, archive_dir, instance_name, now=None, incident_id=None, host=None):
+        moment = time.time() if now is None else now
+        self.host = _NAME_RE.sub("_", host or socket.gethostname() or "localhost")
+        self.incident_id = incident_id if is_incident_id(incident_id) else None
+        self.parent = os.path.join(archive_dir, self.host, _NAME_RE.sub("_", instance_name))
+        self._archive_dir = archive_dir
+        self._name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(moment)) + ("-" + self.incident_id if self.incident_id else "")
+        self.path = os.path.join(self.parent, self._name)
         self._entries = None     # the manifest's entries, one JSON line each, on disk until close()
         self._batch = None
         self._batches = 0
-        self._stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(time.time() if now is None else now))
+        self._stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(moment))
 
     def open(self):
-        os.makedirs(self.path, mode=0o700)
-        self._entries = open(os.path.join(self.path, ENTRIES), "w")
+        """Make the archive's directory: a new one (mode 0700) below the host's and the instance's (checked, 0700)."""
+        archive_root(self._archive_dir)
+        _own_directory(os.path.dirname(self.parent))
+        _own_directory(self.parent)
+        suffix = 1
+        while True:
+            try:
+                os.mkdir(self.path, 0o700)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
+                suffix += 1
+                self.path = os.path.join(self.parent, "%s-%d" % (self._name, suffix))
+        _own_directory(self.path)
+        self._entries_path = os.path.join(self.path, ENTRIES)
+        self._entries = os.fdopen(create_private(self._entries_path), "w")
 
     def begin_batch(self):
         self._batches += 1
         name = "batch-%05d.mbox" % self._batches
-        self._batch = (name, open(os.path.join(self.path, name), "wb"))
+        self._batch = (name, os.fdopen(create_private(os.path.join(self.path, name)), "wb"))
 
     def add(self, message, content):
         """Append one message to the current batch file; remember its envelope and place for the manifest."""
@@ -214,11 +214,11 @@ class ArchiveWriter:
         the entries kept on disk, so that the writer's memory does not grow with the archive.
         """
         self.end_batch()
-        entries_path = self._entries.name
+        entries_path = self._entries_path
         self._entries.close()
         head = json.dumps(dict(header, format=FORMAT_VERSION), indent=1, sort_keys=True)
         target = os.path.join(self.path, MANIFEST)
-        with open(target + ".part", "w") as handle, open(entries_path) as entries:
+        with os.fdopen(create_private(target + ".part"), "w") as handle, open(entries_path) as entries:
             handle.write(head[:head.rindex("}")].rstrip() + (",\n" if len(head) > 2 else "") + ' "messages": [')
             separator = "\n  "
             for line in entries:
@@ -231,6 +231,22 @@ class ArchiveWriter:
         os.unlink(entries_path)
         _fsync_dir(self.path)
         return target
+
+    def pack(self):
+        """The finished archive as one ``<archive>.tar.gz`` beside it (mode 0600, a new file), to copy off the host."""
+        return pack(self.path)
+
+
+def pack(path):
+    """Pack the archive directory PATH into PATH.tar.gz (mode 0600, created new; the members keep their modes)."""
+    target = path.rstrip("/") + PACKED_SUFFIX
+    with os.fdopen(create_private(target), "wb") as handle:
+        with tarfile.open(fileobj=handle, mode="w:gz") as tar:
+            tar.add(path, arcname=os.path.basename(path.rstrip("/")))
+        handle.flush()
+        os.fsync(handle.fileno())
+    _fsync_dir(os.path.dirname(target))
+    return target
 
 
 def _content_of(path, entry, handles):
@@ -295,7 +311,7 @@ def reinjected_ids(path):
 
 
 def record_reinjected(path, ids):
-    target = os.path.join(path, REINJECTED)
-    with open(target + ".part", "w") as handle:
-        json.dump(sorted(ids), handle)
-    os.rename(target + ".part", target)
+    handle, temporary = tempfile.mkstemp(prefix=".reinjected-", dir=path)    # a new file, mode 0600
+    with os.fdopen(handle, "w") as out:
+        json.dump(sorted(ids), out)
+    os.rename(temporary, os.path.join(path, REINJECTED))

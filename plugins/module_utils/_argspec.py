@@ -7,13 +7,14 @@
 
 """The options the modules share: the instance and the selection. It only declares them.
 
-plugins/doc_fragments/postfix.py documents exactly what is declared here. The objects built from
-them are PostfixCLI.from_params (the runner) and Selector.from_params / from_options (the selection).
+The selection options are one table (_selection.OPTIONS), which plugins/doc_fragments/postfix.py also reads;
+the instance options are declared here and documented there. The objects built from them are
+PostfixCLI.from_params (the runner) and Selector.from_params / from_options (the selection).
 """
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES
+from ansible_collections.mailops.postfix.plugins.module_utils import _selection
 
 # The Postfix commands the runner may be given a path for (postfix_tool_paths); _postfix_cli looks them up.
 TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick", "postlog", "postfix", "postmap")
@@ -29,24 +30,8 @@ def instance_argument_spec():
 
 
 def selection_argument_spec():
-    return dict(
-        queue_ids=dict(type="list", elements="str"),
-        queues=dict(type="list", elements="str", choices=list(QUEUE_NAMES)),
-        sender=dict(type="list", elements="str"),
-        sender_domain=dict(type="list", elements="str"),
-        sender_regex=dict(type="str"),
-        recipient=dict(type="list", elements="str"),
-        recipient_domain=dict(type="list", elements="str"),
-        recipient_regex=dict(type="str"),
-        reason_regex=dict(type="str"),
-        recipient_match=dict(type="str", choices=["any", "all"], default="any"),
-        older_than=dict(type="raw"),
-        younger_than=dict(type="raw"),
-        arrived_before=dict(type="raw"),
-        arrived_after=dict(type="raw"),
-        min_size=dict(type="raw"),
-        max_size=dict(type="raw"),
-    )
+    """The selection options, as the table in _selection declares them."""
+    return _selection.argument_spec()
 
 
 def shared_argument_spec():

@@ -45,26 +45,46 @@ def fingerprint(message):
     }
 
 
-def host_plan(action, selection, postfix_version, instance, created, messages):
-    """One host's plan: what a check-mode run selected, fingerprinted, sorted by queue ID."""
-    return {
+def host_plan(action, selection, postfix_version, instance, created, messages, content=None):
+    """One host's plan: what a check-mode run selected, fingerprinted, sorted by queue ID.
+
+    ``content`` (a selection with origin or content options): {"tier": what was read, "headers": the headers its
+    options looked at, "fingerprints": {queue_id: _content.fingerprint}}; each message's entry then carries its
+    ``content_sha256``, and applying the plan reads the queue file again and skips a message whose origin or
+    selected headers changed.
+    """
+    entries = []
+    for message in messages:
+        entry = fingerprint(message)
+        if content:
+            entry["content_sha256"] = content["fingerprints"][message["queue_id"]]
+        entries.append(entry)
+    plan = {
         "format": FORMAT,
         "action": action,
         "selection": selection,
         "postfix_version": postfix_version,
         "instance": {"name": instance["name"], "config_dir": instance["config_dir"]},
         "created": int(created),
-        "messages": sorted((fingerprint(message) for message in messages), key=lambda entry: entry["queue_id"]),
+        "messages": sorted(entries, key=lambda entry: entry["queue_id"]),
     }
+    if content:
+        plan["content"] = {"tier": content["tier"], "headers": sorted(content["headers"])}
+    return plan
 
 
 def validate(part, action, config_dir, now, max_age):
     """Refuse a host plan that is malformed, for another action or instance, or older than max_age."""
     if not isinstance(part, dict) or part.get("format") != FORMAT or not isinstance(part.get("messages"), list):
         raise PlanError("not a plan of format %d (make one with a check-mode run and return_plan)" % FORMAT)
+    content = part.get("content")
+    fields = FIELDS + (("content_sha256",) if content else ())
     for entry in part["messages"]:
-        if not isinstance(entry, dict) or any(field not in entry for field in FIELDS):
-            raise PlanError("a planned message lacks one of %s: %r" % (", ".join(FIELDS), entry))
+        if not isinstance(entry, dict) or any(field not in entry for field in fields):
+            raise PlanError("a planned message lacks one of %s: %r" % (", ".join(fields), entry))
+    if content is not None and (not isinstance(content, dict) or content.get("tier") not in ("origin", "headers", "body")
+                                or not isinstance(content.get("headers"), list)):
+        raise PlanError("the plan's content reading is not one this collection makes: %r" % (content,))
     if part.get("action") != action:
         raise PlanError("the plan is for action=%s, not %s" % (part.get("action"), action))
     planned_dir = (part.get("instance") or {}).get("config_dir")
@@ -85,7 +105,8 @@ def match(part, listed):
 
     ``listed`` are the messages listed now (unique). A planned ID listed with the same fingerprint is
     acted on; with another fingerprint it is skipped as changed (each differing field named); a
-    planned ID not listed is skipped as gone. Messages the plan does not name are never touched.
+    planned ID not listed is skipped as gone. Messages the plan does not name are never touched. A plan with
+    content fingerprints is matched on them afterwards (match_content), once the queue files are read.
     """
     planned = dict((entry["queue_id"], entry) for entry in part["messages"])
     chosen, skipped, seen = [], [], set()
@@ -104,3 +125,21 @@ def match(part, listed):
     for queue_id in sorted(set(planned) - seen):
         skipped.append({"queue_id": queue_id, "reason": "gone since the plan (delivered, deleted or requeued)"})
     return chosen, sorted(skipped, key=lambda entry: entry["queue_id"])
+
+
+def match_content(part, chosen, read):
+    """Of the messages CHOSEN by match(), those whose queue file still gives the planned content fingerprint.
+
+    ``read(messages)`` yields (message, content fingerprint or None when gone). Returns (messages to act on,
+    skipped_changed entries)."""
+    planned = dict((entry["queue_id"], entry.get("content_sha256")) for entry in part["messages"])
+    kept, skipped = [], []
+    for message, digest in read(chosen):
+        if digest is None:
+            skipped.append({"queue_id": message["queue_id"], "reason": "gone since the plan (delivered, deleted or requeued)"})
+        elif digest != planned[message["queue_id"]]:
+            skipped.append({"queue_id": message["queue_id"],
+                            "reason": "changed since the plan: its origin or the headers the plan selected on"})
+        else:
+            kept.append(message)
+    return kept, skipped

@@ -30,12 +30,13 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
-import re
+import socket
 import tempfile
 import time
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import is_queue_id
+from ansible_collections.mailops.postfix.plugins.module_utils._values import INCIDENT_ID_RULE, is_incident_id, split_list
 
 FORMAT = 1
 LEDGER = "incident.json"
@@ -45,8 +46,6 @@ WINDOW_TABLE = "mailops_incident_window.regexp"
 # internal mail classes get bounce and notify added.
 WINDOW_PARAMETERS = ("header_checks", "internal_mail_filter_classes")
 INTERNAL_CLASSES = ("bounce", "notify")
-_INCIDENT_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
-_LIST_SPLIT_RE = re.compile(r"[\s,]+")
 
 
 class IncidentError(MailopsError):
@@ -54,19 +53,13 @@ class IncidentError(MailopsError):
 
 
 def check_incident_id(value):
-    if not isinstance(value, str) or not _INCIDENT_ID_RE.match(value):
-        raise IncidentError("incident id %r: expected 1 to 64 letters, digits, '.', '_', ':' or '-' "
-                            "(starting with a letter or digit)" % (value,))
+    if not is_incident_id(value):
+        raise IncidentError("incident id %r: %s" % (value, INCIDENT_ID_RULE))
     return value
 
 
 def window_rule(incident_id):
     return "/^/ HOLD mailops.postfix incident window %s\n" % incident_id
-
-
-def split_list(value):
-    """A Postfix list parameter's elements (commas and/or whitespace separate them)."""
-    return [item for item in _LIST_SPLIT_RE.split(value or "") if item]
 
 
 def window_values(current, table):
@@ -155,11 +148,23 @@ def scan_hold(queue_directory):
     return sorted(ids)
 
 
+def owner_of(instance):
+    """Whose ledger this is: the host, the instance's directories, and the queue directory's inode - what a copy of the
+    ledger on another machine (a disk image, a shared state directory) cannot also have."""
+    try:
+        inode = os.stat(instance["queue_directory"]).st_ino
+    except (OSError, KeyError, TypeError):
+        inode = None
+    return {"host": socket.gethostname(), "config_dir": instance.get("config_dir"),
+            "queue_directory": instance.get("queue_directory"), "queue_inode": inode}
+
+
 def new_ledger(incident_id, instance, now, quarantine, carried, window, saved, table, operator=None):
     return {
         "format": FORMAT,
         "incident_id": incident_id,
         "instance": {"name": instance["name"], "config_dir": instance["config_dir"]},
+        "owner": owner_of(instance),
         "opened": int(now),
         "window_ended": None,
         "window_arrivals_final": False,
@@ -175,6 +180,28 @@ def new_ledger(incident_id, instance, now, quarantine, carried, window, saved, t
         "history": [{"time": int(now), "event": "opened", "incident_id": incident_id, "operator": operator,
                      "carried_over": len(carried)}],
     }
+
+
+def check_owner(ledger, instance, path):
+    """Refuse a ledger written for another host or instance: its IDs would mean other messages here."""
+    recorded = ledger.get("owner")
+    if not recorded:
+        return ledger          # written by an earlier release: adopted, and marked as this instance's when next written
+    here = owner_of(instance)
+    differing = [key for key in ("host", "config_dir", "queue_directory", "queue_inode")
+                 if recorded.get(key) is not None and here.get(key) is not None and recorded[key] != here[key]]
+    if differing:
+        raise IncidentError(
+            "the incident ledger %s was written for %s (%s), not for this instance (%s): it was copied here with a "
+            "disk image or its state directory is shared. Its queue IDs name other messages here, so nothing was "
+            "changed. Move it away (mv %s %s.foreign) to start this instance's own incident, or give each host its "
+            "own state_dir" % (path, _described(recorded), ", ".join(differing), _described(here), path, path))
+    return ledger
+
+
+def _described(owner):
+    return "host %s, %s, queue directory %s (inode %s)" % (
+        owner.get("host"), owner.get("config_dir"), owner.get("queue_directory"), owner.get("queue_inode"))
 
 
 def left_over(ledger):
@@ -205,8 +232,8 @@ def validate_ledger(ledger, path):
     return ledger
 
 
-def read_ledger(path):
-    """The ledger at PATH, or None when there is none."""
+def read_ledger(path, instance=None):
+    """The ledger at PATH, or None when there is none; with INSTANCE, refused unless it is that instance's."""
     try:
         with open(path) as handle:
             text = handle.read()
@@ -215,11 +242,15 @@ def read_ledger(path):
             return None
         raise IncidentError("cannot read the incident ledger %s: %s" % (path, exc))
     try:
-        return validate_ledger(json.loads(text), path)
+        ledger = validate_ledger(json.loads(text), path)
     except ValueError as exc:
         if isinstance(exc, IncidentError):
             raise
         raise IncidentError("the incident ledger %s is not valid JSON (%s): move it away to start over" % (path, exc))
+    if instance is not None:
+        check_owner(ledger, instance, path)
+        ledger.setdefault("owner", owner_of(instance))
+    return ledger
 
 
 def write_ledger(path, ledger):
@@ -366,15 +397,21 @@ def record(ledger, action, changed, seen_window, now, extra=None):
     return ledger
 
 
-def view(ledger, listed, ledger_file=None, subsets=None):
+def _envelope_count(_name, selector, messages):
+    return sum(1 for message in messages if selector.matches(message))
+
+
+def view(ledger, listed, ledger_file=None, subsets=None, count=_envelope_count):
     """What the ledger says now, against a listing of the queue (for reports and verify).
 
     ``listed`` needs only the held messages; None (no listing) leaves out what only a listing tells.
-    ``subsets`` ({name: Selector}): how many of the incident's messages still on hold match each.
+    ``subsets`` ({name: Selector}): how many of the incident's messages still on hold match each, counted by
+    ``count(name, selector, messages)`` (the envelope options alone by default; the caller reads the queue files
+    for selectors that need them).
     """
     if listed is None:
         result = view(ledger, [], ledger_file)
-        for key in ("left_on_hold", "left_on_hold_matching", "unaccounted", "unaccounted_count"):
+        for key in ("left_on_hold", "left_on_hold_matching", "unaccounted", "unaccounted_count", "guarded"):
             result[key] = None
         result["quarantine"] = {"recorded": len(ledger["quarantine"]), "on_hold": None, "missing": None,
                                 "missing_count": None}
@@ -405,7 +442,9 @@ def view(ledger, listed, ledger_file=None, subsets=None):
         "released": len(ledger["released"]),
         "junk_held": ledger.get("junk_held"),
         "left_on_hold": len(in_held) + len(in_window),
-        "left_on_hold_matching": dict((name, sum(1 for m in in_held + in_window if selector.matches(m)))
+        "guarded": dict((source, sum(1 for queue_id in ids if queue_id in on_hold))
+                        for source, ids in sorted((ledger.get("guarded") or {}).items())),
+        "left_on_hold_matching": dict((name, count(name, selector, in_held + in_window))
                                       for name, selector in (subsets or {}).items()),
         "unaccounted": unaccounted[:50],
         "unaccounted_count": len(unaccounted),

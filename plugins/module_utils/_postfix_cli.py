@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 import time
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _queue
+from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _postcat, _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import TOOLS
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
@@ -392,10 +392,10 @@ class PostfixCLI:
         """Yield every queued message (parsed by _queue), once each."""
         if source == "json":
             lines = self.stream(self.argv("postqueue", "-j"))
-            messages = _queue.iter_json_lines(lines)
+            messages = _listing.iter_json_lines(lines)
         else:
             lines = self.stream(self.argv("postqueue", "-p"))
-            messages = _queue.iter_mailq(lines, now)
+            messages = _listing.iter_mailq(lines, now)
         return messages
 
     def postconf(self, *names):
@@ -420,6 +420,15 @@ class PostfixCLI:
         defaults = self.postconf(*names)
         return dict((name, {"explicit": name in explicit, "value": explicit.get(name, defaults[name])})
                     for name in names)
+
+    def mail_owner_uid(self):
+        """The uid of Postfix's mail owner (``mail_owner``), or None when that account does not exist here."""
+        if "mail_owner_uid" not in self._found:
+            try:
+                self._found["mail_owner_uid"] = pwd.getpwnam(self.postconf("mail_owner")["mail_owner"]).pw_uid
+            except KeyError:
+                self._found["mail_owner_uid"] = None
+        return self._found["mail_owner_uid"]
 
     def default(self, name):
         """Postfix's default value of a parameter (``postconf -d``)."""
@@ -540,22 +549,27 @@ class PostfixCLI:
 
     # ------------------------------------------------------------ archive and re-injection
 
-    def postcat(self, queue_ids):
-        """``postcat -q ID...`` (one run for many IDs); returns (rc, stdout bytes, stderr)."""
-        return self.run_bytes(self.argv("postcat", "-q", *_checked_ids("postcat", queue_ids)))
+    def postcat(self, queue_ids, flags=()):
+        """``postcat -q [FLAGS] ID...`` (one run for many IDs); returns (rc, stdout bytes, stderr)."""
+        return self.run_bytes(self.argv("postcat", "-q", *(tuple(flags) + tuple(_checked_ids("postcat", queue_ids)))))
 
-    def postcat_messages(self, queue_ids, split, missing_id):
+    def postcat_messages(self, queue_ids, reading="whole"):
         """Every message of QUEUE_IDS as postcat prints it, in order: yields ("message", ID, printed) or ("gone", ID, None).
 
-        One ``postcat -q`` for many IDs. postcat prints in order and dies at the first ID it cannot open -
-        a message gone since the listing: that ID is gone and postcat is asked again for the rest.
-        ``split`` parses postcat's output (_archive.split_postcat), ``missing_id`` its dying words.
-        Any other failure is a PostfixError.
+        ``reading`` is what postcat prints: "envelope" (``-e``, the envelope records), "headers" (``-e -h``),
+        "whole" (everything). One ``postcat -q`` for many IDs, its output split by _postcat. postcat prints in
+        order and dies at the first ID it cannot open - a message gone since the listing: that ID is gone and
+        postcat is asked again for the rest. Any other failure is a PostfixError.
         """
+        flags = _postcat.FLAGS[reading]
         remaining = list(queue_ids)
         while remaining:
-            rc, out, err = self.postcat(remaining)
-            printed = split(out, remaining)
+            rc, out, err = self.postcat(remaining, flags)
+            try:
+                printed = _postcat.split(out, remaining)
+            except _postcat.PostcatError as exc:
+                raise PostfixError("postcat printed what cannot be read (%s): nothing was changed" % exc,
+                                   ["postcat"], rc, err)
             written = 0
             for queue_id in remaining:
                 if queue_id not in printed:
@@ -565,7 +579,7 @@ class PostfixCLI:
             remaining = remaining[written:]
             if rc == 0 and not remaining:
                 return
-            missing = missing_id(err)
+            missing = _postcat.missing_id(err)
             if rc == 0 or missing is None or not remaining or remaining[0] != missing:
                 raise PostfixError("postcat failed (exit %s): %s" % (rc, err.strip() or "no message"),
                                    ["postcat"], rc, err)

@@ -51,7 +51,7 @@ def open_incident(cli, params, check_mode, now):
     """Open (or continue) the instance's incident; returns (changed, result, diff, warnings)."""
     instance = cli.instance()
     path = _incident.ledger_path(params["state_dir"], instance["name"])
-    ledger = _incident.read_ledger(path)
+    ledger = _incident.read_ledger(path, instance)
     window = params["window"]
     incident_id = _incident.check_incident_id(params["incident_id"] or "incident-%d" % now)
     warnings = []
@@ -111,7 +111,7 @@ def end_window(cli, params, check_mode, now):
     """End the window: main.cf as it was (what the window added removed), reload; returns (changed, result, diff, warnings)."""
     instance = cli.instance()
     path = _incident.ledger_path(params["state_dir"], instance["name"])
-    ledger = _incident.read_ledger(path)
+    ledger = _incident.read_ledger(path, instance)
     before = _current(cli)
     if ledger is None:
         return False, {"incident_id": None, "ledger": path, "window_open": False, "parameters": before,

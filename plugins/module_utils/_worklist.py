@@ -15,8 +15,7 @@ as the result keys they become (vanished, not_applicable, requeued_long_held);
 
 from __future__ import absolute_import, division, print_function
 
-import re
-
+from ansible_collections.mailops.postfix.plugins.module_utils import _values
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import EMPTY_SENDER, UNMARKED_QUEUES
 
@@ -55,16 +54,10 @@ ACTIONS = dict((a.name, a) for a in (
     Action("archive", None, _ACTIVE + ("hold", "maildrop"), lambda m: False, "(unchanged, archived)"),
 ))
 
-_POSTFIX_TIME_RE = re.compile(r"\A([0-9]+)([smhdw]?)\Z")
-_POSTFIX_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 def postfix_time(value, default_unit="d"):
     """Seconds of a Postfix time parameter such as '5d' (no unit: days, as for maximal_queue_lifetime)."""
-    match = _POSTFIX_TIME_RE.match(str(value).strip())
-    if not match:
-        raise ActionError("cannot read the Postfix time value %r" % (value,))
-    return int(match.group(1)) * _POSTFIX_UNITS[match.group(2) or default_unit]
+    return _values.postfix_time(value, default_unit, ActionError)
 
 
 class WorkList:

@@ -61,16 +61,29 @@ options:
   archive_dir:
     description:
       - With O(action=delete) or O(action=archive), save every selected message first, under
-        C(archive_dir/<instance>/<UTC time>/) (mode 0700), one C(batch-NNNNN.mbox) per O(batch_size) messages
-        (an mboxrd file - headers and body as Postfix holds them, as they would be re-injected, each after a
-        C(From) line, readable with mail tools and grep), each file and the directory fsynced before the next
-        batch, and C(manifest.json) (each message's queue_id, queue_name, sender, envelope_sender,
-        recipients, arrival_time, message_size, its file, offset and length, and the size and sha256 of the
-        content), written last.
+        C(archive_dir/<host>/<instance>/<UTC time>[-<incident>]/) - the host's name and, with O(incident), the
+        incident's ID in the path, so that hosts sharing one backup directory never write to the same place - one
+        C(batch-NNNNN.mbox) per O(batch_size) messages (an mboxrd file - headers and body as Postfix holds them,
+        as they would be re-injected, each after a C(From) line, readable with mail tools and grep), each file and
+        the directory fsynced before the next batch, and C(manifest.json) (each message's queue_id, queue_name,
+        sender, envelope_sender, recipients, arrival_time, message_size, its file, offset and length, and the size
+        and sha256 of the content), written last.
+      - Archives hold other people's mail. Whatever the umask, the files are created mode 0600 and the
+        directories below O(archive_dir) mode 0700; a file is only ever created new, never opened through a
+        symbolic link, and the host's and instance's directories, when they exist already, must be real
+        directories of the user running the module. O(archive_dir) itself, when it exists, is left as it is (a
+        mount point, a link to a backup volume); when it does not, it is made 0700.
       - Only messages archived whole are deleted; if archiving fails (disk full, permissions), nothing
         is deleted. Messages gone before C(postcat) could read them are reported in RV(vanished).
       - Required with O(action=archive); refused with the other actions.
     type: path
+  archive_pack:
+    description:
+      - With O(archive_dir), also pack the finished archive into C(<archive>.tar.gz) beside it (mode 0600, created
+        new), to copy it off the host in one file (RV(archive.packed)). The runbook's purge does when
+        C(purge_fetch_dir) is set.
+    type: bool
+    default: false
   archive:
     description:
       - For O(action=reinject), the archive directory (or its C(manifest.json)), of this release's format or the
@@ -140,8 +153,10 @@ options:
     description:
       - Return RV(plan), the fingerprints of the messages this run acts on (or, in check mode, would act on) -
         queue_id, arrival_time, sender, the number and a sha256 of the recipients still queued, and
-        message_size. A check-mode run with O(return_plan) is how a plan for review is made; the
-        P(mailops.postfix.fleet_plan#filter) filter merges the hosts' plans into one file.
+        message_size; with origin or content options (O(sasl_username), O(header_regex), ...), also a sha256 of
+        what they looked at (the origin attributes, the local uid, the headers named). A check-mode run with
+        O(return_plan) is how a plan for review is made; the P(mailops.postfix.fleet_plan#filter) filter merges
+        the hosts' plans into one file.
     type: bool
     default: false
   plan:
@@ -150,7 +165,8 @@ options:
         RV(plan) of a check-mode run - instead of selection options (mutually exclusive with each of them and with O(all)).
       - Only messages still queued with the same fingerprint are acted on; every other planned message is
         skipped and listed in RV(skipped_changed) with the reason (gone - delivered, deleted or requeued under
-        a new ID; changed - for example a reused short queue ID, or recipients delivered since).
+        a new ID; changed - for example a reused short queue ID, recipients delivered since, or, for a plan made with
+        origin or content options, another login, client or selected header in the queue file).
         Messages the plan does not name are never touched. Applying a plan twice changes nothing the
         second time.
       - The plan must be for the same O(action) and instance (C(config_dir)), and not older than
@@ -180,8 +196,9 @@ options:
   exclude:
     description:
       - Never act on messages that match this selection - a dictionary of the selection options (O(queue_ids),
-        O(sender), O(recipient_domain), ..., O(recipient_match)), checked as strictly as the options themselves -
-        for example the junk when releasing the rest of hold. How many were left out is returned in RV(excluded).
+        O(sender), O(recipient_domain), ..., O(sasl_username), O(header_regex), ...), checked as strictly as the options
+        themselves - for example the junk when releasing the rest of hold. Its origin and content options read the queue
+        files of the selected messages its envelope options match. How many were left out is returned in RV(excluded).
     type: dict
   incident:
     description:
@@ -205,7 +222,9 @@ options:
         type: path
         default: /var/lib/mailops-postfix
       junk:
-        description: With O(action=hold), the junk (selection options as a dictionary), counted among what is held.
+        description:
+          - With O(action=hold), the junk (selection options as a dictionary), counted among what is held; with origin or
+            content options, the queue files of the held messages its envelope options match are read to count it.
         type: dict
       scope:
         description:
@@ -218,6 +237,21 @@ options:
         description: Act on the earlier hold too (releasing the host's own quarantine is then explicit).
         type: bool
         default: false
+      guard_max_per_source:
+        description:
+          - The release guard, for V(requeue), V(release), V(expire_release) and V(flush). The messages that arrived
+            in the incident window and would be released are grouped by source - the SASL login, else the original
+            SMTP client's address, else (mail submitted with sendmail) the submitting uid; Postfix's own notices are
+            one source - reading their headers (C(postcat -q -eh)). A source that sent more than this many stays on
+            hold - a second compromised account that started sending during the run is not released - and is named in
+            C(guarded) of RV(incident) and recorded in the ledger. Unset, nothing is held back.
+        type: int
+      release_guarded:
+        description:
+          - Sources the guard must not hold back (as RV(incident) names them, for example
+            C(sasl_username:alice@example.org)) - how an operator who has checked them releases them.
+        type: list
+        elements: str
 notes:
   - postsuper needs root; run the task with C(become=true).
   - Mail in the active queue may be in delivery while it is held or deleted; the message file is moved
@@ -304,7 +338,9 @@ queue_ids:
   elements: str
   sample: ["32D2F160014", "4jcpDq1VLtzBrJr"]
 vanished:
-  description: Selected IDs not changed because they were gone, had moved since the listing, or were already in the target state.
+  description:
+    - Selected IDs not changed because they were gone (before postsuper, or before their queue file could be read
+      for an origin or content option), had moved since the listing, or were already in the target state.
   returned: unless O(return_ids=false)
   type: list
   elements: str
@@ -349,10 +385,24 @@ archive:
       manifest's path, V(null) in check mode or when archiving failed.
   returned: when archiving or re-injecting
   type: dict
+  contains:
+    directory:
+      description: The archive's directory.
+      type: str
+    count:
+      description: Messages archived (in check mode, that would be).
+      type: int
+    manifest:
+      description: The manifest's path; V(null) in check mode or when archiving failed.
+      type: str
+    packed:
+      description: With O(archive_pack), the C(.tar.gz) of the archive.
+      type: str
+      returned: with archive_pack
   sample:
-    directory: /var/backups/postfix-purge/postfix/20261129T161500Z
+    directory: /var/backups/postfix-purge/mx1.example.org/postfix/20261129T161500Z-ticket-4711
     count: 570
-    manifest: /var/backups/postfix-purge/postfix/20261129T161500Z/manifest.json
+    manifest: /var/backups/postfix-purge/mx1.example.org/postfix/20261129T161500Z-ticket-4711/manifest.json
 postfix_version:
   description: The instance's C(mail_version).
   returned: when the instance could be read
@@ -386,7 +436,8 @@ incident:
     - With O(incident), how the incident narrowed the action - C(incident_id), C(ledger), C(excluded_quarantine)
       (messages of the earlier hold left out), C(selected_held) and C(selected_window) (of the messages acted on,
       those the incident held before its window opened and those its window held), C(junk_held) (the junk counted
-      when the incident held it, the bound of a delete).
+      when the incident held it, the bound of a delete) and, with O(incident.guard_max_per_source), C(guarded) (the
+      sources the release guard kept on hold, each with C(source) and C(messages)).
   returned: when incident is given and the queue could be listed
   type: dict
   sample: {"incident_id": "ticket-4711", "ledger": "/var/lib/mailops-postfix/postfix/incident.json",
@@ -400,7 +451,7 @@ plan_id:
   description: With O(plan), the ID of the fleet plan applied (null for a host plan without one).
   returned: when a plan is applied
   type: str
-  sample: 3f9c2a1b7d4e5f60
+  sample: 3f9c2a1b7d4e5f6012a4c8e09b7d3f51
 plan:
   description:
     - With O(return_plan), this host's plan - C(format), C(action), C(selection), C(postfix_version),
@@ -424,7 +475,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.postfix.plugins.module_utils._actions import run_action
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import shared_argument_spec
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import Selector
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import FILTERS
 
 
 def argument_spec():
@@ -434,6 +485,7 @@ def argument_spec():
                     choices=["hold", "release", "requeue", "delete", "expire", "expire_release", "flush",
                              "archive", "reinject"]),
         archive_dir=dict(type="path"),
+        archive_pack=dict(type="bool", default=False),
         archive=dict(type="path"),
         all=dict(type="bool", default=False),
         max_messages=dict(type="int"),
@@ -455,6 +507,8 @@ def argument_spec():
             junk=dict(type="dict"),
             scope=dict(type="str", choices=["all", "held", "window"], default="all"),
             include_quarantine=dict(type="bool", default=False),
+            guard_max_per_source=dict(type="int"),
+            release_guarded=dict(type="list", elements="str"),
         )),
     )
     return spec
@@ -464,7 +518,7 @@ def argument_spec():
 # only for archive and delete, what reinject takes) are _actions.check_option_rules.
 REQUIRED_IF = [("action", "archive", ["archive_dir"]), ("action", "reinject", ["archive"])]
 # A reviewed plan replaces the selection: it names its messages itself.
-MUTUALLY_EXCLUSIVE = [["plan", name] for name in Selector.OPTIONS + ("all",)]
+MUTUALLY_EXCLUSIVE = [["plan", name] for name in FILTERS + ("all",)]
 
 
 def main():

@@ -27,18 +27,21 @@ import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
-    SelectionError, Selector, parse_duration)
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import SelectionError, Selector
+from ansible_collections.mailops.postfix.plugins.module_utils._values import (
+    INCIDENT_ID_RULE, is_incident_id, parse_duration)
+from ansible_collections.mailops.postfix.plugins.plugin_utils._runbook_plan import ID_LENGTH, INPUTS
 
 # The collection's roles, whose meta/argument_specs.yml say each phase's types and choices.
 ROLES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
 _SPECS = {}
 
 MODES = ("direct", "plan", "apply")
+# The phases of the whole runbook whose variables an approved plan's inputs are checked against.
+RUNBOOK_PHASES = ("assess", "hold", "fix", "purge", "requeue", "verify")
 # Map types postmap builds an indexed file for (the access maps the fix role owns).
 INDEXED_MAP_TYPES = ("hash", "btree", "lmdb", "cdb", "dbm", "sdbm")
-_PLAN_ID_RE = re.compile(r"\A[0-9a-f]{16}\Z")
-_INCIDENT_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
+_PLAN_ID_RE = re.compile(r"\A[0-9a-f]{%d}\Z" % ID_LENGTH)
 # access(5) actions that refuse the mail (never OK, PERMIT, DUNNO, a 2xx/3xx code, or anything else).
 _REJECT_RE = re.compile(r"\A(?:(?:REJECT|DEFER|DEFER_IF_REJECT|DEFER_IF_PERMIT|DISCARD|HOLD)(?: [ -~]*)?"
                         r"|[45][0-9][0-9](?: [ -~]*)?)\Z")
@@ -57,10 +60,12 @@ _IPV6_RE = re.compile(r"\A[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*\Z")
 _SERIAL_RE = re.compile(r"\A(?:[1-9][0-9]*|(?:100|[1-9]?[0-9])%)\Z")
 
 # Where the runbook's phases read a selection (dict of the modules' selection options).
-SELECTIONS = ("mailops_junk", "assess_junk", "hold_junk", "purge_selection", "verify_junk", "requeue_exclude")
+SELECTIONS = tuple(name for name in INPUTS if name.endswith("_junk"))
+# Inputs an earlier release named otherwise: refused, naming the new name.
+RENAMED = {"purge_selection": "purge_junk", "requeue_exclude": "requeue_junk"}
 # Absolute paths: on the hosts, and on the controller (these must exist there too when given).
-HOST_PATHS = ("mailops_state_dir", "fix_config_dir", "fix_sender_map", "fix_client_map", "purge_archive_dir",
-              "verify_delivered_dir")
+HOST_PATHS = ("mailops_state_dir", "fix_config_dir", "fix_sender_map", "fix_client_map", "fix_sasl_map",
+              "purge_archive_dir", "verify_delivered_dir")
 CONTROLLER_PATHS = ("mailops_report_dir", "mailops_audit_log", "purge_fetch_dir", "fix_tasks_file", "report_dir",
                     "hold_audit_log", "purge_audit_log", "requeue_audit_log", "mailops_plan_report_dir")
 EXISTING_CONTROLLER_FILES = ("fix_tasks_file",)
@@ -83,19 +88,18 @@ def check_selection(name, value, required=False):
     if not isinstance(value, dict):
         return ["%s: expected a dictionary of selection options such as {\"sender\": [\"spammer@example.com\"]}, "
                 "got %r" % (name, value)]
-    unknown = sorted(set(value) - set(Selector.OPTIONS) - {"recipient_match"})
+    unknown = sorted(set(value) - set(Selector.OPTIONS))
     if unknown:
-        return ["%s: unknown selection option(s) %s; known: %s, recipient_match"
+        return ["%s: unknown selection option(s) %s; known: %s"
                 % (name, ", ".join(unknown), ", ".join(Selector.OPTIONS))]
     empty = sorted(key for key, option in value.items() if isinstance(option, list) and not option)
     if empty:
         return ["%s: %s: an empty list selects nothing; leave the option out instead" % (name, ", ".join(empty))]
-    if "queues" in value and name != "requeue_exclude":
+    if "queues" in value and name != "requeue_junk":
         return ["%s: give no 'queues' in a junk selection (each phase chooses its queues: hold_queues, purge_queues)"
                 % name]
     try:
-        selector = Selector(recipient_match=value.get("recipient_match") or "any",
-                            **dict((key, value.get(key)) for key in Selector.OPTIONS))
+        selector = Selector(**dict((key, value.get(key)) for key in Selector.OPTIONS))
     except (SelectionError, TypeError, ValueError) as exc:
         return ["%s: %s" % (name, exc)]
     if required and selector.is_empty:
@@ -133,6 +137,27 @@ def check_client_entry(name, index, entry):
         return []
     return ["%s: %r is not an access(5) client key: expected an IP address, an address prefix (10.1.2) or a "
             "host or domain name" % (where, entry)]
+
+
+_LOCAL_USER_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?\Z")
+
+
+def check_login_entry(name, index, entry):
+    where = "%s[%d]" % (name, index)
+    if not isinstance(entry, str) or not entry:
+        return ["%s: expected a non-empty string, got %r" % (where, entry)]
+    if any(ord(char) < 32 or ord(char) == 127 or char.isspace() for char in entry):
+        return ["%s: %r has whitespace or a control character: it would add a second field to the access map"
+                % (where, entry)]
+    return []
+
+
+def check_local_user_entry(name, index, entry):
+    where = "%s[%d]" % (name, index)
+    if not isinstance(entry, str) or not _LOCAL_USER_RE.match(entry):
+        return ["%s: %r is not a local user name (letters, digits, '_', '.', '-', starting with a letter or '_'): "
+                "authorized_submit_users takes names" % (where, entry)]
+    return []
 
 
 def _check_list(name, value, check):
@@ -224,6 +249,9 @@ def runbook_problems(values, phases):
     if problems:
         return problems
     phases = set(phases)
+    for old, new in sorted(RENAMED.items()):
+        if old in values:
+            problems.append("%s: renamed %s (the junk is called the junk everywhere); give %s instead" % (old, new, new))
     mode = values.get("mailops_mode", "direct")
     if mode not in MODES:
         problems.append("mailops_mode: expected one of %s, got %r" % (", ".join(MODES), mode))
@@ -233,24 +261,26 @@ def runbook_problems(values, phases):
             problems.append("mailops_plan_id: an apply run needs the ID of the approved plan "
                             "(the plan job's mailops_plan.id)")
         elif not (isinstance(plan_id, str) and _PLAN_ID_RE.match(plan_id)):
-            problems.append("mailops_plan_id: %r is not a plan ID (16 lower-case hexadecimal digits)" % (plan_id,))
+            problems.append("mailops_plan_id: %r is not a plan ID (%d lower-case hexadecimal digits)" % (plan_id, ID_LENGTH))
     elif mode in MODES and values.get("mailops_plan_id") not in (None, ""):
         problems.append("mailops_plan_id: given with mailops_mode=%s; it is only for mailops_mode=apply" % mode)
     incident_id = values.get("mailops_incident_id")
-    if incident_id not in (None, "") and not (isinstance(incident_id, str) and _INCIDENT_ID_RE.match(incident_id)):
-        problems.append("mailops_incident_id: %r: expected 1 to 64 letters, digits, '.', '_', ':' or '-'" % (incident_id,))
+    if incident_id not in (None, "") and not is_incident_id(incident_id):
+        problems.append("mailops_incident_id: %r: %s" % (incident_id, INCIDENT_ID_RULE))
     # an apply run takes the junk from the approved plan
     purging = ("purge" in phases or "plan" in phases) and mode != "apply"
     for name in SELECTIONS:
         if name in values:
             problems.extend(check_selection(name, values[name]))
     if purging:
-        effective = "purge_selection" if values.get("purge_selection") not in (None, "", {}) else "mailops_junk"
+        effective = "purge_junk" if values.get("purge_junk") not in (None, "", {}) else "mailops_junk"
         if not problems or not any(problem.startswith(effective + ":") for problem in problems):
             problems.extend(check_selection(effective, values.get(effective), required=True))
     problems.extend(check_instance(values.get("mailops_instance")))
     problems.extend(_check_list("fix_block_senders", values.get("fix_block_senders"), check_sender_entry))
     problems.extend(_check_list("fix_block_clients", values.get("fix_block_clients"), check_client_entry))
+    problems.extend(_check_list("fix_block_sasl_users", values.get("fix_block_sasl_users"), check_login_entry))
+    problems.extend(_check_list("fix_block_local_users", values.get("fix_block_local_users"), check_local_user_entry))
     action = values.get("fix_reject_action")
     if action is not None and not (isinstance(action, str) and _REJECT_RE.match(action)):
         problems.append("fix_reject_action: %r does not refuse the mail; expected REJECT, DEFER, DEFER_IF_REJECT, "
@@ -279,7 +309,7 @@ def runbook_problems(values, phases):
     for name in DURATIONS:
         if values.get(name) is not None:
             try:
-                if parse_duration(values[name], name) <= 0:
+                if parse_duration(values[name], name, SelectionError) <= 0:
                     raise SelectionError("%s: must be longer than 0" % name)
             except SelectionError as exc:
                 problems.append(str(exc))
@@ -293,6 +323,11 @@ def runbook_problems(values, phases):
     return problems
 
 
+def _version(text):
+    match = re.match(r"\s*(\d+)\.(\d+)", text or "")
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
 def host_problems(instance, values, paths=None):
     """Problems of the inputs on one host: ``instance`` is postfix_queue_info's instance (tools, map types, managed_by).
 
@@ -301,15 +336,19 @@ def host_problems(instance, values, paths=None):
     problems = []
     managed = instance.get("managed_by")
     window = values.get("mailops_window", True)
-    blocking = bool(values.get("fix_block_senders")) or bool(values.get("fix_block_clients"))
+    blocking = any(values.get(name) for name in ("fix_block_senders", "fix_block_clients", "fix_block_sasl_users"))
     if managed and window:
         problems.append("mailops_window: main.cf of %s is rewritten by %s's configuration daemon, so the incident "
                         "window (set with postconf) would not last; run with mailops_window=false and hold new mail "
                         "with %s's own tools (docs/runbook.md)" % (instance.get("config_dir"), managed, managed))
-    if managed and blocking:
+    if managed and (blocking or values.get("fix_block_local_users")):
         problems.append("fix_block_senders: main.cf of %s is rewritten by %s's configuration daemon, so the built-in "
-                        "block (postconf) would not last; leave fix_block_senders/fix_block_clients empty and block in "
-                        "fix_tasks_file (docs/runbook.md has a Zimbra example)" % (instance.get("config_dir"), managed))
+                        "block (postconf) would not last; leave fix_block_senders, fix_block_clients, "
+                        "fix_block_sasl_users and fix_block_local_users empty and block in fix_tasks_file "
+                        "(docs/runbook.md has a Zimbra example)" % (instance.get("config_dir"), managed))
+    if values.get("fix_block_sasl_users") and _version(instance.get("postfix_version")) < (2, 11):
+        problems.append("fix_block_sasl_users: check_sasl_access needs Postfix 2.11 or later; this is %s - block the "
+                        "login in fix_tasks_file (smtpd_sender_login_maps, or your SASL server)" % instance.get("postfix_version"))
     map_type = values.get("fix_map_type", "hash")
     if blocking and map_type not in (instance.get("map_types") or []):
         problems.append("fix_map_type: %s is not a map type this Postfix supports (postconf -m: %s)"

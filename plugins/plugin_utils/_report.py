@@ -93,7 +93,38 @@ def merge_summaries(summaries, top=10):
     return merged
 
 
-def host_entry(results):
+def release_command(host, source):
+    """The command that releases what the release guard kept on hold for SOURCE on HOST, after the operator checked it."""
+    return ("ansible-playbook mailops.postfix.requeue -i INVENTORY -l %s -e '{\"requeue_release_guarded\": [\"%s\"]}'"
+            % (host, source.replace("'", "'\\''").replace('"', '\\"')))
+
+
+_ORIGIN_LISTS = (("origins", "origin"), ("top_sasl_usernames", "sasl_username"), ("top_clients", "client_address"),
+                 ("top_local_uids", "local_uid"), ("top_subjects", "subject"))
+
+
+def merge_origins(origins, top=10):
+    """Who is sending, for the fleet: each host's top lists merged (a row below the top N on every host can be missing,
+    as for the queue summaries); None when no host inspected."""
+    origins = [entry for entry in origins if entry]
+    if not origins:
+        return None
+    merged = {"read": sum(entry.get("read", 0) for entry in origins)}
+    for name, label in _ORIGIN_LISTS:
+        if not any(name in entry for entry in origins):
+            continue
+        table = {}
+        for entry in origins:
+            for row in entry.get(name) or []:
+                slot = table.setdefault(row[label], {"messages": 0, "bytes": 0})
+                slot["messages"] += row.get("messages", 0)
+                slot["bytes"] += row.get("bytes", 0)
+        ranked = sorted(table.items(), key=lambda item: (-item[1]["messages"], -item[1]["bytes"], str(item[0])))
+        merged[name] = [dict(values, **{label: key}) for key, values in ranked[:top if name != "origins" else None]]
+    return merged
+
+
+def host_entry(results, host_name="HOST"):
     """One host's part of the report from the facts the roles left (a dict; missing keys are fine)."""
     results = results or {}
     phases = {}
@@ -140,6 +171,13 @@ def host_entry(results):
         entry["plan_id"] = plan_id
         entry["phases"]["skipped_changed"] = sum(
             int((results.get(phase + "_result") or {}).get("skipped_changed") or 0) for phase in ("hold", "purge"))
+    if assess.get("origins"):
+        entry["origins"] = assess["origins"]
+    released = (results.get("requeue_result") or {}).get("guarded") or []
+    guarded = verify.get("guarded") or dict((row["source"], row["messages"]) for row in released)
+    if guarded:
+        entry["guarded"] = [{"source": source, "messages": count, "release": release_command(host_name, source)}
+                            for source, count in sorted(guarded.items())]
     if purge.get("archive_dir"):
         entry["archive_dir"] = purge["archive_dir"]
     if purge.get("fetched_to"):
@@ -149,7 +187,7 @@ def host_entry(results):
 
 def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report", audit_log=None):
     """The report for HOSTS (every host named, whether or not it left results)."""
-    entries = dict((host, host_entry(per_host.get(host))) for host in hosts)
+    entries = dict((host, host_entry(per_host.get(host), host)) for host in hosts)
     totals = {}
     for entry in entries.values():
         for key, value in entry["phases"].items():
@@ -167,6 +205,7 @@ def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report
             "hosts": len(hosts),
             "before": merge_summaries([entries[host]["before"] for host in hosts], top),
             "after": merge_summaries([entries[host]["after"] for host in hosts], top),
+            "origins": merge_origins([entries[host].get("origins") for host in hosts], top),
             "phases": totals,
         },
         "notes": ["Fleet top lists merge each host's own top %d." % top]
@@ -247,6 +286,16 @@ def render_markdown(report):
         lines += ["## Plan applied", ""] + _table(["host", "plan ID"], plans) + [""]
     if report.get("audit_log"):
         lines += ["Audit log (one JSON line per host and action): `%s`" % report["audit_log"], ""]
+    guarded = [(host, row["source"], row["messages"], "`%s`" % row["release"]) for host in sorted(report["hosts"])
+               for row in report["hosts"][host].get("guarded") or []]
+    if guarded:
+        lines += ["## Kept on hold by the release guard", "",
+                  "These sources are not in the junk but sent more during the incident window than the guard allows: "
+                  "their mail stays on hold. Check them; release a source with its command.", ""]
+        lines += _table(["host", "source", "messages on hold", "release with"], guarded) + [""]
+    origins = (report["total"] or {}).get("origins")
+    if origins:
+        lines += ["## Who is sending", ""] + _origins_section(origins)
     archives = [(host, report["hosts"][host].get("archive_dir"), report["hosts"][host].get("fetched_to"))
                 for host in sorted(report["hosts"]) if report["hosts"][host].get("archive_dir")]
     if archives:
@@ -258,6 +307,19 @@ def render_markdown(report):
         lines += _summary_section("After", total["after"])
     lines += ["_%s_" % note for note in report.get("notes", [])] + [""]
     return "\n".join(lines)
+
+
+def _origins_section(origins):
+    lines = ["Queue files read: %d (the body never)." % origins.get("read", 0), ""]
+    for key, label, title in (("origins", "origin", "Ways in"), ("top_sasl_usernames", "sasl_username", "SASL logins"),
+                              ("top_clients", "client_address", "Original clients"),
+                              ("top_local_uids", "local_uid", "Local uids (sendmail)"),
+                              ("top_subjects", "subject", "Subjects")):
+        rows = origins.get(key) or []
+        if rows:
+            table = _table([label, "messages", "bytes"], [(row[label], row["messages"], row["bytes"]) for row in rows])
+            lines += ["%s:" % title, ""] + table + [""]
+    return lines
 
 
 # --- sliced fleets ---------------------------------------------------------------------------

@@ -14,9 +14,7 @@ report is computed here, once.
 
 from __future__ import absolute_import, division, print_function
 
-import re
-
-_LIST_SPLIT_RE = re.compile(r"[\s,]+")
+from ansible_collections.mailops.postfix.plugins.module_utils._values import split_list
 
 
 def _count(value):
@@ -43,6 +41,7 @@ def assessment(info):
     return {
         "time": info["listed_at"],
         "summary": summary,
+        "origins": info.get("origins"),
         "junk": junk["total"] if junk is not None else None,
         "junk_summary": junk,
         "postfix_version": info["postfix_version"],
@@ -110,7 +109,8 @@ def phase_result(result, phase, fetched=None):
                     window_arrivals=incident.get("selected_window"))
     if phase == "requeue":
         return dict(common, requeued=changed, batches=_count(result.get("batches")),
-                    excluded=result.get("excluded", 0), window_arrivals=incident.get("selected_window"))
+                    excluded=result.get("excluded", 0), window_arrivals=incident.get("selected_window"),
+                    guarded=incident.get("guarded") or [])
     raise ValueError("phase_result: unknown phase %r (hold, purge or requeue)" % (phase,))
 
 
@@ -146,8 +146,10 @@ def verify_accounting(info, assess=None, hold=None, purge=None, requeue=None, de
                         "mailops.postfix.end_window)")
     junk_on_hold = (incident.get("left_on_hold_matching") or {}).get("junk", 0) or 0
     left_on_hold = incident.get("left_on_hold") or 0
-    if left_on_hold - junk_on_hold > 0:
-        problems.append("%d messages the runbook held are still on hold, never released" % (left_on_hold - junk_on_hold))
+    guarded = dict((source, count) for source, count in (incident.get("guarded") or {}).items() if count)
+    if left_on_hold - junk_on_hold - sum(guarded.values()) > 0:
+        problems.append("%d messages the runbook held are still on hold, never released"
+                        % (left_on_hold - junk_on_hold - sum(guarded.values())))
     junk_outside_hold = None
     if junk is not None:
         junk_outside_hold = junk["total"] - junk.get("by_queue", {}).get("hold", {}).get("messages", 0)
@@ -176,6 +178,7 @@ def verify_accounting(info, assess=None, hold=None, purge=None, requeue=None, de
         "archived": archived,
         "released": incident.get("released"),
         "left_on_hold": left_on_hold,
+        "guarded": guarded,
         "delivered": delivered,
         "junk_left": (junk_outside_hold or 0) + junk_on_hold if junk is not None else None,
         "summary": summary,
@@ -189,6 +192,9 @@ def verify_accounting(info, assess=None, hold=None, purge=None, requeue=None, de
             result["held"], result["window_arrivals"], purged, archived, result["released"], left_on_hold,
             result["quarantine_kept"], result["quarantine"], result["junk_left"],
             "not counted" if delivered is None else delivered))
+    if guarded:
+        result["summary_line"] += "; kept on hold by the release guard: %s" % ", ".join(
+            "%s (%d)" % item for item in sorted(guarded.items()))
     if problems:
         result["summary_line"] = "ACCOUNTING FAILED: " + "; ".join(problems)
     return result
@@ -206,10 +212,6 @@ def fleet_halt(failed, hosts, stop_on_error=False, max_fail_percentage=100):
     return int(failed) > limit * int(hosts) / 100.0
 
 
-def split_list(value):
-    return [item for item in _LIST_SPLIT_RE.split(value or "") if item]
-
-
 def restriction_first(current, check):
     """The restriction list with CHECK ('check_sender_access hash:/path') first, or '' when its table is in it."""
     table = check.split()[-1]
@@ -217,3 +219,15 @@ def restriction_first(current, check):
         return ""
     current = (current or "").strip()
     return check + (", " + current if current else "")
+
+
+def submitters_without(current, users):
+    """authorized_submit_users with ``!user`` first for each of USERS not yet refused, or '' when all already are.
+
+    The list is matched left to right and the first match wins, so a ``!user`` ahead of everything refuses that user
+    whatever follows (``static:anyone``, the default, included)."""
+    items = split_list(current)
+    missing = [user for user in users if "!" + user not in items]
+    if not missing:
+        return ""
+    return ", ".join(["!" + user for user in missing] + items)

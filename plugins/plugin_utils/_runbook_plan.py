@@ -10,9 +10,15 @@
 Controller-side, PURE. A plan run assesses every host and, per host, fingerprints what the purge
 would delete (postfix_queue_action in check mode with return_plan: a plan of the action, format 1).
 This module merges the hosts' parts with the run's inputs (the junk, the blocks, the window, ...)
-into the fleet plan, whose ID is a hash of its content; each host keeps its own part on its own disk,
-so that an apply run on another controller, given only the ID, finds everything it needs there: what
-to purge (exactly those messages, skipping any that changed), and the inputs that were approved.
+into the fleet plan; each host keeps its own part on its own disk, so that an apply run on another
+controller, given only the ID, finds everything it needs there.
+
+**A host never decides what was approved.** The plan's ID is a hash of its *header*: the inputs, the
+fix tasks file's checksum, the creation time, the operator, the rule for the window, and a sha256 of
+every host's part. A host keeps the header and its own part; an apply run recomputes the ID from the
+header it reads and the part's digest from the part, and refuses any difference - an edited input, an
+added variable, a part copied from another host or written for another instance. Only the runbook's
+own inputs (INPUTS) are ever taken from a plan, and they are checked again as pre-flight checks them.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,21 +27,42 @@ import hashlib
 import json
 import time
 
-FORMAT = 2
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+
+FORMAT = 3
 KIND = "mailops.postfix runbook plan"
+# Hex digits of the sha256 that make a plan's ID (128 bits: no second plan with the same ID can be made).
+ID_LENGTH = 32
 # The variables whose effective values the plan records and an apply run takes from it: what was approved.
-INPUTS = ("mailops_junk", "assess_junk", "hold_junk", "purge_selection", "requeue_exclude", "verify_junk",
-          "fix_block_senders", "fix_block_clients", "fix_reject_action", "fix_map_type", "hold_window",
-          "purge_max_messages", "purge_archive_dir", "requeue_release_quarantine")
+INPUTS = ("mailops_junk", "assess_junk", "hold_junk", "purge_junk", "requeue_junk", "verify_junk",
+          "fix_block_senders", "fix_block_clients", "fix_block_sasl_users", "fix_block_local_users", "fix_reject_action",
+          "fix_map_type", "hold_window", "purge_max_messages", "purge_archive_dir", "requeue_release_quarantine",
+          "requeue_guard_max_per_source")
 HELD_QUEUES = ("incoming", "active", "deferred")
+# What the ID covers besides the hosts' parts (their digests are in the header too).
+HEADER_KEYS = ("format", "kind", "title", "created", "operator", "inputs", "fix_tasks", "window_rule", "digests")
 
 
-class PlanError(ValueError):
+class PlanError(MailopsError):
     """Not a plan of this collection, or not one this run can apply."""
 
 
 def _canonical(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _sha256(value):
+    return hashlib.sha256(_canonical(value).encode("utf-8")).hexdigest()
+
+
+def part_digest(part):
+    """The sha256 of one host's part, as the plan's header records it."""
+    return _sha256(part)
+
+
+def plan_id_of(header):
+    """The ID of a plan: the first ID_LENGTH hex digits of the sha256 of its header (HEADER_KEYS only)."""
+    return _sha256(dict((key, header.get(key)) for key in HEADER_KEYS))[:ID_LENGTH]
 
 
 def host_part(host, assessment, action_plan):
@@ -59,6 +86,7 @@ def host_part(host, assessment, action_plan):
         "purge": {"count": len(purge["messages"]), "plan": action_plan},
         "requeue": {"count": to_hold - len(purge["messages"])},
         "affected": bool(assessment.get("affected", True)),
+        "origins": assessment.get("origins"),
     }
 
 
@@ -71,71 +99,125 @@ def window_rule(inputs):
         held = ("From the hold phase until the requeue phase every new message is held as it arrives (smtpd, "
                 "sendmail, qmqpd, Postfix's own bounces).")
     ceiling = inputs.get("purge_max_messages")
+    guard = inputs.get("requeue_guard_max_per_source")
     return ("%s Then what matches the junk %s is purged, archived first (%s); everything else is released with "
-            "postsuper -r. The junk is never released. The host's earlier hold is never touched." % (
-                held, _canonical(inputs.get("purge_selection") or inputs.get("mailops_junk") or {}),
-                "at most %d messages in all" % ceiling if ceiling else "no count limit on what arrives in the window"))
+            "postsuper -r%s. The junk is never released. The host's earlier hold is never touched." % (
+                held, _canonical(inputs.get("purge_junk") or inputs.get("mailops_junk") or {}),
+                "at most %d messages in all" % ceiling if ceiling else "no count limit on what arrives in the window",
+                ", except that a source (SASL login, client, local uid) not in the junk that sent more than %d messages "
+                "during the window stays on hold, named in the report" % guard if guard else ""))
 
 
 def fleet_plan(parts, inputs, created, operator, title="Postfix incident plan", fix_tasks=None):
-    """The fleet's plan: every host's part, the inputs, the rule for the window; its ID is a hash of all that."""
+    """The fleet's plan: its header (what its ID covers, every host part's digest included), the parts, totals."""
     hosts = dict((host, part) for host, part in sorted(parts.items()) if part)
-    plan = {
+    approved = dict((name, inputs.get(name)) for name in INPUTS)
+    header = {
         "format": FORMAT,
         "kind": KIND,
         "title": title,
         "created": int(created),
         "operator": operator,
-        "inputs": dict((name, inputs.get(name)) for name in INPUTS),
+        "inputs": approved,
         "fix_tasks": fix_tasks,
-        "window_rule": window_rule(inputs),
+        "window_rule": window_rule(approved),
+        "digests": dict((host, part_digest(part)) for host, part in hosts.items()),
+    }
+    plan = dict(header)
+    plan.update({
+        "plan_id": plan_id_of(header),
         "hosts": hosts,
         "hosts_without_plan": sorted(host for host, part in parts.items() if not part),
         "totals": dict([("hosts", len(hosts))] + [
             (phase, sum(part[phase]["count"] for part in hosts.values())) for phase in ("hold", "purge", "requeue")]
             + [("quarantine", sum(part["quarantine"] for part in hosts.values()))]),
-    }
-    plan["plan_id"] = hashlib.sha256(_canonical(dict((key, plan[key]) for key in (
-        "created", "inputs", "fix_tasks", "hosts"))).encode("utf-8")).hexdigest()[:16]
-    for part in hosts.values():
-        if part["purge"]["plan"]:
-            part["purge"]["plan"]["plan_id"] = plan["plan_id"]
+    })
     return plan
 
 
-def part_for(plan, host):
-    """HOST's part of the plan, self-contained: what its own disk keeps for an apply run."""
+def _check_kind(plan, what):
     if not isinstance(plan, dict) or plan.get("format") != FORMAT or plan.get("kind") != KIND:
-        raise PlanError("not a %s of format %d" % (KIND, FORMAT))
+        raise PlanError("%s is not a %s of format %d (a plan made by another release: make a new plan)"
+                        % (what, KIND, FORMAT))
+
+
+def part_for(plan, host):
+    """HOST's part of the plan as its own disk keeps it: the plan's header and the host's part, or None."""
+    _check_kind(plan, "the plan")
     part = plan["hosts"].get(host)
     if part is None:
         return None
-    return dict(part, format=FORMAT, kind=KIND, plan_id=plan["plan_id"], created=plan["created"],
-                operator=plan["operator"], inputs=plan["inputs"], fix_tasks=plan["fix_tasks"],
-                window_rule=plan["window_rule"], title=plan["title"])
+    return {"plan_id": plan["plan_id"], "header": dict((key, plan[key]) for key in HEADER_KEYS), "part": part}
 
 
-def check_part(part, plan_id, host, config_dir, now, max_age, fix_tasks=None):
-    """Problems of applying this part here and now, each naming what to change (an empty list: apply it).
+def verified_part(kept, plan_id, host, instance):
+    """The header and part of a kept part, once proven to be HOST's part of the approved plan PLAN_ID.
 
-    ``fix_tasks`` is {"path", "sha256"} of the fix tasks file the apply run would use (None: none).
+    ``instance`` is {"name", "config_dir"} of the instance the apply run acts on. Raises PlanError naming
+    what does not fit: nothing a host hands back is used unless the ID computed from it is the one approved.
     """
-    if not isinstance(part, dict) or part.get("format") != FORMAT or part.get("kind") != KIND:
-        return ["mailops_plan_id: the plan file kept on %s for %s is not a %s of format %d"
-                % (host, plan_id, KIND, FORMAT)]
+    if not isinstance(kept, dict) or not isinstance(kept.get("header"), dict) or not isinstance(kept.get("part"), dict):
+        raise PlanError("the plan kept on %s for %s is not a plan part of this collection" % (host, plan_id))
+    header, part = kept["header"], kept["part"]
+    _check_kind(header, "the plan kept on %s for %s" % (host, plan_id))
+    if set(header) - set(HEADER_KEYS):
+        raise PlanError("the plan kept on %s for %s has keys no plan has (%s): it was altered"
+                        % (host, plan_id, ", ".join(sorted(set(header) - set(HEADER_KEYS)))))
+    computed = plan_id_of(header)
+    if computed != plan_id:
+        raise PlanError("the plan kept on %s under %s hashes to %s, not to the approved ID: it was altered "
+                        "(or made by another run); nothing of it is used" % (host, plan_id, computed))
+    digests = header.get("digests")
+    if not isinstance(digests, dict) or host not in digests:
+        raise PlanError("plan %s has no part for %s: a plan made for other hosts" % (plan_id, host))
+    if part.get("host") != host or part_digest(part) != digests[host]:
+        raise PlanError("the part kept on %s is not %s's part of plan %s (%s): it was altered or copied from "
+                        "another host" % (host, host, plan_id, "made for %s" % part.get("host")
+                                          if part.get("host") != host else "its digest differs"))
+    planned = part.get("instance") or {}
+    if (planned.get("name"), planned.get("config_dir")) != (instance.get("name"), instance.get("config_dir")):
+        raise PlanError("plan %s is for the instance %s at %s, not %s at %s" % (
+            plan_id, planned.get("name"), planned.get("config_dir"), instance.get("name"), instance.get("config_dir")))
+    unknown = sorted(set(header["inputs"]) - set(INPUTS)) if isinstance(header.get("inputs"), dict) else ["(not a dict)"]
+    if unknown:
+        raise PlanError("plan %s approves variables that are not runbook inputs (%s): refused" % (plan_id, ", ".join(unknown)))
+    return header, part
+
+
+def applied(kept, plan_id, host, instance):
+    """What an apply run takes from HOST's verified part: the plan's ID, creation time, inputs (INPUTS only), fix
+    tasks, and the host's purge and whether it is affected."""
+    header, part = verified_part(kept, plan_id, host, instance)
+    purge_plan = part["purge"]["plan"]
+    return {
+        "plan_id": plan_id,
+        "created": header["created"],
+        "inputs": dict((name, header["inputs"][name]) for name in INPUTS if name in header["inputs"]),
+        "fix_tasks": header["fix_tasks"],
+        "affected": bool(part.get("affected", True)),
+        "purge": {"count": part["purge"]["count"],
+                  "fingerprints": dict(purge_plan, plan_id=plan_id) if purge_plan else None},
+    }
+
+
+def check_part(kept, plan_id, host, instance, now, max_age, fix_tasks=None):
+    """Problems of applying this kept part here and now, each naming what to change (an empty list: apply it).
+
+    ``instance`` is {"name", "config_dir"} of the instance here; ``fix_tasks`` is {"path", "sha256"} of the fix
+    tasks file the apply run would use (None: none).
+    """
+    try:
+        header, _part = verified_part(kept, plan_id, host, instance)
+    except PlanError as exc:
+        return ["mailops_plan_id: %s" % exc]
     problems = []
-    if part.get("plan_id") != plan_id:
-        problems.append("mailops_plan_id: the plan kept on %s under %s says it is %s" % (host, plan_id, part.get("plan_id")))
-    if (part.get("instance") or {}).get("config_dir") != config_dir:
-        problems.append("mailops_plan_id: plan %s is for the instance at %s, not %s"
-                        % (plan_id, (part.get("instance") or {}).get("config_dir"), config_dir))
-    age = now - part.get("created", 0)
+    age = now - header.get("created", 0)
     if age > max_age:
         problems.append("mailops_plan_id: plan %s is %s old, older than mailops_plan_max_age (%s): it is stale - "
                         "make a new plan" % (plan_id, _duration(age), _duration(max_age)))
     elif age < -300:
         problems.append("mailops_plan_id: plan %s was made %s in the future: check the clocks" % (plan_id, _duration(-age)))
-    planned = part.get("fix_tasks")
+    planned = header.get("fix_tasks")
     if planned and not fix_tasks:
         problems.append("fix_tasks_file: the approved plan runs %s (sha256 %s), which this controller does not have"
                         % (planned["path"], planned["sha256"][:12]))
@@ -155,6 +237,10 @@ def _duration(seconds):
     if seconds >= 3600:
         return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
     return "%dm%02ds" % (seconds // 60, seconds % 60)
+
+
+def _rows(rows, label, limit=3):
+    return ", ".join("%s (%d)" % (str(row[label]).replace("|", "\\|"), row["messages"]) for row in (rows or [])[:limit]) or "-"
 
 
 def artifact(plan, kept):
@@ -197,6 +283,14 @@ def render_markdown(plan, limit=200):
             part["quarantine"], part["hold"]["count"], part["purge"]["count"], part["requeue"]["count"]))
     if plan["hosts_without_plan"]:
         lines += ["", "No plan (unreachable or failed): " + ", ".join(plan["hosts_without_plan"])]
+    origins = [(host, part["origins"]) for host, part in sorted(plan["hosts"].items()) if part.get("origins")]
+    if origins:
+        lines += ["", "## Who is sending (as assessed)", "", "| host | SASL logins | original clients | local uids |",
+                  "|---|---|---|---|"]
+        for host, entry in origins:
+            lines.append("| %s | %s | %s | %s |" % (
+                host, _rows(entry.get("top_sasl_usernames"), "sasl_username"),
+                _rows(entry.get("top_clients"), "client_address"), _rows(entry.get("top_local_uids"), "local_uid")))
     for host, part in sorted(plan["hosts"].items()):
         messages = (part["purge"]["plan"] or {}).get("messages") or []
         if not messages:

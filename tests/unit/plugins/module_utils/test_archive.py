@@ -2,17 +2,20 @@
 # Copyright (c) mailops.postfix contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Splitting real postcat output per message, and the archive files."""
+"""The archive files: written private (0600 files, 0700 directories, whatever the umask; never through a link),
+per host and incident, read back byte for byte."""
 
 from __future__ import absolute_import, division, print_function
 
 import hashlib
 import json
 import os
+import stat
+import tarfile
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _archive
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _postcat
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 
@@ -21,90 +24,16 @@ def raw(name):
         return handle.read()
 
 
-def test_two_messages_in_one_postcat_run():
-    messages = _archive.split_postcat(raw("postcat-q_two_ids.stdout"), ["767F0160023", "52C091601EB"])
-    assert sorted(messages) == ["52C091601EB", "767F0160023"]
-    first = messages["767F0160023"]
-    assert first["queue"] == "deferred"
-    assert first["content"].startswith(b"Received: by vm (Postfix, from userid 0)\n")
-    assert first["content"].endswith(b"\n\nhello\n")
-    assert _archive.envelope_of(first["envelope"]) == ("alice@example.org", ["bob@example.net"])
-    second = messages["52C091601EB"]
-    assert second["queue"] == "hold"
-    assert _archive.envelope_of(second["envelope"]) == ("held-sender@example.org", ["h1@example.net", "h2@example.com"])
-    assert b"*** " not in first["content"] + second["content"]
-
-
-def test_single_message_equals_its_own_capture():
-    alone = _archive.split_postcat(raw("postcat-q_deferred_multi.stdout"), ["32D2F160014"])["32D2F160014"]
-    body_only = raw("postcat-bq_deferred_multi.stdout")
-    assert alone["content"].endswith(body_only)          # postcat -b printed the same body
-
-
-def test_maildrop_and_utf8():
-    drop = _archive.split_postcat(raw("postcat-q_maildrop.stdout"), ["8D9F3160044"])["8D9F3160044"]
-    assert drop["queue"] == "maildrop" and drop["content"] == b"Subject: in maildrop 1\n\nbody\n"
-    utf8 = _archive.split_postcat(raw("postcat-q_utf8.stdout"), ["106AB1600C3"])["106AB1600C3"]
-    assert u"\u2603".encode("utf-8") in utf8["content"]
-    sender, recipients = _archive.envelope_of(utf8["envelope"])
-    assert sender == u"jos\u00e9@ex\u00e4mple.org" and len(recipients) == 3
-
-
-def test_null_sender_envelope_is_empty():
-    bounce = _archive.split_postcat(raw("postcat-q_bounce_nullsender.stdout"), ["623E4160083"])["623E4160083"]
-    assert _archive.envelope_of(bounce["envelope"])[0] == ""
-
-
-def test_first_missing_id_is_fatal_and_named():
-    out, err = raw("postcat-q_one_good_one_bad.stdout"), captures.read("postcat-q_one_good_one_bad.stderr")
-    printed = _archive.split_postcat(out, ["767F0160023", "0000000DEAD"])
-    assert list(printed) == ["767F0160023"]
-    assert _archive.missing_id(err) == "0000000DEAD"
-    assert _archive.split_postcat(raw("postcat-q_bad_then_good.stdout"), ["0000000DEAD", "767F0160023"]) == {}
-    assert _archive.missing_id(captures.read("postcat-q_malformed.stderr")) is None
-
-
-@pytest.mark.parametrize("mutate", [
-    lambda b: b.replace(b"*** MESSAGE FILE END deferred/7/767F0160023 ***\n", b""),        # cut short
-    lambda b: b"stray line\n" + b,
-    lambda b: b.replace(b"*** HEADER EXTRACTED deferred/7/767F0160023 ***\n", b""),       # marker missing
-    lambda b: b.replace(b"*** MESSAGE FILE END deferred/7/767F0160023 ***\n",
-                        b"*** MESSAGE FILE END deferred/7/767F0160023 ***\nbetween\n"),   # between two messages
-    lambda b: b + b"after the last\n",
-    lambda b: b[:b.index(b"*** HEADER EXTRACTED deferred/7/767F0160023 ***")],             # ends in the content
-])
-def test_broken_output_is_refused(mutate):
-    with pytest.raises(_archive.ArchiveError):
-        _archive.split_postcat(mutate(raw("postcat-q_two_ids.stdout")), ["767F0160023", "52C091601EB"])
-
-
-def test_a_marker_line_in_a_message_is_content():
-    """A message whose body quotes postcat's markers (one forwarded from a postmaster, say) is cut where
-    Postfix's own markers are, not where its text looks like one."""
-    original = raw("postcat-q_two_ids.stdout")
-    quoted = b"*** MESSAGE FILE END deferred/7/52C091601EB ***\n*** ENVELOPE RECORDS deferred/1/0000000BEEF ***\n"
-    marker = b"*** HEADER EXTRACTED deferred/7/767F0160023 ***\n"
-    printed = _archive.split_postcat(original.replace(marker, quoted + marker), ["767F0160023", "52C091601EB"])
-    before = _archive.split_postcat(original, ["767F0160023", "52C091601EB"])
-    assert printed["767F0160023"]["content"] == before["767F0160023"]["content"] + quoted
-    assert printed["52C091601EB"] == before["52C091601EB"]
-
-
-def test_unexpected_message_is_refused():
-    with pytest.raises(_archive.ArchiveError):
-        _archive.split_postcat(raw("postcat-q_two_ids.stdout"), ["767F0160023"])
-
-
 MESSAGE = {"queue_id": "767F0160023", "queue_name": "deferred", "sender": "alice@example.org",
            "recipients": [{"address": "bob@example.net"}], "arrival_time": 1795959427, "message_size": 246}
 
 
 def test_writer_and_loader_round_trip(tmp_path):
     """Batches of real postcat contents into mbox files, read back byte for byte, lines that start with From too."""
-    contents = dict((queue_id, message["content"]) for queue_id, message in _archive.split_postcat(
+    contents = dict((queue_id, message["content"]) for queue_id, message in _postcat.split(
         raw("postcat-q_two_ids.stdout"), ["767F0160023", "52C091601EB"]).items())
     contents["0000000FROM"] = b"Subject: quoting\n\nFrom here on\n>From there\n>>From anywhere\nno newline at the end"
-    writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
+    writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200, incident_id="ticket-4711", host="mx1")
     writer.open()
     for number, queue_id in enumerate(sorted(contents)):
         if number % 2 == 0:
@@ -113,10 +42,10 @@ def test_writer_and_loader_round_trip(tmp_path):
         if number % 2 == 1:
             writer.end_batch()
     manifest_path = writer.close({"action": "delete"})
-    assert writer.path.endswith("postfix/20261129T135000Z")
-    assert oct(os.stat(writer.path).st_mode & 0o777) == "0o700"
+    assert writer.path == str(tmp_path / "mx1" / "postfix" / "20261129T135000Z-ticket-4711")
     assert sorted(os.listdir(writer.path)) == ["batch-00001.mbox", "batch-00002.mbox", "manifest.json"]
-    manifest = json.load(open(manifest_path))
+    with open(manifest_path) as handle:
+        manifest = json.load(handle)
     assert manifest["format"] == 2 and len(manifest["messages"]) == 3
     assert manifest["messages"][0]["recipients"] == ["bob@example.net"]
     with open(manifest_path) as handle:      # one line per message: grep finds a message's whole entry
@@ -130,8 +59,10 @@ def test_writer_and_loader_round_trip(tmp_path):
         mbox = handle.read()
     assert mbox.startswith(b"From alice@example.org Sun Nov 29 13:50:00 2026\n")
     assert b"\n>From here on\n>>From there\n>>>From anywhere\n" in mbox
-    second = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
-    assert second.path.endswith("-2")                    # never overwrites an archive
+    second = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200, incident_id="ticket-4711", host="mx1")
+    second.open()
+    assert second.path.endswith("-ticket-4711-2")         # never overwrites an archive
+    second.abandon()
     with open(os.path.join(writer.path, "batch-00002.mbox"), "r+b") as handle:
         handle.seek(60)
         handle.write(b"X")
@@ -165,7 +96,8 @@ def test_an_empty_archive_has_a_manifest_too(tmp_path):
     """No message archived (every one gone since the listing): still one well-formed manifest, nothing else."""
     writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200)
     writer.open()
-    manifest = json.load(open(writer.close({})))
+    with open(writer.close({})) as handle:
+        manifest = json.load(handle)
     assert manifest == {"format": _archive.FORMAT_VERSION, "messages": []}
     assert os.listdir(writer.path) == ["manifest.json"]
 
@@ -184,3 +116,95 @@ def test_an_abandoned_archive_closes_its_files_and_has_no_manifest(tmp_path):
     assert _archive.MANIFEST not in os.listdir(writer.path)
     with pytest.raises(_archive.ArchiveError):
         _archive.verify(writer.path)
+
+
+def modes(root):
+    """{path relative to ROOT: mode} of every directory and file under ROOT."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            found[os.path.relpath(path, root)] = stat.S_IMODE(os.lstat(path).st_mode)
+    return found
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_every_file_is_0600_and_every_directory_0700_whatever_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        writer = _archive.ArchiveWriter(str(tmp_path / "backups" / "mailops"), "postfix", now=1795960200,
+                                        incident_id="plan-0123", host="mx1")
+        writer.open()
+        writer.begin_batch()
+        writer.add(dict(MESSAGE), b"Subject: x\n\nbody\n")
+        writer.close({"action": "delete"})
+        packed = writer.pack()
+        _archive.record_reinjected(writer.path, {"767F0160023"})
+    finally:
+        os.umask(old)
+    found = modes(str(tmp_path / "backups"))
+    assert found == {
+        "mailops": 0o700, "mailops/mx1": 0o700, "mailops/mx1/postfix": 0o700,
+        "mailops/mx1/postfix/20261129T135000Z-plan-0123": 0o700,
+        "mailops/mx1/postfix/20261129T135000Z-plan-0123.tar.gz": 0o600,
+        "mailops/mx1/postfix/20261129T135000Z-plan-0123/batch-00001.mbox": 0o600,
+        "mailops/mx1/postfix/20261129T135000Z-plan-0123/manifest.json": 0o600,
+        "mailops/mx1/postfix/20261129T135000Z-plan-0123/reinjected.json": 0o600,
+    }, found
+    with tarfile.open(packed) as tar:
+        members = dict((member.name, stat.S_IMODE(member.mode)) for member in tar.getmembers())
+    assert members == {"20261129T135000Z-plan-0123": 0o700, "20261129T135000Z-plan-0123/batch-00001.mbox": 0o600,
+                       "20261129T135000Z-plan-0123/manifest.json": 0o600}
+
+
+def test_an_existing_archive_dir_is_left_as_the_operator_made_it(tmp_path):
+    """archive_dir itself may be a shared mount or a link to one: it is used as it is; what the writer adds is private."""
+    shared = tmp_path / "nfs"
+    shared.mkdir(mode=0o755)
+    os.chmod(str(shared), 0o755)
+    link = tmp_path / "backups"
+    link.symlink_to(shared)
+    writer = _archive.ArchiveWriter(str(link), "postfix", now=1795960200, host="mx1")
+    writer.open()
+    writer.close({})
+    assert stat.S_IMODE(os.stat(str(shared)).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(str(shared / "mx1")).st_mode) == 0o700
+
+
+def test_a_link_planted_where_the_writer_writes_is_refused(tmp_path):
+    """Someone who could write to the backup directory makes the host's directory a link elsewhere: refused."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "backups").mkdir()
+    (tmp_path / "backups" / "mx1").symlink_to(elsewhere)
+    writer = _archive.ArchiveWriter(str(tmp_path / "backups"), "postfix", now=1795960200, host="mx1")
+    with pytest.raises(_archive.ArchiveError, match="is not a directory"):
+        writer.open()
+    assert os.listdir(str(elsewhere)) == []
+
+
+def test_two_hosts_sharing_one_backup_directory_never_collide(tmp_path):
+    """The same second, the same instance name, one shared directory: each host writes its own archive."""
+    paths = []
+    for host in ("mx1", "mx2"):
+        writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200, incident_id="run-1", host=host)
+        writer.open()
+        writer.begin_batch()
+        writer.add(dict(MESSAGE), host.encode())
+        writer.close({"host": host})
+        paths.append(writer.path)
+    assert paths == [str(tmp_path / "mx1" / "postfix" / "20261129T135000Z-run-1"),
+                     str(tmp_path / "mx2" / "postfix" / "20261129T135000Z-run-1")]
+    assert [list(_archive.load(path)[2])[0][1] for path in paths] == [b"mx1", b"mx2"]
+
+
+def test_an_existing_file_is_never_opened(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("someone else's")
+    with pytest.raises(OSError):
+        _archive.create_private(str(target))
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(OSError):
+        _archive.create_private(str(link))
+    assert not (tmp_path / "nowhere").exists() and target.read_text() == "someone else's"

@@ -10,7 +10,7 @@ import copy
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _changeplan, _queue
+from ansible_collections.mailops.postfix.plugins.module_utils import _changeplan, _listing
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 NOW = captures.CAPTURE_NOW
@@ -19,7 +19,7 @@ INSTANCE = {"name": "postfix", "config_dir": "/etc/postfix"}
 
 @pytest.fixture(scope="module")
 def listed():
-    return _queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
+    return _listing.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
 
 
 @pytest.fixture
@@ -91,10 +91,10 @@ def test_audit_line_is_one_short_line():
     from ansible_collections.mailops.postfix.plugins.module_utils import _actions
     ids = ["%011X" % number for number in range(25)]
     result = {"action": "delete", "queue_ids": ids, "changed_count": 25, "matched": 27, "skipped_changed": [{}],
-              "plan_id": "3f9c2a1b7d4e5f60", "archive": {"directory": "/var/backups/x/postfix/20261129T000000Z"}}
+              "plan_id": "3f9c2a1b7d4e5f6012a4c8e09b7d3f51", "archive": {"directory": "/var/backups/x/postfix/20261129T000000Z"}}
     line = _actions.audit_text({"operator": "alice"}, result, None)
     assert "\n" not in line
-    assert line.startswith("operator=alice action=delete plan=3f9c2a1b7d4e5f60 changed=25 matched=27 skipped_changed=1 "
+    assert line.startswith("operator=alice action=delete plan=3f9c2a1b7d4e5f6012a4c8e09b7d3f51 changed=25 matched=27 skipped_changed=1 "
                            "archive=/var/backups/x/postfix/20261129T000000Z result=ok ids=")
     assert line.endswith(",".join(ids[:20]) + ",...(5 more)")
     failed = _actions.audit_text({"operator": None}, dict(result, plan_id=None, selection={"sender": ["a@b.c"]},

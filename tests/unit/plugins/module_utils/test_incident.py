@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _queue
+from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _listing
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 TABLE = "/etc/postfix/mailops_incident_window.regexp"
@@ -66,7 +66,7 @@ def test_services_that_skip_header_checks_are_named():
 
 @pytest.fixture
 def listing():
-    return _queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
+    return _listing.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
 
 
 def ledger_for(listing, quarantine, held):
@@ -180,3 +180,33 @@ def test_an_action_killed_half_way_is_settled(listing, action, on_hold_after, re
     assert _incident.settle(ledger, on_hold_after) is True
     assert ledger[recorded_as] == done and "pending" not in ledger
     assert _incident.settle(ledger, on_hold_after) is False    # nothing pending any more
+
+
+def test_a_ledger_belongs_to_the_instance_that_wrote_it(tmp_path, listing):
+    """A ledger copied with a disk image, or found in a state directory two hosts share, is refused: its queue IDs
+    name other messages there. The refusal says how to start over."""
+    spool_a, spool_b = tmp_path / "spool-a", tmp_path / "spool-b"
+    spool_a.mkdir()
+    spool_b.mkdir()
+    here = dict(INSTANCE, queue_directory=str(spool_a))
+    ledger = _incident.new_ledger("t-1", here, captures.CAPTURE_NOW, ["Q1"], [], True, saved(), TABLE)
+    assert ledger["owner"]["queue_inode"] == os.stat(str(spool_a)).st_ino
+    path = _incident.ledger_path(str(tmp_path / "state"), "postfix")
+    _incident.write_ledger(path, ledger)
+    assert _incident.read_ledger(path, here)["incident_id"] == "t-1"
+    elsewhere = dict(INSTANCE, queue_directory=str(spool_b))
+    with pytest.raises(_incident.IncidentError) as error:
+        _incident.read_ledger(path, elsewhere)
+    assert "was written for host" in str(error.value) and "queue_directory, queue_inode" in str(error.value)
+    assert "mv %s %s.foreign" % (path, path) in str(error.value)
+    # the same directory restored from a backup (another inode) is another queue too
+    restored = tmp_path / "restored"
+    restored.mkdir()                  # made while the old directory exists: another inode
+    spool_a.rmdir()
+    restored.rename(spool_a)
+    with pytest.raises(_incident.IncidentError, match="queue_inode"):
+        _incident.read_ledger(path, here)
+    # a ledger of an earlier release (no owner) is adopted by the instance reading it
+    del ledger["owner"]
+    _incident.write_ledger(path, ledger)
+    assert _incident.read_ledger(path, elsewhere)["owner"]["queue_directory"] == str(spool_b)

@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _queue
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import QueueParseError
+from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _queue
+from ansible_collections.mailops.postfix.plugins.module_utils._listing import QueueParseError
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 
@@ -31,11 +31,11 @@ JSON_LISTINGS += ["multi_b_postqueue-c-j"]
 
 
 def text(name, now=captures.CAPTURE_NOW):
-    return _queue.parse_mailq(captures.read(name + ".stdout"), now=now)
+    return _listing.parse_mailq(captures.read(name + ".stdout"), now=now)
 
 
 def jsonl(name):
-    return _queue.parse_json_lines(captures.read(name + ".stdout"))
+    return _listing.parse_json_lines(captures.read(name + ".stdout"))
 
 
 def by_id(messages):
@@ -81,9 +81,9 @@ def test_empty_queue():
     # the capture script's own "rc=0" line after the listing is refused, not skipped
     raw = captures.read("empty_mailq.stdout")
     assert raw.splitlines() == ["Mail queue is empty", "rc=0"]
-    assert _queue.parse_mailq(raw.splitlines()[:1]) == []
+    assert _listing.parse_mailq(raw.splitlines()[:1]) == []
     with pytest.raises(QueueParseError) as error:
-        _queue.parse_mailq(raw)
+        _listing.parse_mailq(raw)
     assert error.value.line_number == 2
     assert jsonl("empty_postqueue-j") == []
     assert captures.read("empty_postqueue-j.stdout") == ""
@@ -100,7 +100,7 @@ def test_markers_give_active_and_hold():
 
 def test_forced_expire_marker():
     case = captures.semantics()["postqueue_p_after_expire"]
-    (message,) = _queue.parse_mailq(case["stdout"], now=captures.CAPTURE_NOW)
+    (message,) = _listing.parse_mailq(case["stdout"], now=captures.CAPTURE_NOW)
     expected = captures.semantics()["json_after_expire"]["json"]
     assert message["forced_expire"] is True
     assert message == dict(expected, queue_name=None)
@@ -110,7 +110,7 @@ def test_forced_expire_marker():
                                                  ("!", "hold", False), ("", None, False)])
 def test_combined_markers(marks, queue, expired):
     raw = captures.semantics()["postqueue_p_after_expire"]["stdout"].replace("6EF63172054#", "6EF63172054" + marks)
-    (message,) = _queue.parse_mailq(raw, now=captures.CAPTURE_NOW)
+    (message,) = _listing.parse_mailq(raw, now=captures.CAPTURE_NOW)
     assert (message["queue_name"], message["forced_expire"]) == (queue, expired)
 
 
@@ -118,7 +118,7 @@ def test_combined_markers(marks, queue, expired):
 def test_impossible_markers_fail_closed(marks):
     raw = captures.semantics()["postqueue_p_after_expire"]["stdout"].replace("6EF63172054#", "6EF63172054" + marks)
     with pytest.raises(QueueParseError) as error:
-        _queue.parse_mailq(raw, now=captures.CAPTURE_NOW)
+        _listing.parse_mailq(raw, now=captures.CAPTURE_NOW)
     assert error.value.line_number == 2
 
 
@@ -148,7 +148,7 @@ def test_reason_unavailable_clears_the_reason():
            "                                                       (reason unavailable)\n"
            "                                         s@example.net\n"
            "\n-- 0 Kbytes in 1 Request.\n")
-    (message,) = _queue.parse_mailq(raw, now=captures.CAPTURE_NOW)
+    (message,) = _listing.parse_mailq(raw, now=captures.CAPTURE_NOW)
     assert message["recipients"][0]["delay_reason"].startswith("connect to")
     assert message["recipients"][1] == {"address": "s@example.net"}
 
@@ -206,7 +206,7 @@ def test_space_padded_day_and_unknown_time():
            "6EF63172055     308                   ??  sender@example.org\n"
            "                                         r@example.net\n"
            "\n-- 0 Kbytes in 2 Requests.\n")
-    first, second = _queue.parse_mailq(raw, now=captures.CAPTURE_NOW)
+    first, second = _listing.parse_mailq(raw, now=captures.CAPTURE_NOW)
     assert first["arrival_time"] == 1788702558  # Sun 2026-09-06 13:49:18 UTC
     assert second["arrival_time"] is None
 
@@ -219,7 +219,7 @@ def test_postfix2_layout_with_detached_marker_and_unreadable_maildrop():
            "\n"
            "B1A0C3D4E1      567 Sun Nov 29 13:49:18 (maildrop queue, sender UID 1000)\n"
            "\n-- 1 Kbytes in 2 Requests.\n")
-    first, second = _queue.parse_mailq(raw, now=captures.CAPTURE_NOW)
+    first, second = _listing.parse_mailq(raw, now=captures.CAPTURE_NOW)
     assert (first["queue_id"], first["queue_name"]) == ("C4A3F2E6D", "active")
     assert (second["queue_name"], second["sender"], second["recipients"]) == ("maildrop", None, [])
 
@@ -247,7 +247,7 @@ def test_stopped_postfix_listing_still_parses():
 def test_text_parser_fails_closed(mutate, line_number):
     lines = captures.semantics()["postqueue_p_after_expire"]["stdout"].splitlines()
     with pytest.raises(QueueParseError) as error:
-        _queue.parse_mailq(mutate(lines), now=captures.CAPTURE_NOW)
+        _listing.parse_mailq(mutate(lines), now=captures.CAPTURE_NOW)
     assert error.value.line_number == line_number
     if line_number is not None:
         assert "line %d" % line_number in str(error.value)
@@ -255,7 +255,7 @@ def test_text_parser_fails_closed(mutate, line_number):
 
 def test_text_parser_rejects_empty_output():
     with pytest.raises(QueueParseError):
-        _queue.parse_mailq("")
+        _listing.parse_mailq("")
 
 
 @pytest.mark.parametrize("mutate", [
@@ -276,7 +276,7 @@ def test_json_parser_fails_closed(mutate):
     good = captures.semantics()["json_after_expire"]["json"]
     lines = [json.dumps(good), mutate(good)]
     with pytest.raises(QueueParseError) as error:
-        _queue.parse_json_lines(lines)
+        _listing.parse_json_lines(lines)
     assert error.value.line_number == 2
 
 
@@ -285,7 +285,7 @@ def test_json_ignores_unknown_members_and_keeps_311_recipient_fields():
     good["future_member"] = {"x": 1}
     good["recipients"] = [dict(good["recipients"][0], orig_address="alias@example.net",
                                bounce_reason="550 no", future=1)]
-    (message,) = _queue.parse_json_lines([json.dumps(good)])
+    (message,) = _listing.parse_json_lines([json.dumps(good)])
     assert "future_member" not in message
     assert message["recipients"][0] == {
         "address": "r@example.net", "orig_address": "alias@example.net", "bounce_reason": "550 no",
@@ -295,7 +295,7 @@ def test_json_ignores_unknown_members_and_keeps_311_recipient_fields():
 def test_json_before_35_has_no_forced_expire():
     good = dict(captures.semantics()["json_after_expire"]["json"])
     del good["forced_expire"]
-    (message,) = _queue.parse_json_lines([json.dumps(good)])
+    (message,) = _listing.parse_json_lines([json.dumps(good)])
     assert message["forced_expire"] is False
 
 

@@ -8,8 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _queue
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import QueueParseError
+from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _queue, _selection, _summary
+from ansible_collections.mailops.postfix.plugins.module_utils._listing import QueueParseError
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 NOW = captures.CAPTURE_NOW
@@ -70,28 +70,28 @@ def _check_shape(messages):
 @given(mutated_text())
 def test_mutated_text_parses_or_raises_the_parser_error(lines):
     try:
-        messages = _queue.parse_mailq(lines, now=NOW)
+        messages = _listing.parse_mailq(lines, now=NOW)
     except QueueParseError:
         return
     _check_shape(messages)
-    _queue.summarize(messages, now=NOW)
+    _summary.summarize(messages, now=NOW)
 
 
 @SETTINGS
 @given(mutated_json())
 def test_mutated_json_parses_or_raises_the_parser_error(lines):
     try:
-        messages = _queue.parse_json_lines(lines)
+        messages = _listing.parse_json_lines(lines)
     except QueueParseError:
         return
     _check_shape(messages)
-    _queue.summarize(messages, now=NOW)
+    _summary.summarize(messages, now=NOW)
 
 
 @SETTINGS
 @given(st.lists(st.text(max_size=120), max_size=8))
 def test_arbitrary_text_never_crashes_either_parser(lines):
-    for parse in (_queue.parse_json_lines, lambda x: _queue.parse_mailq(x, now=NOW)):
+    for parse in (_listing.parse_json_lines, lambda x: _listing.parse_mailq(x, now=NOW)):
         try:
             _check_shape(parse(lines))
         except QueueParseError:
@@ -103,6 +103,6 @@ def test_arbitrary_text_never_crashes_either_parser(lines):
 def test_selector_options_raise_only_selection_errors(value):
     for name in ("sender_regex", "older_than", "min_size", "sender_domain", "queue_ids", "queues"):
         try:
-            _queue.Selector(now=NOW, **{name: value})
-        except _queue.SelectionError:
+            _selection.Selector(now=NOW, **{name: value})
+        except _selection.SelectionError:
             pass

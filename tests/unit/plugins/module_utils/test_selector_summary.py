@@ -8,8 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _queue
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import Selector, SelectionError
+from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _queue, _summary, _values
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import Selector, SelectionError
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 NOW = captures.CAPTURE_NOW
@@ -17,7 +17,7 @@ NOW = captures.CAPTURE_NOW
 
 @pytest.fixture(scope="module")
 def queue():
-    return _queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
+    return _listing.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
 
 
 def ids(queue, **options):
@@ -39,7 +39,7 @@ def test_queue_ids_and_queues(queue):
 
 
 def test_unknown_text_queue_matches_the_queues_it_may_be():
-    text = _queue.parse_mailq(captures.read("mixed_all_queues_postqueue-p.stdout"), now=NOW)
+    text = _listing.parse_mailq(captures.read("mixed_all_queues_postqueue-p.stdout"), now=NOW)
     assert len(ids(text, queues=["deferred"])) == 13          # 9 deferred + 2 incoming + 2 maildrop
     assert ids(text, queues=["hold"]) == ["52C091601EB", "536DD1601EC"]
     assert ids(text, queues=["active"]) == ["85C97160036"]
@@ -107,7 +107,7 @@ def test_ages(queue):
 
 
 def test_unknown_arrival_never_matches_an_age_filter():
-    message = dict(_queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))[0],
+    message = dict(_listing.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))[0],
                    arrival_time=None)
     assert not Selector(older_than="0s", now=NOW).matches(message)
     assert not Selector(younger_than="100w", now=NOW).matches(message)
@@ -158,17 +158,17 @@ def test_bad_options_are_clear_errors(options, words):
     ("90s", 90), ("30m", 1800), ("2h", 7200), ("3d", 259200), ("1w", 604800), ("1h30m", 5400), ("45", 45), (0, 0),
 ])
 def test_durations(text, seconds):
-    assert _queue.parse_duration(text) == seconds
+    assert _values.parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text,size", [("2048", 2048), ("10k", 10240), ("10K", 10240), ("5M", 5242880),
                                        ("1g", 1073741824), (0, 0)])
 def test_sizes_parse(text, size):
-    assert _queue.parse_size(text) == size
+    assert _values.parse_size(text) == size
 
 
 def test_summary_of_the_mixed_queue(queue):
-    summary = _queue.summarize(queue, now=NOW, top=3)
+    summary = _summary.summarize(queue, now=NOW, top=3)
     assert summary["total"] == 16
     assert summary["bytes"] == sum(m["message_size"] for m in queue)
     assert summary["recipients"] == sum(len(m["recipients"]) for m in queue)
@@ -194,16 +194,16 @@ def test_summary_of_the_mixed_queue(queue):
 
 
 def test_summary_top_n_and_empty_queue(queue):
-    assert len(_queue.summarize(queue, now=NOW, top=50)["top_senders"]) == 14
-    empty = _queue.summarize([], now=NOW)
+    assert len(_summary.summarize(queue, now=NOW, top=50)["top_senders"]) == 14
+    empty = _summary.summarize([], now=NOW)
     assert empty["total"] == 0 and empty["oldest"] is None and empty["by_queue"] == {}
     with pytest.raises(SelectionError):
-        _queue.summarize(queue, top=0)
+        _summary.summarize(queue, top=0)
 
 
 def test_summary_of_text_counts_unknown_queue():
-    text = _queue.parse_mailq(captures.read("mixed_all_queues_postqueue-p.stdout"), now=NOW)
-    summary = _queue.summarize(text, now=NOW)
+    text = _listing.parse_mailq(captures.read("mixed_all_queues_postqueue-p.stdout"), now=NOW)
+    summary = _summary.summarize(text, now=NOW)
     assert summary["by_queue"]["unknown"]["messages"] == 13
     assert list(summary["by_queue"])[-1] == "unknown"
 
@@ -212,14 +212,14 @@ def test_summary_age_buckets_edges(queue):
     message = dict(queue[0])
     for age_minutes, label in [(0, "5"), (4.99, "5"), (5, "10"), (1279.9, "1280"), (1280, "1280+"), (10 ** 5, "1280+")]:
         message["arrival_time"] = NOW - age_minutes * 60
-        buckets = _queue.summarize([message], now=NOW)["age_buckets"]
+        buckets = _summary.summarize([message], now=NOW)["age_buckets"]
         assert [b["label"] for b in buckets if b["messages"]] == [label]
 
 
 def test_compact_keeps_what_actions_use_and_drops_the_delay_reasons():
     """A selected message as an action keeps it: same fingerprint and addresses, no delay reasons."""
     from ansible_collections.mailops.postfix.plugins.module_utils import _changeplan
-    for message in _queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout")):
+    for message in _listing.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout")):
         small = _queue.compact(message)
         assert set(small) == {"queue_id", "queue_name", "arrival_time", "message_size", "forced_expire", "sender",
                               "recipients"}

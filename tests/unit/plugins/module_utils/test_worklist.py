@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _queue, _worklist
+from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _selection, _worklist
 from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
 from ansible_collections.mailops.postfix.tests.unit import captures
 
@@ -17,7 +17,7 @@ NOW = captures.CAPTURE_NOW
 
 @pytest.fixture(scope="module")
 def queue():
-    return _queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
+    return _listing.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
 
 
 def by_queue(queue):
@@ -49,7 +49,7 @@ def test_delete_acts_everywhere(queue):
 
 
 def test_unmarked_text_entries_are_restricted_to_their_possible_queues():
-    text = _queue.parse_mailq(captures.read("mixed_all_queues_postqueue-p.stdout"), now=NOW)
+    text = _listing.parse_mailq(captures.read("mixed_all_queues_postqueue-p.stdout"), now=NOW)
     hold = _worklist.work_list("hold", text, NOW)
     assert set(hold.by_queue) == {("deferred", "incoming"), ("active",)}
     release = _worklist.work_list("release", text, NOW)
@@ -92,8 +92,8 @@ def test_postfix_time(value, seconds):
 
 
 def test_guards():
-    empty = _queue.Selector(now=NOW)
-    some = _queue.Selector(sender="a@example.org", now=NOW)
+    empty = _selection.Selector(now=NOW)
+    some = _selection.Selector(sender="a@example.org", now=NOW)
     with pytest.raises(_worklist.ActionError) as error:
         _worklist.check_guards("delete", empty, 5)
     assert "all: true" in str(error.value)

@@ -32,7 +32,7 @@ BAD = [
     ({"mailops_junk": {"min_size": "10 MB"}}, "mailops_junk: min_size"),
     ({"mailops_junk": {"queues": ["hold"], "sender": "x@y.example"}}, "mailops_junk: give no 'queues'"),
     ({"mailops_junk": {"sender": "x@y.example", "recipient_match": "most"}}, "mailops_junk: recipient_match"),
-    ({"purge_selection": {"sender": []}}, "purge_selection"),
+    ({"purge_junk": {"sender": []}}, "purge_junk"),
     ({"verify_junk": {"queue_ids": ["ALL"]}}, "verify_junk: queue_ids: not a Postfix queue ID"),
     ({"fix_block_senders": ["spammer@example.com OK"]}, "fix_block_senders[0]: 'spammer@example.com OK' has whitespace"),
     ({"fix_block_senders": ["spammer@example.com\nevil@example.com OK"]}, "fix_block_senders[0]"),
@@ -73,7 +73,7 @@ BAD = [
     ({"mailops_mode": "yolo"}, "mailops_mode: expected one of direct, plan, apply"),
     ({"mailops_mode": "apply", "mailops_plan_id": "latest"}, "mailops_plan_id: 'latest' is not a plan ID"),
     ({"mailops_mode": "apply", "mailops_plan_id": None}, "mailops_plan_id: an apply run needs the ID"),
-    ({"mailops_mode": "direct", "mailops_plan_id": "0123456789abcdef"}, "mailops_plan_id: given with mailops_mode=direct"),
+    ({"mailops_mode": "direct", "mailops_plan_id": "0123456789abcdef0123456789abcdef"}, "mailops_plan_id: given with mailops_mode=direct"),
     ({"mailops_plan_max_age": "soon"}, "mailops_plan_max_age"),
     ({"mailops_incident_id": "ticket 4711"}, "mailops_incident_id"),
 ]
@@ -93,7 +93,7 @@ def test_bad_inputs_are_named(change, words):
 
 
 def test_an_apply_run_takes_its_junk_and_id_from_the_plan():
-    apply = {"mailops_mode": "apply", "mailops_junk": {}, "mailops_plan": {"id": "0123456789abcdef"}}
+    apply = {"mailops_mode": "apply", "mailops_junk": {}, "mailops_plan": {"id": "0123456789abcdef0123456789abcdef"}}
     assert _preflight.runbook_problems(apply, ALL) == []
     assert _preflight.runbook_problems(dict(apply, mailops_plan={}), ALL) == [
         "mailops_plan_id: an apply run needs the ID of the approved plan (the plan job's mailops_plan.id)"]
@@ -103,8 +103,8 @@ def test_an_empty_junk_selection_is_fine_when_nothing_is_purged():
     assert _preflight.runbook_problems({"mailops_junk": {}}, ["assess", "hold", "fix"]) == []
 
 
-def test_the_purge_selection_is_what_counts_when_given():
-    assert _preflight.runbook_problems({"mailops_junk": {}, "purge_selection": {"sender": "x@y.example"}},
+def test_the_purge_junk_is_what_counts_when_given():
+    assert _preflight.runbook_problems({"mailops_junk": {}, "purge_junk": {"sender": "x@y.example"}},
                                        ["purge"]) == []
 
 

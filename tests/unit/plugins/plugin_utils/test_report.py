@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _queue
+from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _summary
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _report
 from ansible_collections.mailops.postfix.tests.unit import captures
 
@@ -23,15 +23,15 @@ LISTINGS = ("mixed_all_queues_postqueue-j.stdout", "mixed_longids_postqueue-j.st
 @pytest.fixture(scope="module")
 def hosts():
     """Three 'hosts': three real listings captured from Postfix 3.7.11."""
-    return dict(("h%d" % number, _queue.parse_json_lines(captures.read(name)))
+    return dict(("h%d" % number, _listing.parse_json_lines(captures.read(name)))
                 for number, name in enumerate(LISTINGS, 1))
 
 
 def test_merge_equals_summary_of_everything(hosts):
     everything = [message for messages in hosts.values() for message in messages]
     top = 1000  # large enough that no host's top list was cut: the merge must then be exact
-    merged = _report.merge_summaries([_queue.summarize(m, now=NOW, top=top) for m in hosts.values()], top=top)
-    whole = _queue.summarize(everything, now=NOW, top=top)
+    merged = _report.merge_summaries([_summary.summarize(m, now=NOW, top=top) for m in hosts.values()], top=top)
+    whole = _summary.summarize(everything, now=NOW, top=top)
     for field in ("total", "bytes", "recipients", "forced_expire", "age_unknown", "by_queue", "age_buckets", "oldest"):
         assert merged[field] == whole[field], field
     for name in ("top_senders", "top_sender_domains", "top_recipient_domains", "top_reasons"):
@@ -40,7 +40,7 @@ def test_merge_equals_summary_of_everything(hosts):
 
 
 def test_merge_keeps_top_n_and_skips_missing_hosts(hosts):
-    summaries = [_queue.summarize(m, now=NOW, top=2) for m in hosts.values()]
+    summaries = [_summary.summarize(m, now=NOW, top=2) for m in hosts.values()]
     merged = _report.merge_summaries(summaries + [None], top=2)
     assert len(merged["top_senders"]) == 2
     assert merged["top_senders"][0]["messages"] >= merged["top_senders"][1]["messages"]
@@ -48,7 +48,7 @@ def test_merge_keeps_top_n_and_skips_missing_hosts(hosts):
 
 
 def test_merge_refuses_different_age_buckets(hosts):
-    one = _queue.summarize(hosts["h1"], now=NOW)
+    one = _summary.summarize(hosts["h1"], now=NOW)
     other = json.loads(json.dumps(one))
     other["age_buckets"][0]["label"] = "7"
     with pytest.raises(ValueError, match="age buckets differ"):
@@ -67,8 +67,8 @@ def phase_facts(summary_before, summary_after, purged, delivered, ok=True, probl
 
 
 def test_fleet_report_statuses_totals_and_markdown(hosts):
-    before = dict((host, _queue.summarize(messages, now=NOW)) for host, messages in hosts.items())
-    empty = _queue.summarize([], now=NOW)
+    before = dict((host, _summary.summarize(messages, now=NOW)) for host, messages in hosts.items())
+    empty = _summary.summarize([], now=NOW)
     per_host = {
         "h1": phase_facts(before["h1"], empty, 5, before["h1"]["total"] - 5),
         "h2": phase_facts(before["h2"], empty, 2, 1, ok=False, problems=["before 9 != remaining 0 + purged 2 + delivered 1"]),

@@ -11,7 +11,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailops.postfix.plugins.filter import runbook as runbook_filters
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _queue
+from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _listing
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
 from ansible_collections.mailops.postfix.tests.unit import captures
 
@@ -76,7 +76,7 @@ def test_problems_are_found(info, purge, words):
 
 def test_accounting_against_a_real_ledger_view():
     """verify_accounting reads _incident.view() as the module returns it."""
-    listing = _queue.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
+    listing = _listing.parse_json_lines(captures.read("mixed_all_queues_postqueue-j.stdout"))
     held = [m["queue_id"] for m in listing if m["queue_name"] != "hold"]
     quarantine = [m["queue_id"] for m in listing if m["queue_name"] == "hold"]
     ledger = _incident.new_ledger("t", {"name": "postfix", "config_dir": "/etc/postfix"}, 1, quarantine, [], True, {}, "/x")

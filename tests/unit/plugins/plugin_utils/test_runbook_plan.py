@@ -8,26 +8,27 @@ and every reason an apply run refuses one."""
 from __future__ import absolute_import, division, print_function
 
 import copy
+import json
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _changeplan, _queue
+from ansible_collections.mailops.postfix.plugins.module_utils import _changeplan, _listing, _selection, _summary
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook_plan
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 NOW = captures.CAPTURE_NOW
-INPUTS = {"mailops_junk": {"sender": ["junk@spam.example"]}, "purge_selection": {"sender": ["junk@spam.example"]},
+INPUTS = {"mailops_junk": {"sender": ["junk@spam.example"]}, "purge_junk": {"sender": ["junk@spam.example"]},
           "fix_block_senders": ["junk@spam.example"], "hold_window": True, "purge_max_messages": None}
 FIX = {"path": "/srv/fix.yml", "sha256": "ab" * 32}
 
 
 def part_of(host, name):
-    listing = _queue.parse_json_lines(captures.read(name))
-    selector = _queue.Selector(queues=["incoming", "active", "deferred"], now=NOW)
+    listing = _listing.parse_json_lines(captures.read(name))
+    selector = _selection.Selector(queues=["incoming", "active", "deferred"], now=NOW)
     junk = list(selector.select(listing))[:3]
     instance = {"name": "postfix", "config_dir": "/etc/postfix"}
     action_plan = _changeplan.host_plan("delete", selector.given, "3.7.11", instance, NOW, junk)
-    assessment = {"summary": _queue.summarize(listing, now=NOW), "instance": instance, "postfix_version": "3.7.11",
+    assessment = {"summary": _summary.summarize(listing, now=NOW), "instance": instance, "postfix_version": "3.7.11",
                   "time": NOW, "on_hold_before": 2, "affected": True}
     return _runbook_plan.host_part(host, assessment, action_plan)
 
@@ -39,54 +40,141 @@ def plan():
     return _runbook_plan.fleet_plan(parts, INPUTS, NOW, "alice", fix_tasks=FIX)
 
 
+INSTANCE = {"name": "postfix", "config_dir": "/etc/postfix"}
+
+
+def check(kept, plan_id, host="h1", instance=None, now=NOW + 60, fix_tasks="default"):
+    return _runbook_plan.check_part(kept, plan_id, host, instance or INSTANCE, now, 3600,
+                                    FIX if fix_tasks == "default" else fix_tasks)
+
+
 def test_the_plan_counts_and_id(plan):
     assert plan["hosts_without_plan"] == ["h3"] and plan["totals"]["hosts"] == 2
-    assert plan["totals"]["purge"] == 6
-    for part in plan["hosts"].values():
+    assert plan["totals"]["purge"] == 6 and len(plan["plan_id"]) == 32
+    for host, part in plan["hosts"].items():
         assert part["requeue"]["count"] == part["hold"]["count"] - part["purge"]["count"]
-        assert part["purge"]["plan"]["plan_id"] == plan["plan_id"]
+        assert plan["digests"][host] == _runbook_plan.part_digest(part)
     again = _runbook_plan.fleet_plan({"h2": part_of("h2", "mixed_longids_postqueue-j.stdout"),
                                       "h1": part_of("h1", "mixed_all_queues_postqueue-j.stdout")},
-                                     INPUTS, NOW, "bob", fix_tasks=FIX)
-    assert again["plan_id"] == plan["plan_id"]        # content, not order or operator
-    other = _runbook_plan.fleet_plan({"h1": part_of("h1", "mixed_all_queues_postqueue-j.stdout")},
-                                     dict(INPUTS, fix_block_senders=[]), NOW, "alice", fix_tasks=FIX)
-    assert other["plan_id"] != plan["plan_id"]
+                                     INPUTS, NOW, "alice", fix_tasks=FIX)
+    assert again["plan_id"] == plan["plan_id"]        # content, not the order of the hosts
+    for changed in (dict(inputs=dict(INPUTS, fix_block_senders=[])), dict(operator="bob"), dict(created=NOW + 1)):
+        arguments = dict(inputs=INPUTS, created=NOW, operator="alice")
+        arguments.update(changed)
+        other = _runbook_plan.fleet_plan({"h1": part_of("h1", "mixed_all_queues_postqueue-j.stdout"),
+                                          "h2": part_of("h2", "mixed_longids_postqueue-j.stdout")},
+                                         arguments["inputs"], arguments["created"], arguments["operator"], fix_tasks=FIX)
+        assert other["plan_id"] != plan["plan_id"], changed
     assert "held as it arrives" in plan["window_rule"] and "junk@spam.example" in plan["window_rule"]
 
 
 def test_a_host_part_is_self_contained_and_applies(plan):
-    part = _runbook_plan.part_for(plan, "h1")
-    assert part["plan_id"] == plan["plan_id"] and part["inputs"] == plan["inputs"] and part["fix_tasks"] == FIX
+    kept = _runbook_plan.part_for(plan, "h1")
+    assert kept["plan_id"] == plan["plan_id"] and kept["header"]["inputs"] == plan["inputs"]
+    assert kept["part"] == plan["hosts"]["h1"] and "h2" not in json.dumps(kept["part"])
     assert _runbook_plan.part_for(plan, "h3") is None
-    assert _runbook_plan.check_part(part, plan["plan_id"], "h1", "/etc/postfix", NOW + 60, 3600, FIX) == []
-    # the action's part it carries is what postfix_queue_action applies
-    _changeplan.validate(part["purge"]["plan"], "delete", "/etc/postfix", NOW + 60, 3600)
+    assert check(kept, plan["plan_id"]) == []
+    applied = _runbook_plan.applied(kept, plan["plan_id"], "h1", INSTANCE)
+    assert applied["inputs"] == dict((name, INPUTS.get(name)) for name in _runbook_plan.INPUTS)
+    assert applied["fix_tasks"] == FIX and applied["purge"]["count"] == 3
+    # the action's plan it carries is what postfix_queue_action applies, with the approved ID for its audit line
+    assert applied["purge"]["fingerprints"]["plan_id"] == plan["plan_id"]
+    _changeplan.validate(applied["purge"]["fingerprints"], "delete", "/etc/postfix", NOW + 60, 3600)
+
+
+def tampered(plan, change):
+    kept = copy.deepcopy(_runbook_plan.part_for(plan, "h1"))
+    change(kept)
+    return kept
+
+
+def _extra_variable(kept):
+    kept["header"]["inputs"]["ansible_connection"] = "local"
+
+
+def _wider_junk(kept):
+    kept["header"]["inputs"]["mailops_junk"] = {"sender_domain": ["example.org"]}
+
+
+def _extra_junk_message(kept):
+    kept["part"]["purge"]["plan"]["messages"].append(dict(kept["part"]["purge"]["plan"]["messages"][0], queue_id="ABCDEF12345"))
+
+
+def _tool_path(kept):
+    kept["header"]["fix_tasks"] = {"path": "/tmp/evil.yml", "sha256": "00" * 32}
+
+
+def _new_header_key(kept):
+    kept["header"]["mailops_instance"] = {"postfix_tool_paths": {"postsuper": "/tmp/x"}}
+
+
+def _digest_rewritten(kept):
+    """The host rewrites its part and the digest in its header: the ID no longer matches."""
+    kept["part"]["purge"]["count"] = 0
+    kept["header"]["digests"]["h1"] = _runbook_plan.part_digest(kept["part"])
+
+
+@pytest.mark.parametrize("change, words", [
+    (_extra_variable, "hashes to"), (_wider_junk, "hashes to"), (_tool_path, "hashes to"),
+    (_new_header_key, "has keys no plan has (mailops_instance)"), (_digest_rewritten, "hashes to"),
+    (_extra_junk_message, "its digest differs"),
+], ids=["extra-variable", "wider-junk", "fix-tasks", "header-key", "digest-rewritten", "part-edited"])
+def test_a_part_altered_on_the_host_is_refused(plan, change, words):
+    """Root on one mail server edits the part it keeps: the apply refuses it, naming why, and uses nothing of it."""
+    kept = tampered(plan, change)
+    problems = check(kept, plan["plan_id"])
+    assert len(problems) == 1 and problems[0].startswith("mailops_plan_id: ") and words in problems[0], problems
+    with pytest.raises(_runbook_plan.PlanError):
+        _runbook_plan.applied(kept, plan["plan_id"], "h1", INSTANCE)
+
+
+def test_a_part_with_an_extra_variable_and_a_matching_id_is_still_refused(plan):
+    """Even a plan whose ID matches (made by hand with an extra input) gives only the runbook's inputs."""
+    header = copy.deepcopy(_runbook_plan.part_for(plan, "h1")["header"])
+    header["inputs"]["ansible_connection"] = "local"
+    forged = {"plan_id": _runbook_plan.plan_id_of(header), "header": header, "part": plan["hosts"]["h1"]}
+    (problem,) = check(forged, forged["plan_id"])
+    assert "not runbook inputs (ansible_connection)" in problem
+
+
+def test_parts_swapped_between_hosts_are_refused(plan):
+    """h2's part on h1's disk (or h1's on h2's): the host it names is not the one applying it."""
+    h2_part = _runbook_plan.part_for(plan, "h2")
+    (problem,) = check(h2_part, plan["plan_id"], host="h1")
+    assert "is not h1's part of plan" in problem and "made for h2" in problem
+    relabelled = copy.deepcopy(h2_part)
+    relabelled["part"]["host"] = "h1"
+    (problem,) = check(relabelled, plan["plan_id"], host="h1")
+    assert "its digest differs" in problem
+    (problem,) = check(_runbook_plan.part_for(plan, "h1"), plan["plan_id"], host="h3")
+    assert "has no part for h3" in problem
 
 
 @pytest.mark.parametrize("change, words", [
     (dict(now=NOW + 7200), "mailops_plan_id: plan %s is 2h00m old, older than mailops_plan_max_age (1h00m): it is stale"),
     (dict(now=NOW - 3600), "mailops_plan_id: plan %s was made 1h00m in the future"),
-    (dict(plan_id="0000000000000000"), "mailops_plan_id: the plan kept on h1 under 0000000000000000 says it is %s"),
-    (dict(config_dir="/etc/postfix-out"), "mailops_plan_id: plan %s is for the instance at /etc/postfix, not /etc/postfix-out"),
+    (dict(plan_id="0" * 32), "mailops_plan_id: the plan kept on h1 under %s hashes to" % ("0" * 32)),
+    (dict(instance={"name": "postfix", "config_dir": "/etc/postfix-out"}),
+     "mailops_plan_id: plan %s is for the instance postfix at /etc/postfix, not postfix at /etc/postfix-out"),
+    (dict(instance={"name": "postfix-out", "config_dir": "/etc/postfix"}),
+     "mailops_plan_id: plan %s is for the instance postfix at /etc/postfix, not postfix-out"),
     (dict(fix_tasks=None), "fix_tasks_file: the approved plan runs /srv/fix.yml"),
     (dict(fix_tasks={"path": "/srv/fix.yml", "sha256": "cd" * 32}), "fix_tasks_file: /srv/fix.yml is not the tasks file"),
 ])
 def test_an_apply_refuses(plan, change, words):
-    part = _runbook_plan.part_for(plan, "h1")
-    arguments = dict(plan_id=plan["plan_id"], config_dir="/etc/postfix", now=NOW + 60, fix_tasks=FIX)
+    kept = _runbook_plan.part_for(plan, "h1")
+    arguments = dict(plan_id=plan["plan_id"], instance=INSTANCE, now=NOW + 60, fix_tasks=FIX)
     arguments.update(change)
-    problems = _runbook_plan.check_part(part, arguments["plan_id"], "h1", arguments["config_dir"], arguments["now"],
-                                        3600, arguments["fix_tasks"])
+    problems = check(kept, **arguments)
     expected = words % plan["plan_id"] if "%s" in words else words
     assert any(problem.startswith(expected) for problem in problems), problems
 
 
 def test_something_not_a_plan_is_refused(plan):
-    part = copy.deepcopy(_runbook_plan.part_for(plan, "h1"))
-    part["format"] = 1
-    assert _runbook_plan.check_part(part, plan["plan_id"], "h1", "/etc/postfix", NOW, 3600, FIX)[0].startswith(
-        "mailops_plan_id: the plan file kept on h1")
+    kept = copy.deepcopy(_runbook_plan.part_for(plan, "h1"))
+    kept["header"]["format"] = 2
+    assert check(kept, plan["plan_id"])[0].startswith("mailops_plan_id: the plan kept on h1 for %s is not a" % plan["plan_id"])
+    assert check({"plan_id": plan["plan_id"]}, plan["plan_id"])[0].endswith("is not a plan part of this collection")
     with pytest.raises(_runbook_plan.PlanError):
         _runbook_plan.part_for({"format": 1}, "h1")
 

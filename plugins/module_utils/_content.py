@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""Reading queue files for the selection's costlier tiers, and for who is sending: the step between the listing and
+the decisions, for both modules.
+
+The listing narrows first; only the messages it left are read, each once, with the cheapest postcat that gives what
+every selector in the run needs (``-e`` for the origin, ``-eh`` for the headers, the whole message only for a body
+regex), a thousand IDs per postcat. A message gone between the listing and its reading is reported, never matched.
+Processes run in _postfix_cli; the parsing and the trust rules are _postcat's.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import hashlib
+import json
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _postcat
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import BODY, HEADERS, ORIGIN
+
+BATCH = 1000
+# postcat's reading for each tier (see _postcat.FLAGS), cheapest first.
+READING = {ORIGIN: "envelope", HEADERS: "headers", BODY: "whole"}
+# What ``inspect`` reads: the origin (envelope records) and, with headers, the uid and the Subject.
+INSPECT = {"origin": ORIGIN, "headers": HEADERS}
+
+
+def read(cli, messages, tier, body_limit=None, batch_size=BATCH):
+    """Yield (message, queue file) for each of MESSAGES read at TIER - the queue file is None when the message is
+    gone since the listing - in batches of BATCH_SIZE IDs per postcat."""
+    reading = READING[tier]
+    owner_uid = cli.mail_owner_uid() if tier != ORIGIN and messages else None
+    for start in range(0, len(messages), batch_size):
+        by_id = {}
+        for message in messages[start:start + batch_size]:
+            by_id.setdefault(message["queue_id"], message)
+        for kind, queue_id, printed in cli.postcat_messages(list(by_id), reading):
+            if kind == "gone":
+                yield by_id[queue_id], None
+                continue
+            yield by_id[queue_id], _postcat.queue_file(printed, headers=tier != ORIGIN,
+                                                       body_limit=body_limit if tier == BODY else None,
+                                                       owner_uid=owner_uid)
+
+
+# The attributes and headers a content fingerprint covers: what the origin and content options can select on.
+FINGERPRINTED_ATTRIBUTES = ("sasl_username", "log_client_address", "client_address", "log_client_name",
+                            "client_name", "log_helo_name", "helo_name")
+
+
+def fingerprint(queue_file, headers=()):
+    """A sha256 of what a plan's origin and content options saw of a message: its origin attributes, how it came in,
+    its local uid and the values of HEADERS (lower-case names). A plan applies a message only if this is unchanged."""
+    seen = {"attributes": dict((name, queue_file["attributes"].get(name)) for name in FINGERPRINTED_ATTRIBUTES),
+            "origin": queue_file["origin"], "local_uid": queue_file["local_uid"],
+            "headers": dict((name, [raw for _decoded, raw in queue_file["headers"].get(name, ())]) for name in headers)}
+    return hashlib.sha256(json.dumps(seen, sort_keys=True).encode("utf-8")).hexdigest()

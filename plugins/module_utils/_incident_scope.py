@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""postfix_queue_action's ``incident`` option: what the incident lets one run touch, and what the run tells its
+ledger. The ledger's rules are _incident's (pure decisions and the file); this is their use by one action run.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _incident
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import HEADERS, Selector
+
+RELEASING = ("requeue", "release", "expire_release", "flush")
+
+
+def source_of(queue_file):
+    """Who sent a message, as the release guard counts sources: its SASL login; else, for network mail, its original
+    client; for mail submitted with sendmail, the submitting uid; Postfix's own notices are one source."""
+    login = queue_file["attributes"].get("sasl_username")
+    if login:
+        return "sasl_username:" + login.lower()
+    if queue_file["origin"] == "smtp":
+        return "client_address:" + (queue_file["attributes"].get("log_client_address")
+                                    or queue_file["attributes"].get("client_address"))
+    if queue_file["origin"] == "local":
+        return "local_uid:%s" % ("unknown" if queue_file["local_uid"] is None else queue_file["local_uid"])
+    return "internal"
+
+
+class IncidentScope(object):
+    """The incident option of one run: its ledger on the host, read before and written after acting."""
+
+    def __init__(self, options, instance, now, check_mode, read):
+        self.options = options
+        self.read = read          # read(messages, tier): (message, queue file or None), see _content.read
+        self.now = now
+        self.check_mode = check_mode
+        self.path = _incident.ledger_path(options["state_dir"], instance["name"])
+        self.ledger = _incident.read_ledger(self.path, instance)
+        self.instance = instance
+        self.junk = Selector.from_options(options["junk"], "incident.junk", now) if options["junk"] else None
+        self.hold_ids = []
+        self.junk_candidates = []
+        self.window_part = []
+        self.junk_held = None
+        self.guarded = {}
+
+    def note_listing(self, listed):
+        """Pass the listing through, noting what is on hold (and, with incident.junk, what its envelope matches)."""
+        for message in listed:
+            if message["queue_name"] == "hold":
+                self.hold_ids.append(message["queue_id"])
+            if self.junk is not None and self.junk.matches(message):
+                self.junk_candidates.append(message["queue_id"])
+            yield message
+
+    def refuse_unless_allowed(self, action_name):
+        """Settle an interrupted run's write-ahead entry; refuse an action the incident's state does not allow."""
+        if self.ledger is not None and not self.check_mode and _incident.settle(self.ledger, self.hold_ids):
+            _incident.write_ledger(self.path, self.ledger)      # an earlier run was killed half-way
+        if self.ledger is None:
+            if not self.check_mode:
+                raise _incident.IncidentError(
+                    "there is no incident on %s (no %s): open one first (postfix_incident state=open)"
+                    % (self.instance["config_dir"], self.path))
+            # check mode before the incident opens: what is on hold now would be its earlier hold
+            self.ledger = _incident.new_ledger("(not opened)", self.instance, self.now, self.hold_ids, [], False, {}, None)
+        if action_name in RELEASING and self.ledger["window"] and self.ledger["window_ended"] is None:
+            raise _incident.IncidentError(
+                "the incident window of %s is still open: mail released now would be held again at once. "
+                "End the window first (postfix_incident state=closed); nothing was changed" % self.instance["config_dir"])
+
+    def restrict(self, action_name, selected):
+        """The selected messages this run may act on: never the earlier hold (unless included), only the scope's part;
+        a purge never wider than the junk held; a release keeps on hold what the guard holds back. Returns (the
+        messages, the result's incident summary)."""
+        kept, quarantined = _incident.narrow(self.ledger, selected, self.options["scope"],
+                                             self.options["include_quarantine"])
+        if action_name in RELEASING and self.options.get("guard_max_per_source"):
+            kept = self._guard(kept)
+        _q, in_held, in_window = _incident.classify(self.ledger, kept)
+        self.window_part = [message["queue_id"] for message in in_window]
+        if action_name == "delete":
+            _incident.purge_guard(self.ledger, kept)
+        self.junk_held = self.ledger.get("junk_held")
+        if action_name == "hold" and self.junk is not None and self.junk_held is None:
+            held = set(m["queue_id"] for m in kept) | set(self.ledger["held"])
+            self.junk_held = self._count_junk([queue_id for queue_id in self.junk_candidates if queue_id in held])
+        summary = {"incident_id": self.ledger["incident_id"], "ledger": self.path,
+                   "excluded_quarantine": quarantined, "selected_held": len(in_held),
+                   "selected_window": len(in_window), "junk_held": self.junk_held}
+        if action_name in RELEASING and self.options.get("guard_max_per_source"):
+            summary["guarded"] = [{"source": source, "messages": len(ids)} for source, ids in sorted(self.guarded.items())]
+        return kept, summary
+
+    def _count_junk(self, ids):
+        """How many of IDS the junk matches (their queue files read when its options need them)."""
+        if self.junk.needs is None:
+            return len(ids)
+        return sum(1 for _message, queue_file in self.read([{"queue_id": queue_id} for queue_id in ids], self.junk.needs)
+                   if queue_file is not None and self.junk.matches_file(queue_file))
+
+    def _guard(self, kept):
+        """The release guard: what arrived in the window, grouped by source (login, client, local uid); a source with
+        more arrivals than guard_max_per_source - a second compromised account that started during the run - stays on
+        hold, unless the operator named it in release_guarded. The approved junk is not released anyway."""
+        _q, _held, in_window = _incident.classify(self.ledger, kept)
+        sources = {}
+        for message, queue_file in self.read(in_window, HEADERS):
+            if queue_file is not None:
+                sources.setdefault(source_of(queue_file), []).append(message["queue_id"])
+        allowed = set(self.options.get("release_guarded") or [])
+        self.guarded = dict((source, sorted(ids)) for source, ids in sources.items()
+                            if len(ids) > self.options["guard_max_per_source"] and source not in allowed)
+        held_back = set(queue_id for ids in self.guarded.values() for queue_id in ids)
+        return [message for message in kept if message["queue_id"] not in held_back]
+
+    def write_ahead(self, action_name, ids):
+        """Before the first batch: what this run is about to do, so that a run killed half-way is accounted for."""
+        if self.check_mode or self.ledger is None or not ids:
+            return
+        _incident.intend(self.ledger, action_name, ids, self.now)
+        _incident.write_ledger(self.path, self.ledger)
+
+    def record_outcome(self, action_name, result, ok=True):
+        """What Postfix reported changed (and the window arrivals seen), written to the ledger."""
+        if self.check_mode or self.ledger is None:
+            return
+        if action_name == "hold" and self.ledger.get("junk_held") is None:
+            self.ledger["junk_held"] = self.junk_held
+        if action_name in RELEASING and self.options.get("guard_max_per_source"):
+            self.ledger["guarded"] = self.guarded
+        _incident.record(self.ledger, action_name, result["queue_ids"], self.window_part, self.now,
+                         {"matched": result["matched"], "plan_id": result.get("plan_id"), "ok": ok})
+        _incident.write_ledger(self.path, self.ledger)

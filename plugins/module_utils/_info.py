@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""postfix_queue_info's steps: the instance -> the listing -> (the queue files the costlier options need) ->
+the selection, its summary, who is sending -> the incident. It only reads.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _content, _incident
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import (
+    PostfixCLI, managed_config, master_running)
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import ORIGIN, HEADERS, Selector, budget
+from ansible_collections.mailops.postfix.plugins.module_utils._summary import collect
+
+# inspect's values, and the tier each reads (the headers include the origin).
+INSPECT = {"origin": ORIGIN, "headers": HEADERS}
+
+
+def inspect_tier(values):
+    """The tier ``inspect`` reads: None, "origin" or "headers"."""
+    values = values or []
+    return HEADERS if "headers" in values else (ORIGIN if "origin" in values else None)
+
+
+def count_matching(cli, selector, messages):
+    """How many of MESSAGES match SELECTOR, their queue files read when its options need them."""
+    candidates = [message for message in messages if selector.matches(message)]
+    if selector.needs is None:
+        return len(candidates)
+    with budget([selector]):
+        return sum(1 for _message, queue_file in _content.read(cli, candidates, selector.needs, selector.body_limit)
+                   if queue_file is not None and selector.matches_file(queue_file))
+
+
+def run_info(params):
+    """The module's result (without ``changed``), and the warnings. Raises MailopsError."""
+    selector = Selector.from_params(params)
+    subsets = dict((str(name), Selector.from_options(value, "subsets.%s" % name, selector.now))
+                   for name, value in (params["subsets"] or {}).items())
+    inspect = inspect_tier(params["inspect"])
+    cli = PostfixCLI.from_params(params)
+    instance = cli.instance()
+    source = cli.choose_source(params["source"], instance["version"])
+    ledger_file = ledger = None
+    if params["incident"] is not None:
+        ledger_file = _incident.ledger_path(params["incident"]["state_dir"], instance["name"])
+        ledger = _incident.read_ledger(ledger_file, instance)
+    result, holds = {}, []
+    if params["list_queue"]:
+        observe = (lambda message: holds.append(message) if message["queue_name"] == "hold" else None) \
+            if ledger is not None else None
+        body_limit = max([s.body_limit for s in [selector] + list(subsets.values()) if s.body_limit] or [None])
+
+        def read(messages, tier):
+            return _content.read(cli, messages, tier, body_limit)
+
+        with budget([selector] + list(subsets.values())):
+            result = collect(cli.list_queue(source, selector.now), selector, params["limit"], params["summary_top"],
+                             subsets if params["subsets"] is not None else None, observe, read, inspect)
+    if params["incident"] is not None:
+        result["incident"] = _incident.view(ledger, holds if params["list_queue"] else None, ledger_file, subsets,
+                                            lambda _name, subset, messages: count_matching(cli, subset, messages)) \
+            if ledger is not None else None
+    result["listed_at"] = selector.now
+    running, reason = master_running(instance["queue_directory"])
+    details = {"tools": cli.tools_found(), "map_types": cli.map_types(),
+               "managed_by": managed_config(instance["config_dir"]), "running": running, "running_reason": reason}
+    result.update(
+        selection=selector.given,
+        postfix_version=instance["mail_version"],
+        source=source,
+        instance=dict([(k, instance[k]) for k in ("name", "config_dir", "queue_directory")] + sorted(details.items())),
+    )
+    return result, cli.warnings

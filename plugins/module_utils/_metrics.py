@@ -1,0 +1,228 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""Queue metrics as node_exporter's textfile collector reads them: what no Postfix exporter knows - holds by the admin
+or by an incident, the incident window, the runbook's last runs - beside the queue's own depth, bytes and age.
+
+The text is Prometheus's exposition format: ``# HELP`` and ``# TYPE`` before each family, gauges only (a file rewritten
+every minute cannot carry honest counters), no timestamps (node_exporter skips a whole file that has any), every queue
+written even when empty (so "0 held" is a series). Labels are bounded: ``postfix_instance``, ``queue``, ``age``,
+``held_by``, ``phase`` - never a sender, domain or login (per-sender labels grew to tens of thousands of series in
+the exporters that tried). Ages come from the arrival time postqueue lists, never from file times (qmgr sets a
+deferred file's time to its next retry).
+
+Written atomically (a temporary file in the same directory, fsynced, renamed over the old one), mode 0644 for the
+node_exporter user. The file is one per instance: ``mailops_postfix.prom`` for the default instance,
+``mailops_postfix_<instance>.prom`` for another.
+
+PURE but for write_textfile(); the listing and the ledger are read by the caller (run() below, used by both the
+postfix_metrics module and the host's own timer, mailops-postfix-metrics).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _incident
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, unique_messages
+from ansible_collections.mailops.postfix.plugins.module_utils._summary import AGE_BUCKET_MINUTES
+
+PREFIX = "mailops_postfix_"
+DEFAULT_DIR = "/var/lib/prometheus/node-exporter"
+# The queues a listing shows (corrupt is not listed by postqueue).
+LISTED_QUEUES = tuple(name for name in QUEUE_NAMES if name != "corrupt")
+AGE_LABELS = tuple("%d-%dm" % (low, high) for low, high in zip((0,) + AGE_BUCKET_MINUTES, AGE_BUCKET_MINUTES)) \
+    + ("%dm+" % AGE_BUCKET_MINUTES[-1],)
+# The ledger's events and the runbook phase each stands for.
+PHASES = {"opened": "window_open", "hold": "hold", "delete": "purge", "requeue": "requeue", "release": "requeue",
+          "window ended": "window_end"}
+FAMILIES = (
+    ("up", "1 when the queue was listed for these metrics, 0 when listing it failed."),
+    ("master_running", "1 when the instance's master process runs (its lock on master.pid), else 0."),
+    ("queue_messages", "Messages in the queue."),
+    ("queue_bytes", "Bytes of the messages in the queue."),
+    ("queue_oldest_age_seconds", "Age of the queue's oldest message, from its arrival time (0 when empty)."),
+    ("queue_messages_by_age", "Messages in the queue by age, in qshape's buckets (minutes)."),
+    ("hold_messages", "Messages on hold: held_by=incident by the runbook's incident (held, or arrived in its "
+                      "window), held_by=admin everything else (the host's own hold)."),
+    ("incident_window_open", "1 while an incident window holds every new message, else 0."),
+    ("incident_window_opened_timestamp_seconds", "When the current (or last) incident opened, 0 when there was none."),
+    ("runbook_last_run_timestamp_seconds", "When the runbook last ran this phase on the instance (from its ledger)."),
+    ("runbook_last_run_success", "1 when the runbook's last run of this phase succeeded, else 0."),
+    ("runbook_last_run_messages", "Messages the runbook's last run of this phase changed."),
+    ("metrics_written_timestamp_seconds", "When these metrics were written."),
+    ("metrics_duration_seconds", "How long reading the queue for these metrics took."),
+)
+_LABEL_ESCAPES = {"\\": "\\\\", "\"": "\\\"", "\n": "\\n"}
+
+
+def file_name(instance_name):
+    return "mailops_postfix.prom" if instance_name == "postfix" else \
+        "mailops_postfix_%s.prom" % re.sub(r"[^A-Za-z0-9_.-]", "_", instance_name)
+
+
+def _label(value):
+    return "".join(_LABEL_ESCAPES.get(char, char) for char in str(value))
+
+
+def _bucket(age_seconds):
+    minutes = age_seconds / 60.0
+    for index, limit in enumerate(AGE_BUCKET_MINUTES):
+        if minutes < limit:
+            return index
+    return len(AGE_BUCKET_MINUTES)
+
+
+class QueueStats(object):
+    """Per queue: messages, bytes, oldest arrival, messages per age bucket - and the IDs on hold (for held_by)."""
+
+    def __init__(self, now):
+        self.now = now
+        self.queues = dict((name, {"messages": 0, "bytes": 0, "oldest": None, "ages": [0] * len(AGE_LABELS)})
+                           for name in LISTED_QUEUES)
+        self.held = []
+
+    def add(self, message):
+        queue = self.queues.setdefault(message["queue_name"] or "unknown",
+                                       {"messages": 0, "bytes": 0, "oldest": None, "ages": [0] * len(AGE_LABELS)})
+        queue["messages"] += 1
+        queue["bytes"] += message["message_size"]
+        arrival = message["arrival_time"]
+        if arrival is not None:
+            if queue["oldest"] is None or arrival < queue["oldest"]:
+                queue["oldest"] = arrival
+            queue["ages"][_bucket(max(0, self.now - arrival))] += 1
+        if message["queue_name"] == "hold":
+            self.held.append({"queue_id": message["queue_id"], "queue_name": "hold"})
+
+
+def held_by(ledger, held):
+    """(by the incident, by the admin) among the messages on hold."""
+    if ledger is None:
+        return 0, len(held)
+    _quarantine, in_held, in_window = _incident.classify(ledger, held)
+    incident = len(in_held) + len(in_window)
+    return incident, len(held) - incident
+
+
+def last_runs(ledger):
+    """{phase: (time, success, messages)} of the ledger's newest event of each phase."""
+    runs = {}
+    for event in (ledger or {}).get("history") or []:
+        phase = PHASES.get(event.get("event"))
+        if phase:
+            runs[phase] = (event.get("time") or 0, event.get("ok", True) is not False, event.get("changed") or 0)
+    return runs
+
+
+def render(instance_name, stats, ledger, running, now, listed=True, duration=0.0):
+    """The metrics file's text."""
+    samples = dict((name, []) for name, _help in FAMILIES)
+    base = {"postfix_instance": instance_name}
+
+    def add(family, value, **labels):
+        samples[family].append((dict(base, **labels), value))
+
+    add("up", 1 if listed else 0)
+    add("master_running", 1 if running else 0)
+    if listed:
+        for queue, data in sorted(stats.queues.items()):
+            add("queue_messages", data["messages"], queue=queue)
+            add("queue_bytes", data["bytes"], queue=queue)
+            add("queue_oldest_age_seconds", 0 if data["oldest"] is None else max(0, int(now - data["oldest"])), queue=queue)
+            for label, count in zip(AGE_LABELS, data["ages"]):
+                add("queue_messages_by_age", count, queue=queue, age=label)
+        incident, admin = held_by(ledger, stats.held)
+        add("hold_messages", incident, held_by="incident")
+        add("hold_messages", admin, held_by="admin")
+    window_open = bool(ledger and ledger.get("window") and ledger.get("window_ended") is None)
+    add("incident_window_open", 1 if window_open else 0)
+    add("incident_window_opened_timestamp_seconds", (ledger or {}).get("opened") or 0)
+    for phase, (when, ok, changed) in sorted(last_runs(ledger).items()):
+        add("runbook_last_run_timestamp_seconds", when, phase=phase)
+        add("runbook_last_run_success", 1 if ok else 0, phase=phase)
+        add("runbook_last_run_messages", changed, phase=phase)
+    add("metrics_written_timestamp_seconds", round(now, 3))
+    add("metrics_duration_seconds", round(duration, 3))
+    lines = []
+    for family, help_text in FAMILIES:
+        if not samples[family]:
+            continue
+        name = PREFIX + family
+        lines += ["# HELP %s %s" % (name, help_text), "# TYPE %s gauge" % name]
+        for labels, value in samples[family]:
+            shown = ",".join('%s="%s"' % (key, _label(labels[key])) for key in sorted(labels))
+            lines.append("%s{%s} %s" % (name, shown, value))
+    return "\n".join(lines) + "\n"
+
+
+def write_textfile(directory, name, text):
+    """Write DIRECTORY/NAME atomically: a temporary file beside it, fsynced, mode 0644, renamed over the old one."""
+    handle, temporary = tempfile.mkstemp(prefix="." + name + ".", dir=directory)
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)
+        os.rename(temporary, os.path.join(directory, name))
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return os.path.join(directory, name)
+
+
+def run(cli, directory, state_dir, now=None, write=True):
+    """Read the instance's queue and ledger, write its metrics file; returns {"path", "text", "error"}.
+
+    A listing that fails still writes a file (``up`` 0, the incident's metrics from its ledger): a stale or missing
+    file must mean the writer did not run, not that Postfix failed."""
+    from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import master_running
+    started = time.time()
+    instance = cli.instance()
+    now = started if now is None else now
+    ledger = _incident.read_ledger(_incident.ledger_path(state_dir, instance["name"]), instance)
+    stats, error = QueueStats(now), None
+    try:
+        for message in unique_messages(cli.list_queue(cli.choose_source("auto", instance["version"]), now)):
+            stats.add(message)
+    except Exception as exc:  # pylint: disable=broad-except  # reported in the file (up 0) and to the caller
+        error = str(exc)
+    running = master_running(instance["queue_directory"])[0]
+    text = render(instance["name"], stats, ledger, running, now, error is None, time.time() - started)
+    name = file_name(instance["name"])
+    path = write_textfile(directory, name, text) if write else os.path.join(directory, name)
+    return {"path": path, "text": text, "error": error, "instance": instance}
+
+
+def main(argv=None):
+    """The host's own timer: ``mailops-postfix-metrics [--dir DIR] [--state-dir DIR] [--config-dir DIR]...``."""
+    from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI
+    parser = argparse.ArgumentParser(description="Write mailops.postfix's queue metrics for node_exporter.")
+    parser.add_argument("--dir", default=DEFAULT_DIR, help="node_exporter's textfile directory (default %(default)s)")
+    parser.add_argument("--state-dir", default=_incident.DEFAULT_STATE_DIR, help="where the incident ledgers are")
+    parser.add_argument("--config-dir", action="append", help="a Postfix instance (repeat; default: the default one)")
+    parser.add_argument("--bin-dir", help="the directory of Postfix's commands (default: searched)")
+    args = parser.parse_args(argv)
+    status = 0
+    for config_dir in args.config_dir or [None]:
+        try:
+            result = run(PostfixCLI(config_dir=config_dir, bin_dir=args.bin_dir), args.dir, args.state_dir)
+        except Exception as exc:  # pylint: disable=broad-except  # one instance's failure must not stop the others
+            sys.stderr.write("mailops-postfix-metrics: %s: %s\n" % (config_dir or "default instance", exc))
+            status = 1
+            continue
+        if result["error"]:
+            sys.stderr.write("mailops-postfix-metrics: %s: listing failed: %s\n" % (result["path"], result["error"]))
+            status = 1
+    return status

@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""What ``postcat -q`` prints, parsed: split per message by postcat's own markers, and read as a queue file - its
+named attributes, how it came in, its headers, its body. PURE, stdlib only.
+
+postcat prints each message between four markers, in this order::
+
+    *** ENVELOPE RECORDS hold/02EF61722E4 ***      envelope records (sender, recipients, named attributes)
+    *** MESSAGE CONTENTS hold/02EF61722E4 ***      the message as queued: headers, then the body
+    *** HEADER EXTRACTED hold/02EF61722E4 ***      envelope records cleanup extracted from the headers
+    *** MESSAGE FILE END hold/02EF61722E4 ***
+
+``-e`` prints no content (postcat seeks past it), ``-eh`` the headers only (it stops at the first body line), no
+flag the whole message. The trust rules, which decide what a spammer can and cannot make us believe:
+
+- a named attribute (``named_attribute: sasl_username=...``) counts only from the envelope records - the
+  sections before MESSAGE CONTENTS and after HEADER EXTRACTED. A header line written to look like one is content,
+  and content never gives an attribute;
+- a marker counts only when it is the next marker of the message being printed, naming that message's ID: a
+  body line that looks like a marker is part of the body (and in ``-e``/``-eh`` output there is no body to hold one).
+  Only a body line naming the message's own next marker with its own queue ID could end it early; the queue ID is
+  given when the message is queued, so its sender cannot know it to write it (the queue file's size record cannot
+  tell instead: Postfix does not count a milter's added headers in it);
+- ``sasl_sender`` (the client's ``AUTH=`` parameter, which needs no authentication) is kept as an attribute but
+  never taken for a login: only ``sasl_username`` is;
+- the submitting uid of local mail is read only from the first ``Received:`` header, which Postfix's pickup
+  writes, and only for mail with no client (a forged one further down, or in network mail, never counts).
+
+Anything the splitter cannot place raises PostcatError: nothing is guessed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import re
+from email.header import decode_header, make_header
+
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+
+# *** ENVELOPE RECORDS deferred/7/767F0160023 *** (the queue path ends in the ID)
+_MARKER_RE = re.compile(rb"^\*\*\* (ENVELOPE RECORDS|MESSAGE CONTENTS|HEADER EXTRACTED|MESSAGE FILE END) "
+                        rb"([A-Za-z]+(?:/[0-9A-Za-z]+)*)/([0-9A-Za-z]+) \*\*\*$", re.MULTILINE)
+_MISSING_RE = re.compile(r"postcat: fatal: open queue file ([0-9A-Za-z]+): No such file or directory")
+_SENDER_RE = re.compile(r"^sender: (.*)$", re.MULTILINE)
+_RECIPIENT_RE = re.compile(r"^recipient: (.*)$", re.MULTILINE)
+_ATTRIBUTE_RE = re.compile(r"^named_attribute: ([^=\n]+)=(.*)$", re.MULTILINE)
+# pickup's header on locally submitted mail: "Received: by host.example (Postfix, from userid 33)"
+_PICKUP_RECEIVED_RE = re.compile(r"\Aby \S+ \(Postfix, from userid ([0-9]+)\)")
+_HEADER_RE = re.compile(r"\A([!-9;-~]+):[ \t]?(.*)\Z", re.DOTALL)
+
+_STEPS = ((b"ENVELOPE RECORDS", None), (b"MESSAGE CONTENTS", "envelope"), (b"HEADER EXTRACTED", "content"),
+          (b"MESSAGE FILE END", "extracted"))
+# The flags of each reading: the envelope records, the headers too, the whole message.
+FLAGS = {"envelope": ("-e",), "headers": ("-e", "-h"), "whole": ()}
+
+
+class PostcatError(MailopsError):
+    """postcat output that does not split into whole messages."""
+
+
+def split(output, expected_ids):
+    """Split ``postcat -q [-e|-eh] ID...`` output (bytes) into {queue_id: printed message}.
+
+    A printed message is {"queue": the queue it was in, "envelope": the envelope records (text), "content": the
+    content bytes as printed (nothing with -e, the headers with -eh), "extracted": the records after the content
+    (text)}. Only messages printed whole (all four markers, in order, for an expected ID) are returned; anything
+    else raises PostcatError. The markers are found in the whole output at once and the parts between them sliced
+    out: a marker-like line that is not the next marker of the message being printed is part of that message.
+    """
+    expected = set(expected_ids)
+    messages = {}
+    current, section = None, None
+    outside = 0                    # where the output next is outside any message
+    for match in _MARKER_RE.finditer(output):
+        marker, queue_id = match.group(1), match.group(3).decode()
+        if (current is not None and queue_id != current["id"]) or (marker, section) not in _STEPS:
+            continue
+        after = match.end() + 1    # the line after the marker's
+        if marker == b"ENVELOPE RECORDS":
+            _nothing_between(output, outside, match.start())
+            if queue_id not in expected or queue_id in messages:
+                raise PostcatError("postcat printed an unexpected message %s (line %d)"
+                                   % (queue_id, _line_number(output, match.start())))
+            current = {"id": queue_id, "queue": match.group(2).decode().split("/")[0], "start": after}
+            section = "envelope"
+        elif marker == b"MESSAGE CONTENTS":
+            current["envelope"] = output[current["start"]:match.start()].decode("utf-8", "replace")
+            current["start"] = after
+            section = "content"
+        elif marker == b"HEADER EXTRACTED":
+            current["content"] = output[current["start"]:match.start()]
+            current["start"] = after
+            section = "extracted"
+        else:
+            messages[current["id"]] = {"queue": current["queue"], "envelope": current["envelope"],
+                                       "content": current["content"],
+                                       "extracted": output[current["start"]:match.start()].decode("utf-8", "replace")}
+            current, section, outside = None, None, after
+    if current is not None:
+        raise PostcatError("postcat output ended inside message %s" % current["id"])
+    _nothing_between(output, outside, len(output))
+    return messages
+
+
+def _line_number(output, offset):
+    return output.count(b"\n", 0, offset) + 1
+
+
+def _nothing_between(output, start, end):
+    """Between two messages, before the first and after the last, postcat prints nothing."""
+    if start < end:
+        line = output[start:end].split(b"\n", 1)[0]
+        raise PostcatError("postcat output line %d is outside any message: %r" % (_line_number(output, start), line[:100]))
+
+
+def missing_id(stderr):
+    """The queue ID postcat stopped at (it dies at the first ID it cannot open), or None."""
+    match = _MISSING_RE.search(stderr)
+    return match.group(1) if match else None
+
+
+def envelope_of(envelope):
+    """(sender, [recipients]) from postcat's envelope records (the text of the section)."""
+    senders = _SENDER_RE.findall(envelope)
+    return (senders[-1] if senders else None), _RECIPIENT_RE.findall(envelope)
+
+
+def attributes(printed):
+    """The named attributes of a printed message, from its envelope records only (never from its content)."""
+    found = {}
+    for section in (printed["envelope"], printed.get("extracted") or ""):
+        for name, value in _ATTRIBUTE_RE.findall(section):
+            found.setdefault(name, value)
+    return found
+
+
+def origin_of(found):
+    """How a message came in: 'smtp' (a network client), 'internal' (Postfix's own bounce or notice), 'local'
+    (submitted on the host with sendmail), from its named attributes."""
+    if found.get("log_client_address") or found.get("client_address"):
+        return "smtp"
+    if found.get("log_message_origin") == "local":
+        return "internal"
+    return "local"
+
+
+def decode_words(value):
+    """A header value with its RFC 2047 encoded words decoded (the raw value when they do not decode)."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, UnicodeError):
+        return value
+
+
+def headers_of(content):
+    """{lower-case name: [(decoded value, raw value), ...]} in order, from the head of the content (bytes); the key
+    None holds the names in the order they come.
+
+    Folded lines are unfolded (the line break removed, its whitespace kept); the head ends at the first empty line
+    or at the end of what was printed (``-h`` prints the headers only)."""
+    found = {None: []}
+    head = content.split(b"\n\n", 1)[0] if not content.startswith(b"\n") else b""
+    name, parts = None, []
+    for line in head.decode("utf-8", "replace").split("\n") + [""]:
+        if line[:1] in (" ", "\t") and name is not None:
+            parts.append(line)
+            continue
+        if name is not None:
+            raw = "".join(parts).strip()
+            found.setdefault(name, []).append((decode_words(raw), raw))
+            found[None].append(name)
+            name, parts = None, []
+        match = _HEADER_RE.match(line)
+        if match:
+            name, parts = match.group(1).lower(), [match.group(2)]
+    return found
+
+
+def body_of(content, limit):
+    """The first LIMIT bytes of the body (after the first empty line)."""
+    if content.startswith(b"\n"):
+        body = content[1:]
+    else:
+        parts = content.split(b"\n\n", 1)
+        body = parts[1] if len(parts) == 2 else b""
+    return body[:limit]
+
+
+def local_uid(found_headers, origin, owner_uid=None):
+    """The uid pickup recorded when locally submitted mail came in, or None.
+
+    pickup puts ``Received: by HOST (Postfix, from userid N)`` first; a requeue (postsuper -r) goes through pickup
+    again and puts another first, with the uid of Postfix's mail owner (``owner_uid``): those are skipped. Only the
+    Received headers at the very top are read, and the first other one must be pickup's, or there is no uid: a forged
+    one lower down, or in network mail, never counts."""
+    if origin != "local":
+        return None
+    leading = 0
+    for name in found_headers.get(None) or ():
+        if name != "received":
+            break
+        leading += 1
+    for _decoded, raw in (found_headers.get("received") or [])[:leading]:
+        match = _PICKUP_RECEIVED_RE.match(raw)
+        if not match:
+            return None
+        uid = int(match.group(1))
+        if owner_uid is None or uid != owner_uid:
+            return uid
+    return None
+
+
+def queue_file(printed, headers=False, body_limit=None, owner_uid=None):
+    """A printed message read as a queue file: {"attributes", "origin", "sender", "headers", "local_uid", "body"}.
+
+    ``headers`` (output of -eh or whole): read the headers; ``body_limit`` (whole output): read that much of the
+    body; ``owner_uid``: Postfix's mail owner (see local_uid). What was not read is None (headers: an empty dict)."""
+    found = attributes(printed)
+    origin = origin_of(found)
+    sender, _recipients = envelope_of(printed["envelope"])
+    result = {"attributes": found, "origin": origin, "sender": sender, "headers": {}, "local_uid": None, "body": None}
+    if headers or body_limit is not None:
+        result["headers"] = headers_of(printed["content"])
+        result["local_uid"] = local_uid(result["headers"], origin, owner_uid)
+    if body_limit is not None:
+        result["body"] = body_of(printed["content"], body_limit)
+    return result
