@@ -276,7 +276,13 @@ def _common_settings(name, entry):
             "compatibility_level=3.6", "smtpd_banner=$myhostname ESMTP lab",
             "smtp_connect_timeout=5s", "smtpd_tls_security_level=none", "smtp_tls_security_level=none",
             "smtpd_tls_cert_file=", "smtpd_tls_key_file=",
-            "header_checks=regexp:%s/%s" % (entry["config_dir"], QUARANTINE_TABLE)]
+            "header_checks=regexp:%s/%s" % (entry["config_dir"], QUARANTINE_TABLE),
+            # the lab's generator plays a submission front end (a webmail, a proxy) that authenticates users and
+            # passes their login on with XCLIENT LOGIN: Postfix records it as sasl_username, as for SMTP AUTH
+            "smtpd_authorized_xclient_hosts=%s 127.0.0.1" % BRIDGE_IP,
+            # so that an XCLIENT login is an authenticated client (permit_sasl_authenticated) on Postfix 3.7.11;
+            # no SMTP AUTH mechanism works (no SASL database): only the front end's XCLIENT authenticates
+            "smtpd_sasl_auth_enable=yes"]
 
 
 def _relocate_tools(opt):
@@ -447,6 +453,12 @@ def mountpoints(variant):
     if variant == "two-instances":
         return [mount for mount, _sub in SECOND_MOUNTS]
     return []
+
+
+def local_uid(user):
+    """The uid of one of the lab's local users (LOCAL_USERS), made by bring-up."""
+    import pwd
+    return pwd.getpwnam(user).pw_uid
 
 
 def ensure_local_users():

@@ -4,15 +4,23 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A live incident: mail keeps arriving on every lab target while the runbook runs.
 
-Until it is stopped (SIGTERM, SIGINT, or --seconds), per target:
-  - the compromised account keeps sending junk over SMTP (JUNK_SENDER) and, as the local UNIX user
-    mlab-spam, with sendmail (-f JUNK_SENDER): a compromised web application;
-  - legitimate senders keep sending over SMTP, and the local user mlab-user with sendmail.
+Until it is stopped (SIGTERM, SIGINT, or --seconds), per target, as the incident's scenario (the ground truth
+says which; --scenario overrides):
+  - envelope: the compromised account keeps sending junk over SMTP (JUNK_SENDER) and, as the local UNIX
+    user mlab-spam, with sendmail (-f JUNK_SENDER): a compromised web application;
+  - login: the compromised SASL login keeps sending from botnet addresses with forged senders (XCLIENT);
+  - script: the web application's user keeps submitting junk with sendmail, forged senders,
+    X-PHP-Originating-Script;
+  - legitimate senders keep sending over SMTP (authenticated, in the login and script scenarios), and the
+    local user mlab-user with sendmail;
+  - with --second-login RATE, a second compromised login (SECOND_LOGIN) sends too: an account that starts
+    during the run, which no approved junk names (the release guard must keep its mail on hold).
 Every message Postfix accepts is appended to $MAILOPS_LAB_DIR/truth/<target>.live.jsonl (kind,
 envelope, Message-ID, queue ID when SMTP said it, how it came in): the ground truth lab/truth.py
 checks with the incident's. What Postfix refuses (after the fix) goes to <target>.refused.jsonl.
 
-    traffic.py [--targets h01,h05b] [--seconds N] [--smtp-junk 4] [--smtp-legit 2] [--local-junk 1] [--local-legit 0.5]
+    traffic.py [--targets h01,h05b] [--seconds N] [--scenario envelope|login|script] [--smtp-junk 4]
+               [--smtp-legit 2] [--local-junk 1] [--local-legit 0.5] [--second-login 0]
 
 Rates are messages per second per target. It prints what it sent per target when it stops.
 """
@@ -22,10 +30,8 @@ from __future__ import absolute_import, division, print_function
 import argparse
 import json
 import os
-import pwd
 import signal
 import smtplib
-import subprocess
 import sys
 import threading
 import time
@@ -63,74 +69,98 @@ class Ledger:
         self.refused.close()
 
 
-def smtp_send(entry, kind, sender, recipients, message_id, subject):
-    """One message over SMTP; returns (accepted, queue ID or Postfix's refusal)."""
+def smtp_send(entry, sender, recipients, message_id, subject, login=None, client=None):
+    """One message over SMTP (as LOGIN from CLIENT with XCLIENT when given); returns (accepted, queue ID or refusal)."""
     body = ["Live line of %s" % message_id]
     try:
-        client = smtplib.SMTP(lab.host_ip(entry["host"]), entry["smtp_port"], timeout=30)
+        client_session = incident.smtp_session(lab.host_ip(entry["host"]), entry["smtp_port"], login, client)
         try:
-            client.ehlo("live.lab.mailops.test")
-            code, reply = client.mail(sender)
+            code, reply = client_session.mail(sender)
             if code != 250:
                 return False, "%d %s" % (code, reply.decode("ascii", "replace"))
-            accepted = [rcpt for rcpt in recipients if client.rcpt(rcpt)[0] in (250, 251)]
+            accepted = [rcpt for rcpt in recipients if client_session.rcpt(rcpt)[0] in (250, 251)]
             if not accepted:
                 return False, "every recipient refused"
-            code, reply = client.data(incident.message_text(sender, accepted, message_id, subject, body).encode())
+            code, reply = client_session.data(incident.message_text(sender, accepted, message_id, subject, body).encode())
             reply = reply.decode("ascii", "replace")
             if code != 250 or "queued as " not in reply:
                 return False, "%d %s" % (code, reply)
             return True, reply.rsplit("queued as ", 1)[1].strip()
         finally:
             try:
-                client.quit()
+                client_session.quit()
             except smtplib.SMTPException:
                 pass
-    except (OSError, smtplib.SMTPException) as error:
+    except (OSError, smtplib.SMTPException, RuntimeError) as error:
         return False, "smtp: %s" % error
 
 
-def local_send(entry, user, sender, recipients, message_id, subject):
+def local_send(entry, user, sender, recipients, message_id, subject, headers=None):
     """One message with the target's sendmail, as local UNIX user USER; returns (accepted, None or why)."""
-    account = pwd.getpwnam(user)
-    argv = lab.enter(entry["host"])[:-1] + ["-S", str(account.pw_uid), "-G", str(account.pw_gid), "--"]
-    argv += lab.tool(entry["target"], "sendmail")[len(lab.enter(entry["host"])):] + ["-f", sender, "--"] + recipients
-    text = incident.message_text(sender, recipients, message_id, subject, ["Local line of %s" % message_id])
-    proc = subprocess.run(argv, input=text.replace("\r\n", "\n"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, check=False)
-    return proc.returncode == 0, (proc.stdout.strip() or None)
+    text = incident.message_text(sender, recipients, message_id, subject, ["Local line of %s" % message_id], headers)
+    return incident.sendmail_as(entry, user, sender, recipients, text)
 
 
-def channel(entry, ledger, name, rate, stop):
+def _message(name, scenario, target, number):
+    """What channel NAME sends as its NUMBERth message in SCENARIO: a ground-truth record and how to send it."""
+    message_id = "live-%s-%s-%d@example.org" % (name, target, number)
+    recipients = ["user%d@%s" % (number % 1000, incident.VICTIM_DOMAINS[number % 30])]
+    record = {"message_id": message_id, "recipients": recipients, "subject": "Cheap pills live %d" % number}
+    forged = incident.LEGIT_SENDERS[number % len(incident.LEGIT_SENDERS)]
+    if name == "second-login":
+        record.update(kind="second", sender=forged, login=incident.SECOND_LOGIN, client="203.0.113.%d" % (1 + number % 200),
+                      subject="Your parcel %d" % number)
+    elif name in ("smtp-junk", "local-junk"):
+        record["kind"] = "junk"
+        record["sender"] = incident.JUNK_SENDER if scenario == "envelope" else forged
+        if name == "smtp-junk" and scenario == "login":
+            record.update(login=incident.COMPROMISED_LOGIN, client="198.51.100.%d" % (1 + number % 250))
+        if name == "local-junk":
+            record["local_user"] = LOCAL_JUNK_USER
+            if scenario == "script":
+                record["headers"] = ["X-PHP-Originating-Script: %d:%s" % (lab.local_uid(LOCAL_JUNK_USER), incident.PHP_SCRIPT)]
+    else:
+        record.update(kind="legitimate", recipients=["customer%d@client%d.example" % (number % 100, number % 8)],
+                      subject="Order %d" % number)
+        if name == "smtp-legit":
+            record["sender"] = forged
+            if scenario != "envelope":
+                record.update(login=forged, client="192.0.2.%d" % (10 + number % 8))
+        else:
+            record.update(sender=LOCAL_LEGIT_SENDER, local_user=LOCAL_USER)
+    return record
+
+
+def channel(entry, ledger, name, scenario, rate, stop):
     """Send one kind of mail at RATE messages per second until STOP is set."""
     number = 0
-    target = entry["target"]
     while not stop.wait(1.0 / rate if number else 0):
         number += 1
-        message_id = "live-%s-%s-%d@example.org" % (name, target, number)
-        if name in ("smtp-junk", "local-junk"):
-            kind, sender = "junk", incident.JUNK_SENDER
-            recipients = ["user%d@%s" % (number % 1000, incident.VICTIM_DOMAINS[number % 30])]
-            subject = "Cheap pills live %d" % number
-        else:
-            kind = "legitimate"
-            sender = incident.LEGIT_SENDERS[number % len(incident.LEGIT_SENDERS)] if name == "smtp-legit" \
-                else LOCAL_LEGIT_SENDER
-            recipients = ["customer%d@client%d.example" % (number % 100, number % 8)]
-            subject = "Order %d" % number
-        if name.startswith("smtp"):
-            accepted, detail = smtp_send(entry, kind, sender, recipients, message_id, subject)
-            queue_id = detail if accepted else None
-        else:
-            user = LOCAL_JUNK_USER if kind == "junk" else LOCAL_USER
-            accepted, detail = local_send(entry, user, sender, recipients, message_id, subject)
+        record = _message(name, scenario, entry["target"], number)
+        if record.get("local_user"):
+            accepted, detail = local_send(entry, record["local_user"], record["sender"], record["recipients"],
+                                          record["message_id"], record["subject"], record.get("headers"))
             queue_id = None
-        record = {"kind": kind, "sender": sender, "recipients": recipients, "message_id": message_id,
-                  "queue_id": queue_id, "via": "smtp" if name.startswith("smtp") else "sendmail",
-                  "time": round(time.time(), 3)}
+        else:
+            accepted, detail = smtp_send(entry, record["sender"], record["recipients"], record["message_id"],
+                                         record["subject"], record.get("login"), record.get("client"))
+            queue_id = detail if accepted else None
+        shown = dict((key, record[key]) for key in ("kind", "sender", "recipients", "message_id", "login", "client",
+                                                    "local_user") if record.get(key))
+        shown.update(queue_id=queue_id, via="sendmail" if record.get("local_user") else "smtp",
+                     time=round(time.time(), 3), channel=name)
         if not accepted:
-            record["refusal"] = detail
-        ledger.add(accepted, record)
+            shown["refusal"] = detail
+        ledger.add(accepted, shown)
+
+
+def scenario_of(target):
+    """The scenario of the target's incident (its ground truth), envelope when there is none."""
+    try:
+        with open(os.path.join(lab.STATE, "truth", target + ".json")) as handle:
+            return json.load(handle).get("scenario") or "envelope"
+    except (OSError, ValueError):
+        return "envelope"
 
 
 def main(argv=None):
@@ -141,6 +171,10 @@ def main(argv=None):
     parser.add_argument("--smtp-legit", type=float, default=2)
     parser.add_argument("--local-junk", type=float, default=1)
     parser.add_argument("--local-legit", type=float, default=0.5)
+    parser.add_argument("--second-login", type=float, default=0,
+                        help="messages per second from a second compromised login that no approved junk names")
+    parser.add_argument("--scenario", choices=incident.SCENARIOS,
+                        help="what the junk is (default: the scenario of each target's ground truth)")
     args = parser.parse_args(argv)
     known = dict((entry["target"], entry) for entry in lab.targets())
     names = args.targets.split(",") if args.targets else sorted(known)
@@ -152,12 +186,15 @@ def main(argv=None):
         signal.signal(signum, lambda *_args: stop.set())
     ledgers, threads = {}, []
     rates = {"smtp-junk": args.smtp_junk, "smtp-legit": args.smtp_legit, "local-junk": args.local_junk,
-             "local-legit": args.local_legit}
+             "local-legit": args.local_legit, "second-login": args.second_login}
     for name in names:
         ledgers[name] = Ledger(name)
+        scenario = args.scenario or scenario_of(name)
         for kind, rate in rates.items():
-            if rate > 0:
-                thread = threading.Thread(target=channel, args=(known[name], ledgers[name], kind, rate, stop))
+            # the junk comes the scenario's way: a login over SMTP, or a web script's local user with sendmail
+            if rate > 0 and not (kind == "smtp-junk" and scenario == "script") \
+                    and not (kind == "local-junk" and scenario == "login"):
+                thread = threading.Thread(target=channel, args=(known[name], ledgers[name], kind, scenario, rate, stop))
                 thread.start()
                 threads.append(thread)
     print("traffic: sending to %d targets (%s)" % (len(names), ", ".join("%s %g/s" % item for item in rates.items())),
