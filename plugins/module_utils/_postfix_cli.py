@@ -227,6 +227,38 @@ def _describe_pid(pid):
     return "pid %d is a master process that does not hold the lock" % pid
 
 
+def _boot_ticks():
+    """Now, in clock ticks since boot (as /proc/PID/stat counts a process's start), or None without /proc."""
+    try:
+        with open("/proc/uptime") as handle:
+            return float(handle.read().split()[0]) * os.sysconf("SC_CLK_TCK")
+    except (IOError, OSError, ValueError, IndexError):
+        return None
+
+
+def _processes_started_before(queue_directory, command, ticks):
+    """PIDs of the instance's master's children running COMMAND that started before TICKS (since boot)."""
+    try:
+        with open(os.path.join(queue_directory, "pid", "master.pid")) as handle:
+            master = int(handle.read().split()[0])
+    except (IOError, OSError, ValueError, IndexError):
+        return []
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                name, _sep, rest = handle.read().rpartition(")")
+        except (IOError, OSError):
+            continue
+        fields = rest.split()
+        if name.partition("(")[2] == command and len(fields) > 19 and int(fields[1]) == master \
+                and int(fields[19]) < ticks:
+            found.append(int(entry))
+    return found
+
+
 class Step:
     """One command the runner runs - its argv, the IDs it acts on (on stdin for postsuper), what it is for.
 
@@ -454,12 +486,27 @@ class PostfixCLI:
             self.check(argv)
             settle_replaced(main_cf, before, started)
 
-    def reload(self, config_dir):
+    def reload(self, config_dir, queue_directory=None, timeout=60):
         """``postfix -c DIR reload``: the instance's master re-reads main.cf and its services restart with it.
 
-        Always with -c: without it, a host with postmulti's multi_instance_wrapper reloads every instance.
+        Always with -c: without it, a host with postmulti's multi_instance_wrapper reloads every instance. With
+        ``queue_directory``, returns only once the new configuration is what cleanup(8) applies: every cleanup process
+        the master started before the reload has exited (a busy one finishes its message first, with the old settings
+        - header_checks included). Returns the warnings (none when that happened within TIMEOUT seconds).
         """
+        before = _boot_ticks()
         self.check([self.tool("postfix"), "-c", config_dir, "reload"])
+        if queue_directory is None or before is None:
+            return []
+        deadline = time.monotonic() + timeout
+        while True:
+            old = _processes_started_before(queue_directory, "cleanup", before)
+            if not old:
+                return []
+            if time.monotonic() >= deadline:
+                return ["cleanup processes started before the reload are still running after %ds (pids %s): a message "
+                        "they accept gets the old settings" % (timeout, ", ".join(str(pid) for pid in old))]
+            time.sleep(0.05)
 
     def map_types(self):
         """The lookup table types this Postfix supports (``postconf -m``)."""

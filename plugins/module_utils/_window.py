@@ -101,7 +101,8 @@ def open_incident(cli, params, check_mode, now):
     if wanted:
         _write_table(table, _incident.window_rule(ledger["incident_id"]))
         cli.set_parameters(wanted, instance["config_dir"])
-        cli.reload(instance["config_dir"])
+        # the hold that follows lists the queue only once no cleanup process with the old settings is left
+        warnings.extend(cli.reload(instance["config_dir"], instance["queue_directory"]))
     if changed:
         _log(cli, params, "opened" if not continued else "window restored", ledger, warnings)
     return changed, _result(ledger, path, instance, after, continued, bypassed), diff, warnings
@@ -134,7 +135,8 @@ def end_window(cli, params, check_mode, now):
         return changed, _result(shown, path, instance, after), diff, warnings
     if restore:
         cli.set_parameters(restore, instance["config_dir"])
-        cli.reload(instance["config_dir"])
+        # the window's arrivals are read from the hold directory once no cleanup process applies the window any more
+        warnings.extend(cli.reload(instance["config_dir"], instance["queue_directory"]))
     if os.path.exists(table) and not _incident.window_in_effect(after, table):
         os.unlink(table)
     if ledger["window_ended"] is None:
