@@ -2,7 +2,7 @@
 # Run make's test stages one after another; a failing stage does not stop the others (CI reports every
 # failure of a run). Prints each stage's result and wall time, and exits non-zero when any stage failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 results=()
 failed=0
 started=$(date +%s)

@@ -81,16 +81,19 @@ def processes_in_group(group):
     return found
 
 
+def _first_recipient(message):
+    return message["recipients"][0]["address"] if message["recipients"] else "-"
+
+
 def describe_queue(messages, senders=None):
     """What a listing holds, for a failure message: messages from senders the test did not use, one by
     one (sender, queue, first recipient, ID), then how many per queue, sender and first recipient."""
     known = None if senders is None else set(s.lower() for s in senders)
-    unexpected = ["%s in %s to %s (%s)" % (m["sender"], m["queue_name"],
-                                          m["recipients"][0]["address"] if m["recipients"] else "-", m["queue_id"])
+    unexpected = ["%s in %s to %s (%s)" % (m["sender"], m["queue_name"], _first_recipient(m), m["queue_id"])
                   for m in messages if known is not None and m["sender"].lower() not in known]
     groups = {}
     for m in messages:
-        key = (m["queue_name"], m["sender"], m["recipients"][0]["address"] if m["recipients"] else "-")
+        key = (m["queue_name"], m["sender"], _first_recipient(m))
         groups[key] = groups.get(key, 0) + 1
     lines = ["%d messages" % len(messages)]
     if unexpected:
@@ -228,10 +231,29 @@ class Instance:
             options = ["SMTPUTF8"] if utf8 else []
             client.sendmail(sender, recipients, message.encode("utf-8"), mail_options=options)
 
-    def sendmail(self, sender, recipients, subject="local"):
-        """Local submission: the message goes to maildrop first."""
-        body = "Subject: %s\n\nlocal mail\n" % subject
-        run(["sendmail", "-C", self.config_dir, "-f", sender, "--"] + list(recipients), data=body)
+    def sendmail(self, sender, recipients, subject="local", user=None, headers=()):
+        """Local submission (as USER when given): the message goes to maildrop first."""
+        body = "Subject: %s\n%s\nlocal mail\n" % (subject, "".join(line + "\n" for line in headers))
+        argv = ["sendmail", "-C", self.config_dir, "-f", sender, "--"] + list(recipients)
+        if user:
+            argv = ["setpriv", "--reuid", user, "--regid", user, "--init-groups", "--"] + argv
+        run(argv, data=body)
+
+    def smtp_as(self, login, client, sender, recipients, text):
+        """One message over SMTP as the front end that authenticated LOGIN from CLIENT (XCLIENT); its queue ID."""
+        with smtplib.SMTP("127.0.0.1", self.smtp_port) as session:
+            session.ehlo("frontend.test")
+            attributes = ["LOGIN=%s" % login] if login else []
+            attributes += ["ADDR=%s" % client, "NAME=[UNAVAILABLE]", "HELO=client.example"]
+            code, reply = session.docmd("XCLIENT", " ".join(attributes))
+            assert code == 220, (code, reply)
+            session.ehlo("client.example")
+            session.mail(sender)
+            for recipient in recipients:
+                session.rcpt(recipient)
+            code, reply = session.data(text.encode("utf-8"))
+            assert code == 250, (code, reply)
+            return reply.decode().rsplit("queued as ", 1)[1].strip()
 
 
 def _write(path, text):
@@ -272,6 +294,10 @@ def configure_default():
         "smtp_tls_security_level = none",
         "master_service_disable =",
         "default_destination_concurrency_limit = 20",
+        # the tests play a submission front end that authenticated its users and passes their login on (XCLIENT
+        # LOGIN): Postfix records sasl_username as for SMTP AUTH, and treats the client as authenticated
+        "smtpd_authorized_xclient_hosts = 127.0.0.1",
+        "smtpd_sasl_auth_enable = yes",
     )
     run(["postconf", "-F", "*/*/chroot = n"])
     open("/var/log/postfix-mailops-test.log", "a").close()

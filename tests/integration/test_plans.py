@@ -96,8 +96,8 @@ def test_plan_and_apply_in_separate_jobs_through_ansible_runner(fleet, controlle
 
     # a wrong ID, from a fresh controller: refused everywhere, nothing changes
     run, _artifacts, output = runner_job(controller, tmp_path, "wrong-id-job", "apply.yml",
-                                         {"mailops_mode": "apply", "mailops_plan_id": "0123456789abcdef"})
-    assert run.status == "failed" and "no plan 0123456789abcdef is kept on h01" in output, output[-3000:]
+                                         {"mailops_mode": "apply", "mailops_plan_id": "0123456789abcdef0123456789abcdef"})
+    assert run.status == "failed" and "no plan 0123456789abcdef0123456789abcdef is kept on h01" in output, output[-3000:]
     assert untouched(fleet) == before
     # inputs given to the apply that differ from the approved ones: refused, nothing changes
     run, _artifacts, output = runner_job(controller, tmp_path, "overridden-job", "apply.yml", {

@@ -36,7 +36,7 @@ BAD_INPUTS = [
     ("cleanup", {"mailops_junk": {"older_than": "3 days"}}, False, "mailops_junk: older_than: expected a duration"),
     ("cleanup", {"mailops_junk": {"sender": "webmaster@example.org", "queues": ["hold"]}}, False, "mailops_junk: give no 'queues'"),
     ("cleanup", {"mailops_junk": {"from": "webmaster@example.org"}}, False, "mailops_junk: unknown selection option(s) from"),
-    ("cleanup", {"requeue_exclude": {"sender_regex": "["}}, False, "requeue_exclude: sender_regex: invalid regular expression"),
+    ("cleanup", {"requeue_junk": {"sender_regex": "["}}, False, "requeue_junk: sender_regex: invalid regular expression"),
     ("cleanup", {"fix_map_type": "regexp"}, False, "fix_map_type"),
     ("cleanup", {"fix_map_type": "sdbm"}, False, "fix_map_type: sdbm is not a map type this Postfix supports"),
     ("cleanup", {"purge_archive_dir": "backups"}, False, "purge_archive_dir: expected an absolute path"),
