@@ -126,14 +126,16 @@ def _run(cli, params, check_mode, result, warnings, diff=False):
         if incident:
             listed = incident.note_listing(listed)
         if params["plan"] is not None:
-            plan_id, selected, skipped = _plan_messages(cli, params, instance, selector.now, listed)
+            plan_id, selected, skipped, reading = _plan_messages(cli, params, instance, selector.now, listed)
             result["plan_id"], result["skipped_changed"] = plan_id, skipped
-            picked = Picked(selected)
+            picked = Picked(selected, reading=reading)
         else:
             picked = _select(cli, selector, exclude, listed, params["return_plan"])
         warnings.extend(cli.warnings)
         if exclude:
             result["excluded"] = picked.excluded
+        if picked.reading:
+            result["content"] = picked.reading
         selected = picked.messages
         if incident:
             incident.refuse_unless_allowed(action.name)
@@ -193,13 +195,15 @@ def _instance(cli, action, result):
 
 class Picked(object):
     """What the selection step picked: the messages (compact), how many the exclusion kept out, the IDs gone before
-    their queue file could be read, and the content fingerprints of a selection with origin or content options."""
+    their queue file could be read, the content fingerprints of a selection with origin or content options, and what
+    was read of the queue files ({"tier", "read", "gone"}, None when none was read)."""
 
-    def __init__(self, messages, excluded=0, gone=(), content=None):
+    def __init__(self, messages, excluded=0, gone=(), content=None, reading=None):
         self.messages = messages
         self.excluded = excluded
         self.gone = list(gone)
         self.content = content
+        self.reading = reading
 
     def content_plan(self, planned):
         """The plan's content part for the planned IDs (None when the selection read no queue file)."""
@@ -244,7 +248,7 @@ def _select(cli, selector, exclude, listed, fingerprint=False):
     read_ids = set(message["queue_id"] for message in to_read)
     messages = [message for message in kept if message["queue_id"] in survivors or message["queue_id"] not in read_ids]
     content = {"tier": selector.needs, "headers": headers, "fingerprints": digests} if fingerprint and selector.needs else None
-    return Picked(messages, excluded, gone, content)
+    return Picked(messages, excluded, gone, content, {"tier": tier, "read": len(to_read) - len(gone), "gone": len(gone)})
 
 
 def fingerprinted_headers(selector):
@@ -274,7 +278,8 @@ def _count_by_queue(messages):
 
 
 def _plan_messages(cli, params, instance, now, listed):
-    """A reviewed plan's messages still queued unchanged: returns (plan ID, them, those changed since)."""
+    """A reviewed plan's messages still queued unchanged: returns (plan ID, them, those changed since, what was read of
+    their queue files - None for a plan without content fingerprints)."""
     plan = params["plan"]
     try:
         max_age = parse_duration(params["plan_max_age"], "plan_max_age", _changeplan.PlanError)
@@ -282,16 +287,18 @@ def _plan_messages(cli, params, instance, now, listed):
     except _changeplan.PlanError as exc:
         raise ActionError("plan refused, nothing was changed: %s" % exc)
     chosen, skipped = _changeplan.match(plan, listed)
-    content = plan.get("content")
+    content, reading = plan.get("content"), None
     if content:
         tier = "headers" if content["tier"] == "body" else content["tier"]   # the fingerprint never covers the body
+        reading = {"tier": tier, "read": 0, "gone": 0}
 
         def fingerprints(messages):
             for message, queue_file in _content.read(cli, messages, tier):
+                reading["gone" if queue_file is None else "read"] += 1
                 yield message, None if queue_file is None else _content.fingerprint(queue_file, content["headers"])
         chosen, changed = _changeplan.match_content(plan, chosen, fingerprints)
         skipped = sorted(skipped + changed, key=lambda entry: entry["queue_id"])
-    return plan.get("plan_id"), [compact(message) for message in chosen], skipped
+    return plan.get("plan_id"), [compact(message) for message in chosen], skipped, reading
 
 
 class _ArchiveFailed(ActionError):

@@ -175,7 +175,7 @@ class Origins(object):
             _count(tables["clients"], client, 1, size)
         if self.headers:
             if queue_file["local_uid"] is not None:
-                _count(tables["local_uids"], str(queue_file["local_uid"]), 1, size)
+                _count(tables["local_uids"], queue_file["local_uid"], 1, size)
             subjects = queue_file["headers"].get("subject")
             _count(tables["subjects"], subjects[0][0][:200] if subjects else "(no Subject)", 1, size)
 

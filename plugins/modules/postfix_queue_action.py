@@ -426,6 +426,15 @@ skipped_changed:
   type: list
   elements: dict
   sample: [{"queue_id": "4F2A1160031", "reason": "gone since the plan (delivered, deleted or requeued)"}]
+content:
+  description:
+    - When queue files were read (origin or content options in the selection or in O(exclude), or a plan made with
+      them) - C(tier) (V(origin), V(headers) or V(body) - what was read), C(read) (queue files read), and C(gone)
+      (messages gone between the listing and their reading: never acted on - in RV(vanished), or with a plan in
+      RV(skipped_changed)).
+  returned: when queue files were read
+  type: dict
+  sample: {"tier": "origin", "read": 1532, "gone": 2}
 excluded:
   description: With O(exclude), how many selected messages it left out.
   returned: when exclude is given

@@ -142,6 +142,9 @@ class Instance:
             counts[message["queue_name"]] = counts.get(message["queue_name"], 0) + 1
         return counts
 
+    def postqueue(self, *args):
+        return run(["postqueue"] + self.c + list(args))
+
     def postsuper(self, *args, data=None):
         return run(["postsuper"] + self.c + list(args), data=data)
 
@@ -225,8 +228,10 @@ class Instance:
             argv += ["-l", str(size)]
         run(argv + ["127.0.0.1:%d" % self.smtp_port])
 
-    def smtp(self, sender, recipients, subject="test", body="hello\n", utf8=False):
-        message = "From: <%s>\r\nSubject: %s\r\n\r\n%s" % (sender, subject, body)
+    def smtp(self, sender, recipients, subject="test", body="hello\n", utf8=False, headers=()):
+        """One message over SMTP from 127.0.0.1, without a login; HEADERS (lines) come first."""
+        message = "".join(line + "\r\n" for line in headers) + "From: <%s>\r\nSubject: %s\r\n\r\n%s" % (
+            sender, subject, body)
         with smtplib.SMTP("127.0.0.1", self.smtp_port) as client:
             options = ["SMTPUTF8"] if utf8 else []
             client.sendmail(sender, recipients, message.encode("utf-8"), mail_options=options)
@@ -239,7 +244,7 @@ class Instance:
             argv = ["setpriv", "--reuid", user, "--regid", user, "--init-groups", "--"] + argv
         run(argv, data=body)
 
-    def smtp_as(self, login, client, sender, recipients, text):
+    def smtp_as(self, login, client, sender, recipients, text, mail_options=()):
         """One message over SMTP as the front end that authenticated LOGIN from CLIENT (XCLIENT); its queue ID."""
         with smtplib.SMTP("127.0.0.1", self.smtp_port) as session:
             session.ehlo("frontend.test")
@@ -248,7 +253,8 @@ class Instance:
             code, reply = session.docmd("XCLIENT", " ".join(attributes))
             assert code == 220, (code, reply)
             session.ehlo("client.example")
-            session.mail(sender)
+            code, reply = session.mail(sender, list(mail_options))
+            assert code == 250, (code, reply)
             for recipient in recipients:
                 session.rcpt(recipient)
             code, reply = session.data(text.encode("utf-8"))

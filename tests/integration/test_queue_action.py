@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 import hashlib
 import os
+import socket
 import stat
 
 import pytest
@@ -320,7 +321,12 @@ def test_delete_with_archive_then_reinject(frozen_queue, playbook, postfix, tmp_
         ids = sorted(m["queue_id"] for m in before)
         assert sorted(runs["real"]["queue_ids"]) == ids
         archive = runs["real"]["archive"]
-        assert archive["count"] == 3 and archive["directory"].startswith(archive_dir + "/postfix/")
+        # ARCHIVE_DIR/HOST/INSTANCE/STAMP: private to root, directories 0700, files 0600
+        assert archive["count"] == 3
+        assert archive["directory"].startswith("%s/%s/postfix/" % (archive_dir, socket.gethostname()))
+        for directory, _dirs, files in os.walk(archive_dir):
+            assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700, directory
+            assert all(stat.S_IMODE(os.stat(os.path.join(directory, f)).st_mode) == 0o600 for f in files), files
         assert runs["check"]["archive"] == {"directory": None, "count": 3, "manifest": None}
         assert runs["repeat"]["changed_count"] == 0 and "archive" in runs["repeat"]
         manifest = _manifest(archive["manifest"])

@@ -206,7 +206,7 @@ def test_who_is_sending_over_live_captures():
     assert result["read"] == 5
     assert [row["sasl_username"] for row in result["top_sasl_usernames"]] == ["bob@example.org", "intern@example.org"]
     assert [row["client_address"] for row in result["top_clients"]] == ["192.0.2.10", "198.51.100.77"]
-    assert [row["local_uid"] for row in result["top_local_uids"]] == ["999"]
+    assert [row["local_uid"] for row in result["top_local_uids"]] == [999]
     assert result["top_local_uids"][0]["messages"] == 2
     assert dict((row["origin"], row["messages"]) for row in result["origins"]) == {"smtp": 2, "local": 2, "internal": 1}
     assert u"Cheap watches \u270cf\u00fcr Sie" in [row["subject"] for row in result["top_subjects"]]
