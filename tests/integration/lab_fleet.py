@@ -22,6 +22,7 @@ LAB = os.path.join(ROOT, "lab")
 PLAYBOOK_TIMEOUT = 900
 sys.path.insert(0, LAB)
 
+import incident  # noqa: E402
 import lab  # noqa: E402
 import truth  # noqa: E402
 
@@ -31,12 +32,14 @@ def lab_cmd(*args):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
 
 
-def fresh_fleet(count, junk, backscatter, legitimate, quarantine=5, layout="mixed"):
-    """A fresh lab of COUNT hosts, each Postfix instance with a fresh incident; returns the targets' names."""
+def fresh_fleet(count, junk, backscatter, legitimate, quarantine=5, layout="mixed", scenario="envelope"):
+    """A fresh lab of COUNT hosts, each Postfix instance with a fresh incident of SCENARIO (lab/incident.py:
+    envelope, login or script); returns the targets' names."""
     lab_cmd("up", "--hosts", str(count), "--layout", layout)
     subprocess.run([sys.executable, os.path.join(LAB, "incident.py"), "--junk", str(junk),
                     "--backscatter", str(backscatter), "--legitimate", str(legitimate),
-                    "--quarantine", str(quarantine)], check=True, stdout=subprocess.DEVNULL, timeout=600)
+                    "--quarantine", str(quarantine), "--scenario", scenario], check=True, stdout=subprocess.DEVNULL,
+                   timeout=600)
     return [entry["target"] for entry in lab.targets()]
 
 
@@ -140,11 +143,13 @@ def make_runbook(controller, tmp_path):
     def command(name, check_mode=False, **extra):
         limit = extra.pop("_limit", None)
         env_extra = extra.pop("_env", {})
+        # the incident's variables: lab/incident-vars.yml (the envelope scenario) unless a test names another file
+        vars_file = extra.pop("_vars_file", os.path.join(LAB, "incident-vars.yml"))
         report_dir = str(tmp_path / ("report-%d" % next(numbers)))
         variables = dict({"fix_tasks_file": os.path.join(LAB, "fix-relay.yml"), "mailops_report_dir": report_dir,
                           "mailops_hosts": "mailhosts", "report_print": False}, **extra)
         argv = [os.path.join(controller["bin"], "ansible-playbook"), "-c", controller["connection"],
-                "-i", os.path.join(lab.STATE, "inventory.yml"), "-e", "@" + os.path.join(LAB, "incident-vars.yml"),
+                "-i", os.path.join(lab.STATE, "inventory.yml"), "-e", "@" + vars_file,
                 "-e", json.dumps(variables), "mailops.postfix." + name] + (["--check"] if check_mode else []) \
             + (["--limit", limit] if limit else [])
         env = dict(os.environ, LANG="C.UTF-8", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="False",

@@ -7,8 +7,8 @@
 - ansible-runner (the engine of every AWX/AAP job), through its Python API with process isolation off:
   the plan job and the apply job in two separate private data directories - a fresh "controller" each,
   sharing nothing but the plan's ID; a wrong ID and a stale plan change nothing.
-- AWX job slicing: two runs over disjoint slices in parallel (--limit), their reports merged, equal to
-  one unsliced run of the same incident.
+- AWX job slicing: two runs over disjoint slices in parallel (--limit), their reports merged: the slices' sums,
+  and what the ground truth says of every instance.
 - The GitLab pipeline shipped in examples/ci, run by gitlab-ci-local (jobs without an image run in the
   host shell; the manual apply job with --manual).
 - The sample execution environment, rendered by ansible-builder create (no container engine here).
@@ -26,6 +26,8 @@ import threading
 
 import pytest
 import yaml
+
+import browser
 
 from lab_fleet import LAB, ROOT, fresh_fleet, lab, postfix, truth_of, untouched
 
@@ -118,8 +120,8 @@ def test_plan_and_apply_in_separate_jobs_through_ansible_runner(fleet, controlle
     for target in fleet:
         entry = lab.target(target)
         archived = set()
-        for manifest in glob.glob(os.path.join(lab.host_dir(entry["host"]), "backups", "mailops-postfix", entry["instance"],
-                                               "*", "manifest.json")):
+        for manifest in glob.glob(os.path.join(lab.host_dir(entry["host"]), "backups", "mailops-postfix", "*",
+                                               entry["instance"], "*", "manifest.json")):
             with open(manifest) as handle:
                 archived.update(message["queue_id"] for message in json.load(handle)["messages"])
         expected = set(m["queue_id"] for m in written["hosts"][target]["purge"]["plan"]["messages"]) - {gone}
@@ -133,6 +135,56 @@ def test_plan_and_apply_in_separate_jobs_through_ansible_runner(fleet, controlle
         assert result["problems"] == expected, (target, result["problems"][:5])
     # the apply never waited for input: it ended by itself under ansible-runner's pexpect, no task asked for any
     assert not any(event["event_data"].get("task_action") in ("pause", "ansible.builtin.pause") for event in run.events)
+
+
+def test_a_host_cannot_rewrite_the_approved_plan(fleet, runbook):
+    """The apply run uses nothing a host hands back unless it hashes to the approved ID and is that host's own part:
+    a part edited on h01, one with a key no plan has, or h02's part copied over h01's are refused - on every host,
+    before anything changes."""
+    made = runbook("cleanup", mailops_mode="plan")
+    with open(os.path.join(made["report_dir"], "plan.json")) as handle:
+        plan = json.load(handle)
+    plan_id = plan["plan_id"]
+    # the plan for its approver, in a real browser: no request, its ID and per-host counts shown
+    seen = browser.render(os.path.join(made["report_dir"], "plan.html"))
+    assert seen["requests"] == [] and seen["csp"] == [] and plan_id in seen["dom"], (seen["requests"], seen["csp"])
+    table = [t for t in browser.tables(seen["dom"]) if t["caption"] == "What the run will do on each host"][0]
+    assert table["header"][5:8] == ["hold", "purge", "requeue"], table["header"]
+    assert dict((row[0], row[5:8]) for row in table["rows"]) == dict(
+        (target, [str(plan["hosts"][target][phase]["count"]) for phase in ("hold", "purge", "requeue")])
+        for target in fleet), table
+    browser.snapshot(os.path.join(made["report_dir"], "plan.html"), "plan")
+    path = kept_plans("h01", plan_id)
+    with open(path) as handle:
+        original = handle.read()
+    kept = json.loads(original)
+    edited = json.loads(original)
+    edited["header"]["inputs"]["purge_max_messages"] = 1000000
+    extra_key = json.loads(original)
+    extra_key["header"]["ansible_connection"] = "local"
+    with open(kept_plans("h02", plan_id)) as handle:
+        copied = handle.read()
+    cases = [
+        (json.dumps(edited), "the plan kept on h01 under %s hashes to" % plan_id),
+        (json.dumps(extra_key), "has keys no plan has (ansible_connection): it was altered"),
+        (copied, "the part kept on h01 is not h01's part of plan %s (made for h02)" % plan_id),
+    ]
+    assert kept["part"]["host"] == "h01"
+    before = untouched(fleet)
+    try:
+        for text, words in cases:
+            with open(path, "w") as handle:
+                handle.write(text)
+            out = runbook("cleanup", expect_rc=2, mailops_mode="apply", mailops_plan_id=plan_id)
+            assert words in " ".join(out["output"].split()), (words, out["output"][-4000:])
+            assert untouched(fleet) == before, words
+            assert all(out["recap"][target]["changed"] == 0 for target in fleet), (words, out["recap"])
+    finally:
+        with open(path, "w") as handle:
+            handle.write(original)
+    # the part as approved: the apply runs
+    out = runbook("cleanup", mailops_mode="apply", mailops_plan_id=plan_id)
+    assert out["report"]["host_status"] == {"verified": len(fleet)}, out["report"]["host_status"]
 
 
 def test_a_stale_plan_changes_nothing(fleet, controller, tmp_path):
@@ -165,13 +217,20 @@ def test_sliced_runs_merge_to_the_unsliced_counts(lab_session, runbook, tmp_path
         os.path.join(results[index]["report_dir"], "report.json") for index in (0, 1)])
     with open(os.path.join(merged_dir, "report.json")) as handle:
         merged = json.load(handle)
-    # the same incident, unsliced, on a fresh fleet
-    fleet = fresh_fleet(5, JUNK, BACKSCATTER, LEGIT, QUARANTINE)
-    whole = runbook("cleanup")["report"]
-    assert merged["host_status"] == whole["host_status"] == {"verified": len(fleet)}
+    # the merged report counts what one unsliced run counts: the slices' sums, and what the ground truth says every
+    # instance held (the incident's counts are fixed: every junk and backscatter message purged, all legitimate
+    # mail delivered, the earlier hold left)
+    assert merged["host_status"] == {"verified": len(fleet)}
+    slices = [results[index]["report"] for index in (0, 1)]
     for key in ("held", "purged", "archived", "requeued", "delivered", "remaining", "junk_before", "on_hold_before"):
-        assert merged["total"]["phases"][key] == whole["total"]["phases"][key], key
-    assert merged["total"]["before"]["total"] == whole["total"]["before"]["total"]
+        assert merged["total"]["phases"][key] == sum(report["total"]["phases"][key] for report in slices), key
+    assert merged["total"]["before"]["total"] == sum(report["total"]["before"]["total"] for report in slices)
+    assert merged["total"]["phases"]["purged"] == len(fleet) * (JUNK + BACKSCATTER)
+    assert merged["total"]["phases"]["on_hold_before"] == len(fleet) * QUARANTINE
+    assert sorted(merged["hosts"]) == sorted(fleet)
+    for target, result in truth_of(fleet).items():
+        assert result["ok"], (target, result["problems"][:5])
+        assert result["figures"]["delivered"] == LEGIT and result["figures"]["archived"] == JUNK + BACKSCATTER
     assert merged["slices"] == 2
 
 
