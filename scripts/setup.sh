@@ -12,7 +12,10 @@ log() { printf '== %s\n' "$*" >&2; }
 quiet_pip() { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 need_apt=()
-for pkg in postfix openssh-server iproute2 ca-certificates jq shellcheck git rsync; do
+# chromium: the HTML report's browser test; prometheus (promtool) and prometheus-node-exporter: the metrics tests;
+# a Java runtime: ansible-rulebook's rule engine (Drools), for the alert-driven run's test.
+for pkg in postfix openssh-server iproute2 ca-certificates jq shellcheck git rsync chromium prometheus \
+           prometheus-node-exporter openjdk-17-jre-headless; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 # Node.js and npm (for gitlab-ci-local): the machine's own when it has them, else Debian's.
@@ -25,6 +28,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "postfix postfix/mailname string mailops-test.invalid" | debconf-set-selections
   apt-get update -o DPkg::Lock::Timeout=600 -qq
   apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# The packages' own services are not wanted: the tests start what they use (their own Postfix instances, a
+# node_exporter on loopback), so Debian's units are stopped when systemd runs them.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  for unit in prometheus prometheus-node-exporter; do
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  done
 fi
 # The package's own start-up is not wanted: the tests start the instances they use.
 if command -v systemctl >/dev/null && systemctl is-active --quiet postfix 2>/dev/null; then
@@ -43,6 +53,9 @@ make_venv() {  # name python requirements
 }
 make_venv ctl-2.21 "$PY313" requirements/controller-2.21.txt
 make_venv ctl-2.19 "$PY311" requirements/controller-2.19.txt
+# Event-Driven Ansible (ansible-rulebook) in its own venv: it runs the collection's playbooks with the 2.21 controller's
+# ansible-playbook (on PATH in the test).
+make_venv eda "$PY311" requirements/eda.txt
 
 
 # ansible-test --venv / sanity venvs bootstrap pip with a script from a host this network does

@@ -205,17 +205,38 @@ def run(cli, directory, state_dir, now=None, write=True):
     return {"path": path, "text": text, "error": error, "instance": instance}
 
 
+def host_instances(cli):
+    """The configuration directories of every Postfix instance of the host: the default instance's (as its postconf
+    reports it - a relocated Postfix has its own), then those postmulti lists in multi_instance_directories."""
+    values = cli.postconf("config_directory", "multi_instance_directories")
+    found = [values["config_directory"]]
+    for directory in re.split(r"[\s,]+", values.get("multi_instance_directories") or ""):
+        if directory and directory not in found:
+            found.append(directory)
+    return found
+
+
 def main(argv=None):
-    """The host's own timer: ``mailops-postfix-metrics [--dir DIR] [--state-dir DIR] [--config-dir DIR]...``."""
+    """The host's own timer: ``mailops-postfix-metrics [--dir DIR] [--state-dir DIR] [--bin-dir DIR]
+    (--all-instances | --config-dir DIR...)``."""
     from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI
     parser = argparse.ArgumentParser(description="Write mailops.postfix's queue metrics for node_exporter.")
     parser.add_argument("--dir", default=DEFAULT_DIR, help="node_exporter's textfile directory (default %(default)s)")
     parser.add_argument("--state-dir", default=_incident.DEFAULT_STATE_DIR, help="where the incident ledgers are")
     parser.add_argument("--config-dir", action="append", help="a Postfix instance (repeat; default: the default one)")
+    parser.add_argument("--all-instances", action="store_true",
+                        help="every instance of the host: the default one and postmulti's multi_instance_directories")
     parser.add_argument("--bin-dir", help="the directory of Postfix's commands (default: searched)")
     args = parser.parse_args(argv)
     status = 0
-    for config_dir in args.config_dir or [None]:
+    config_dirs = args.config_dir or [None]
+    if args.all_instances:
+        try:
+            config_dirs = host_instances(PostfixCLI(bin_dir=args.bin_dir))
+        except Exception as exc:  # pylint: disable=broad-except  # said on stderr, as the timer's log shows it
+            sys.stderr.write("mailops-postfix-metrics: cannot list the host's instances: %s\n" % exc)
+            return 1
+    for config_dir in config_dirs:
         try:
             result = run(PostfixCLI(config_dir=config_dir, bin_dir=args.bin_dir), args.dir, args.state_dir)
         except Exception as exc:  # pylint: disable=broad-except  # one instance's failure must not stop the others

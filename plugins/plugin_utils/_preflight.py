@@ -65,7 +65,8 @@ SELECTIONS = tuple(name for name in INPUTS if name.endswith("_junk"))
 RENAMED = {"purge_selection": "purge_junk", "requeue_exclude": "requeue_junk"}
 # Absolute paths: on the hosts, and on the controller (these must exist there too when given).
 HOST_PATHS = ("mailops_state_dir", "fix_config_dir", "fix_sender_map", "fix_client_map", "fix_sasl_map",
-              "purge_archive_dir", "verify_delivered_dir")
+              "purge_archive_dir", "verify_delivered_dir", "metrics_textfile_dir", "metrics_state_dir",
+              "metrics_install_dir", "metrics_command")
 CONTROLLER_PATHS = ("mailops_report_dir", "mailops_audit_log", "purge_fetch_dir", "fix_tasks_file", "report_dir",
                     "hold_audit_log", "purge_audit_log", "requeue_audit_log", "mailops_plan_report_dir")
 EXISTING_CONTROLLER_FILES = ("fix_tasks_file",)
@@ -290,6 +291,10 @@ def runbook_problems(values, phases):
     if map_type is not None and map_type not in INDEXED_MAP_TYPES:
         problems.append("fix_map_type: %r is not a map type postmap indexes; expected one of %s"
                         % (map_type, ", ".join(INDEXED_MAP_TYPES)))
+    for index, value in enumerate(values.get("metrics_config_dirs") or []):
+        if not isinstance(value, str) or not os.path.isabs(value):
+            problems.append("metrics_config_dirs[%d]: expected an absolute path (a Postfix configuration directory), got "
+                            "%r" % (index, value))
     for name in HOST_PATHS + CONTROLLER_PATHS:
         value = values.get(name)
         if value in (None, ""):

@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _preflight
 
-ALL = ["assess", "hold", "fix", "purge", "requeue", "verify"]
+ALL = ["assess", "hold", "fix", "purge", "requeue", "verify", "metrics"]
 GOOD = {
     "mailops_junk": {"sender": ["webmaster@example.org", "MAILER-DAEMON"], "older_than": "10m"},
     "fix_block_senders": ["webmaster@example.org", "@spam.example", "spam.example", ".spam.example", "mallory@"],
@@ -55,6 +55,9 @@ BAD = [
     ({"purge_batch_size": "lots"}, "purge_batch_size: argument 'purge_batch_size' is of type str"),
     ({"fix_config_dir": "etc/postfix"}, "fix_config_dir: expected an absolute path"),
     ({"purge_archive_dir": "backups"}, "purge_archive_dir: expected an absolute path"),
+    ({"metrics_textfile_dir": "node-exporter"}, "metrics_textfile_dir: expected an absolute path"),
+    ({"metrics_config_dirs": ["/etc/postfix", "postfix-b"]}, "metrics_config_dirs[1]: expected an absolute path"),
+    ({"metrics_scheduler": "anacron"}, "metrics_scheduler: value of metrics_scheduler must be one of"),
     ({"fix_tasks_file": "/nonexistent/fix.yml"}, "fix_tasks_file: /nonexistent/fix.yml does not exist on the controller"),
     ({"fix_tasks_file": "fix.yml"}, "fix_tasks_file: expected an absolute path"),
     ({"mailops_audit_log": "audit.jsonl"}, "mailops_audit_log: expected an absolute path"),
