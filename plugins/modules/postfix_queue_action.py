@@ -430,7 +430,7 @@ content:
   description:
     - When queue files were read (origin or content options in the selection or in O(exclude), or a plan made with
       them) - C(tier) (V(origin), V(headers) or V(body) - what was read), C(read) (queue files read), and C(gone)
-      (messages gone between the listing and their reading: never acted on - in RV(vanished), or with a plan in
+      (messages gone between the listing and their reading, never acted on - in RV(vanished), or with a plan in
       RV(skipped_changed)).
   returned: when queue files were read
   type: dict

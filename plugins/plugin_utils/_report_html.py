@@ -24,6 +24,8 @@ import json
 from ansible_collections.mailops.postfix.plugins.plugin_utils._report import PHASE_FIGURES
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+# At most this many hosts' own "who is sending" tables in report.html (all of them are in report.json).
+PER_HOST_ORIGINS = 50
 QUEUES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt")
 # Status -> (symbol, class): the symbol and the word carry the meaning; the colour only repeats it.
 STATUS = {"verified": (u"\u2714", "good"), "unaffected": (u"\u2714", "good"), "check mode": (u"\u2139", "info"),
@@ -282,8 +284,14 @@ def render_report(report):
         body.append(_origin_tables(origins, u"fleet"))
         per_host = [(host, hosts[host]["origins"]) for host in sorted(hosts) if hosts[host].get("origins")]
         if len(per_host) > 1:
-            body.append(u"<details><summary>Per host</summary>%s</details>" % u"".join(
-                u"<h3>%s</h3>%s" % (esc(host), _origin_tables(entry, host)) for host, entry in per_host))
+            # the hosts that read the most first; past PER_HOST_ORIGINS of them, report.json has the rest (a report
+            # of 2,000 hosts stays a file a browser opens at once)
+            shown = sorted(per_host, key=lambda item: (-item[1].get("read", 0), item[0]))[:PER_HOST_ORIGINS]
+            more = (u"<p>The %d other hosts' are in report.json.</p>" % (len(per_host) - len(shown))
+                    if len(per_host) > len(shown) else u"")
+            body.append(u"<details><summary>Per host%s</summary>%s%s</details>" % (
+                u" (the %d that read the most)" % len(shown) if more else u"", u"".join(
+                    u"<h3>%s</h3>%s" % (esc(host), _origin_tables(entry, host)) for host, entry in shown), more))
     if isinstance(before, dict):
         for key, label, title in (("top_senders", "sender", "Top envelope senders before"),
                                   ("top_recipient_domains", "domain", "Top recipient domains before")):
