@@ -167,7 +167,7 @@ def _run(cli, params, check_mode, result, warnings, diff=False):
         result["vanished"] = list(work.vanished)
         return
     if incident:
-        incident.write_ahead(action.name, work.queue_ids)
+        incident.write_ahead(action.name, work.queue_ids, (result.get("archive") or {}).get("directory"))
     acted = _act(cli, work, steps, params, instance)
     for key in ("batches", "queue_ids", "requeued_long_held", "vanished", "pending"):
         result[key] = acted[key]

@@ -249,6 +249,42 @@ def pack(path):
     return target
 
 
+def withdraw(path, ids, reason):
+    """Take the messages IDS out of the archive at PATH's manifest: an interrupted purge archived them but never
+    deleted them, and the run that purges them later archives them again - one archive must own each purged
+    message, or re-injecting both would deliver it twice. Their entries move to ``withdrawn`` (with REASON); the
+    bytes stay in the batch files, unreferenced. The manifest is rewritten atomically; a packed copy
+    (``PATH.tar.gz``) is packed again. Returns how many entries were withdrawn (0: nothing to do, or no archive)."""
+    target = os.path.join(path, MANIFEST)
+    try:
+        with open(target) as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError):
+        return 0
+    ids = set(ids)
+    kept = [entry for entry in manifest.get("messages", []) if entry["queue_id"] not in ids]
+    taken = [entry for entry in manifest.get("messages", []) if entry["queue_id"] in ids]
+    if not taken:
+        return 0
+    manifest["messages"] = kept
+    manifest["withdrawn"] = manifest.get("withdrawn", []) + [
+        {"queue_id": entry["queue_id"], "sha256": entry["sha256"], "reason": reason} for entry in taken]
+    temporary = target + ".withdraw"
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    with os.fdopen(create_private(temporary), "w") as handle:
+        json.dump(manifest, handle, indent=1, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.rename(temporary, target)
+    _fsync_dir(path)
+    packed = path.rstrip("/") + PACKED_SUFFIX
+    if os.path.lexists(packed):
+        os.unlink(packed)
+        pack(path)
+    return len(taken)
+
+
 def _content_of(path, entry, handles):
     """One message's content from an archive of either format."""
     if "offset" not in entry:                       # format 1: a file per message

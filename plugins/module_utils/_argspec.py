@@ -7,8 +7,8 @@
 
 """The options the modules share: the instance and the selection. It only declares them.
 
-The selection options are one table (_selection.OPTIONS), which plugins/doc_fragments/postfix.py also reads;
-the instance options are declared here and documented there. The objects built from them are
+The selection options are one table (_selection.OPTIONS), written into plugins/doc_fragments/postfix.py by
+scripts/doc-fragment.py; the instance options are declared here and documented there. The objects built from them are
 PostfixCLI.from_params (the runner) and Selector.from_params / from_options (the selection).
 """
 

@@ -357,10 +357,13 @@ _RECORDED_AS = {"hold": "held", "delete": "purged", "requeue": "released", "rele
                 "expire_release": "released"}
 
 
-def intend(ledger, action, ids, now):
-    """Write-ahead: what an action is about to do, so that a run killed half-way is still accounted for."""
+def intend(ledger, action, ids, now, archive=None):
+    """Write-ahead: what an action is about to do (and, for a purge, the archive that holds it), so that a run
+    killed half-way is still accounted for."""
     if action in _RECORDED_AS and ids:
         ledger["pending"] = {"action": action, "ids": sorted(ids), "time": int(now)}
+        if archive:
+            ledger["pending"]["archive"] = archive
     return ledger
 
 
@@ -368,11 +371,12 @@ def settle(ledger, on_hold):
     """Account for what an interrupted action did, from where its messages are now (``on_hold``: IDs on hold).
 
     A held message is on hold; a deleted one (archived first, so its content is safe) or a released one is
-    no longer there. What is still where it was is left as it is (the next run acts on it again).
+    no longer there. What is still where it was is left as it is (the next run acts on it again). Returns the
+    settled entry with ``not_done`` (the IDs it did not get to), or None when nothing was pending.
     """
     pending = ledger.pop("pending", None)
     if not pending:
-        return False
+        return None
     on_hold = set(on_hold)
     ids = set(pending["ids"])
     done = ids & on_hold if pending["action"] == "hold" else ids - on_hold
@@ -380,7 +384,7 @@ def settle(ledger, on_hold):
     ledger[key] = sorted(set(ledger[key]) | done)
     ledger["history"].append({"time": pending["time"], "event": pending["action"] + " (interrupted, settled)",
                               "changed": len(done)})
-    return True
+    return dict(pending, not_done=sorted(ids - done))
 
 
 def record(ledger, action, changed, seen_window, now, extra=None):

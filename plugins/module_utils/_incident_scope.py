@@ -11,7 +11,7 @@ ledger. The ledger's rules are _incident's (pure decisions and the file); this i
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _incident
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _incident
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import HEADERS, Selector
 
 RELEASING = ("requeue", "release", "expire_release", "flush")
@@ -60,8 +60,13 @@ class IncidentScope(object):
 
     def refuse_unless_allowed(self, action_name):
         """Settle an interrupted run's write-ahead entry; refuse an action the incident's state does not allow."""
-        if self.ledger is not None and not self.check_mode and _incident.settle(self.ledger, self.hold_ids):
-            _incident.write_ledger(self.path, self.ledger)      # an earlier run was killed half-way
+        settled = _incident.settle(self.ledger, self.hold_ids) if self.ledger is not None and not self.check_mode else None
+        if settled:                                             # an earlier run was killed half-way
+            if settled["action"] == "delete" and settled.get("archive") and settled["not_done"]:
+                # its archive holds messages it never deleted: this run archives them again when it purges them
+                _archive.withdraw(settled["archive"], settled["not_done"],
+                                  "not deleted: the purge was interrupted first; a later archive holds it")
+            _incident.write_ledger(self.path, self.ledger)
         if self.ledger is None:
             if not self.check_mode:
                 raise _incident.IncidentError(
@@ -119,11 +124,12 @@ class IncidentScope(object):
         held_back = set(queue_id for ids in self.guarded.values() for queue_id in ids)
         return [message for message in kept if message["queue_id"] not in held_back]
 
-    def write_ahead(self, action_name, ids):
-        """Before the first batch: what this run is about to do, so that a run killed half-way is accounted for."""
+    def write_ahead(self, action_name, ids, archive=None):
+        """Before the first batch: what this run is about to do (and the archive holding it), so that a run killed
+        half-way is accounted for."""
         if self.check_mode or self.ledger is None or not ids:
             return
-        _incident.intend(self.ledger, action_name, ids, self.now)
+        _incident.intend(self.ledger, action_name, ids, self.now, archive)
         _incident.write_ledger(self.path, self.ledger)
 
     def record_outcome(self, action_name, result, ok=True):

@@ -589,6 +589,18 @@ def argument_spec():
     return dict((option.name, dict(option.spec)) for option in OPTIONS)
 
 
+# The fragment's notes (with the options of doc_fragment(): scripts/doc-fragment.py writes both into
+# plugins/doc_fragments/postfix.py).
+DOC_NOTES = (
+    "All given selection options must match. An option given a list matches when any element does.",
+    "The options are evaluated cheapest first, each on the messages the cheaper ones left: the listing "
+    "(C(postqueue -j)), then the queue file's envelope records (C(postcat -q -e): O(sasl_username), "
+    "O(client_address), O(client_name_regex), O(helo_regex), O(origin)), then its headers "
+    "(C(postcat -q -eh): O(local_uid), O(header_regex), O(header_raw_regex)), and the body only for "
+    "O(body_regex), in batches of a thousand IDs.",
+)
+
+
 def doc_fragment():
     """The selection options' documentation (the doc fragment's options), from the table."""
     options = {}

@@ -196,9 +196,10 @@ def playbook(controller, inventory):
 
 @pytest.fixture(scope="session")
 def lab_session():
-    """The lab fleet is torn down once the tests that used it are done."""
+    """The lab fleet is torn down once the tests that used it are done (kept with MAILOPS_KEEP_LAB=1, to look at)."""
     yield
-    lab_fleet.lab_cmd("down")
+    if os.environ.get("MAILOPS_KEEP_LAB") != "1":
+        lab_fleet.lab_cmd("down")
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ LAB = os.path.join(ROOT, "lab")
 PLAYBOOK_TIMEOUT = 900
 sys.path.insert(0, LAB)
 
-import incident  # noqa: E402
+import incident  # noqa: E402  # pylint: disable=unused-import  # the lab's incident, for the tests that import it from here
 import lab  # noqa: E402
 import truth  # noqa: E402
 

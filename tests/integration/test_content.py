@@ -91,14 +91,14 @@ def mixed_queue(postfix):
     postfix.postsuper("-e", expire[0])
     postfix.postqueue("-i", expire[0])
     live_postfix.wait_for(lambda: sorted((m["queue_name"], _kind(m)) for m in postfix.queue()).count(
-        ("deferred", "bounce")) == 1, 60, "the bounce of the expired message", lambda: postfix.queue())
+        ("deferred", "bounce")) == 1, 60, "the bounce of the expired message", postfix.queue)
     postfix.settled({"deferred": 19}, senders=senders + ["MAILER-DAEMON"])
     postfix.freeze()
     kinds = {}
     for message in postfix.queue():
         kinds.setdefault(_kind(message), []).append(message["queue_id"])
-    assert dict((k, len(v)) for k, v in kinds.items()) == {"intern": 6, "alice": 4, "bob": 3, "script": 3,
-                                                          "cron": 2, "bounce": 1}, kinds
+    counts = dict((k, len(v)) for k, v in kinds.items())
+    assert counts == {"intern": 6, "alice": 4, "bob": 3, "script": 3, "cron": 2, "bounce": 1}, kinds
     yield dict((kind, sorted(ids)) for kind, ids in kinds.items())
     postfix.thaw()
 

@@ -208,3 +208,28 @@ def test_an_existing_file_is_never_opened(tmp_path):
     with pytest.raises(OSError):
         _archive.create_private(str(link))
     assert not (tmp_path / "nowhere").exists() and target.read_text() == "someone else's"
+
+
+def test_an_interrupted_purge_withdraws_what_it_never_deleted(tmp_path):
+    """The messages a killed purge archived but never deleted leave its manifest (the run that purges them later
+    archives them again: one archive owns each purged message); the packed copy follows; the rest still loads."""
+    contents = dict((queue_id, message["content"]) for queue_id, message in _postcat.split(
+        raw("postcat-q_two_ids.stdout"), ["767F0160023", "52C091601EB"]).items())
+    writer = _archive.ArchiveWriter(str(tmp_path), "postfix", now=1795960200, incident_id="ticket-4711", host="mx1")
+    writer.open()
+    writer.begin_batch()
+    for queue_id in sorted(contents):
+        writer.add(dict(MESSAGE, queue_id=queue_id), contents[queue_id])
+    writer.close({"action": "delete"})
+    packed = writer.pack()
+    assert _archive.withdraw(writer.path, ["52C091601EB", "NOTARCHIVED"], "not deleted") == 1
+    path, manifest, messages = _archive.load(writer.path)
+    assert [entry["queue_id"] for entry, _content in messages] == ["767F0160023"]
+    assert [(entry["queue_id"], entry["reason"]) for entry in manifest["withdrawn"]] == [("52C091601EB", "not deleted")]
+    assert stat.S_IMODE(os.stat(os.path.join(path, "manifest.json")).st_mode) == 0o600
+    with tarfile.open(packed) as tar:
+        inside = json.load(tar.extractfile(os.path.basename(path) + "/manifest.json"))
+    assert [entry["queue_id"] for entry in inside["messages"]] == ["767F0160023"]
+    assert stat.S_IMODE(os.stat(packed).st_mode) == 0o600
+    assert _archive.withdraw(writer.path, ["52C091601EB"], "again") == 0      # nothing left to withdraw
+    assert _archive.withdraw(str(tmp_path / "missing"), ["767F0160023"], "x") == 0

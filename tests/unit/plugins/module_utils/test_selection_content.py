@@ -112,7 +112,7 @@ def test_one_table_drives_the_selector_the_argument_spec_and_the_docs():
         spec = _argspec.selection_argument_spec()[option.name]
         assert dict((key, documented[option.name][key]) for key in spec) == spec
         assert documented[option.name]["description"]
-    assert '"sasl_username"' in ModuleDocFragment.SELECTION and '"body_max_bytes"' in ModuleDocFragment.SELECTION
+    assert '\n  sasl_username:\n' in ModuleDocFragment.SELECTION and '\n  body_max_bytes:\n' in ModuleDocFragment.SELECTION
     assert set(Selector.OPTIONS) == set(names)
 
 
