@@ -20,8 +20,8 @@ is legitimate, nothing lost, nothing deleted without an archive.
 (not the collection's): an archive directory counts only with its manifest.json, every message's bytes are read
 at the manifest's offset and length, unquoted (mboxrd) and checked against the manifest's sha256 - a corrupt or
 incomplete archive (no manifest: a purge killed while it was archiving, before it deleted anything) is not an
-archive - what it holds counts as not archived, so a message deleted with only such a copy is a problem. The queue is read with raw postqueue -j and postcat -q (a
-message gone between the two is read again); a final check first waits (60 s at most) for mail still on its way
+archive - what it holds counts as not archived, so a message deleted with only such a copy is a problem. The
+queue is read with raw postqueue -j and postcat -q (a message gone between the two is read again); a final check first waits (60 s at most) for mail still on its way
 to the sink.
 
     truth.py [--targets h01,h05b] [--json] [--not-final]     exit 0 when every target checks out

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright (c) mailops.postfix contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -9,7 +8,7 @@ The options are declared once, in plugins/module_utils/_selection.OPTIONS (spec,
 Ansible reads a doc fragment as a string literal, so the fragment's text is generated from the table and written
 into the file between its markers; tests/unit/plugins/doc_fragments/test_postfix.py fails when the two differ.
 
-    scripts/doc-fragment.py            (after changing OPTIONS; needs the collection importable: make collection)
+    make collection && .venv/ctl-2.21/bin/python scripts/doc-fragment.py      (after changing OPTIONS)
 """
 
 import os
