@@ -21,8 +21,8 @@ is legitimate, nothing lost, nothing deleted without an archive.
 at the manifest's offset and length, unquoted (mboxrd) and checked against the manifest's sha256 - a corrupt or
 incomplete archive (no manifest: a purge killed while it was archiving, before it deleted anything) is not an
 archive - what it holds counts as not archived, so a message deleted with only such a copy is a problem. The
-queue is read with raw postqueue -j and postcat -q (a message gone between the two is read again); a final check first waits (60 s at most) for mail still on its way
-to the sink.
+queue is read with raw postqueue -j and postcat -q (a message gone between the two is read again); a final check
+first waits (60 s at most) for mail still on its way to the sink.
 
     truth.py [--targets h01,h05b] [--json] [--not-final]     exit 0 when every target checks out
 """
