@@ -151,8 +151,8 @@ def sendmail_as(entry, user, sender, recipients, text):
 
 
 def send_all(entry, messages, results, errors):
-    """Send a target's messages: over SMTP (one session per login and client, re-opened every 90 messages to stay
-    under smtpd's limits) or with sendmail as a local user. Records each accepted message's ground truth."""
+    """Send a target's messages: over SMTP (a session per run of messages with the same login and client, re-opened
+    every 90 messages to stay under smtpd's limits) or with sendmail as a local user. Records each accepted message's ground truth."""
     host = entry["target"]
     try:
         truth, sessions = [], {}
@@ -172,10 +172,12 @@ def send_all(entry, messages, results, errors):
                 truth.append(record)
                 continue
             key = (message.get("login"), message.get("client"))
+            # one session open at a time: a session per login and client kept open while others send would sit
+            # idle past smtpd_timeout (and hold one of smtpd's processes) when there are many botnet clients
             if key not in sessions or sessions[key][1] >= 90:
-                if key in sessions:
-                    sessions[key][0].quit()
-                sessions[key] = [smtp_session(lab.host_ip(entry["host"]), entry["smtp_port"], *key), 0]
+                for session, _count in sessions.values():
+                    session.quit()
+                sessions = {key: [smtp_session(lab.host_ip(entry["host"]), entry["smtp_port"], *key), 0]}
             client = sessions[key][0]
             sessions[key][1] += 1
             code, reply = client.mail(message["sender"])

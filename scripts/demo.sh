@@ -13,7 +13,7 @@ SCENARIO=${MAILOPS_DEMO_SCENARIO:-login}
 case "$SCENARIO" in
   login) VARS=lab/incident-vars-login.yml; STORY="a compromised login sending with forged senders" ;;
   script) VARS=lab/incident-vars-script.yml; STORY="a web script sending with sendmail and forged senders" ;;
-  envelope) VARS=lab/incident-vars.yml; STORY="a junk burst from one account's own sender" ;;
+  envelope) VARS=lab/incident-vars.yml; STORY="a junk burst from one account's own sender, backscatter" ;;
   *) echo "MAILOPS_DEMO_SCENARIO: expected login, script or envelope, got '$SCENARIO'" >&2; exit 2 ;;
 esac
 export LANG=C.UTF-8 ANSIBLE_COLLECTIONS_PATH=$ROOT/.build ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=False
@@ -31,7 +31,7 @@ trap finish EXIT
 rm -rf "$OUT" && mkdir -p "$OUT"
 echo "== the lab: $HOSTS Postfix hosts (h02's Postfix relocated to /opt/postfix/sbin, h03 with long queue IDs)"
 python3 lab/lab.py up --hosts "$HOSTS"
-echo "== the incident ($SCENARIO): each host's own quarantine on hold, $STORY, backscatter, legitimate mail"
+echo "== the incident ($SCENARIO): each host's own quarantine on hold, $STORY, legitimate mail"
 python3 lab/incident.py --scenario "$SCENARIO"
 playbook() {
   "$VENV/bin/ansible-playbook" -c paramiko -i "$INVENTORY" -e @"$VARS" "$@"
@@ -40,7 +40,7 @@ echo "== the fleet before (mailops.postfix.report, paramiko, ansible-core $("$VE
 playbook mailops.postfix.report -e mailops_report_dir="$OUT/before" -e report_print=false >"$OUT/report-playbook.log"
 cat "$OUT/before/report.md"
 echo
-echo "== live: the compromised account and legitimate senders keep sending (SMTP and local sendmail) during the run"
+echo "== live: the junk's sender and legitimate senders keep sending (SMTP and local sendmail) during the run"
 python3 lab/traffic.py >"$OUT/traffic.log" 2>&1 &
 TRAFFIC_PID=$!
 echo "== the junk, as $VARS selects it:"
