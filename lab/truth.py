@@ -150,15 +150,17 @@ def generated(name):
 
 
 def _settled(name, truth):
-    """Wait (SETTLE_SECONDS at most) until no legitimate message is on its way: every one delivered, or none queued
-    outside hold. Returns when that is so or the time is up (the check then reports what is still queued)."""
+    """Wait (SETTLE_SECONDS at most) until no legitimate message is on its way to the sink: each one is delivered,
+    or on hold (where it stays - the check says so), none queued elsewhere or between the queue and the sink.
+    Returns when that is so or the time is up (the check then reports what is still queued)."""
     legitimate = set(entry["message_id"] for entry in truth if entry["kind"] == "legitimate")
     deadline = time.time() + SETTLE_SECONDS
     while time.time() < deadline:
-        delivered = delivered_ids(name)
-        in_flight = [message_id for message_id, (_queue_id, queue) in queued(name).items()
-                     if message_id in legitimate and queue != "hold"]
-        if not in_flight and legitimate <= set(delivered):
+        delivered = set(delivered_ids(name))
+        in_queue = queued(name)
+        on_its_way = [message_id for message_id in legitimate - delivered
+                      if message_id not in in_queue or in_queue[message_id][1] != "hold"]
+        if not on_its_way:
             return
         time.sleep(0.5)
 
