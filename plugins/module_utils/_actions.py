@@ -409,11 +409,18 @@ def _act(cli, work, steps, params, instance):
                 time.sleep(params["batch_pause"])
             if throttled:
                 cli.wait_in_flight_below(instance["queue_directory"], params["max_active"], params["max_active_timeout"])
-            rc, outcome = cli.run_step(step)
             if step.kind != "postsuper":
-                batches.append({"command": step.shown, "sent": len(step.ids), "changed": len(step.ids)})
-                flushed.extend(step.ids)
+                try:
+                    _rc, done = cli.run_step(step)
+                except PostfixError as exc:
+                    done = getattr(exc, "done", [])
+                    batches.append({"command": step.shown, "sent": len(done) + 1, "changed": len(done)})
+                    flushed.extend(done)
+                    raise
+                batches.append({"command": step.shown, "sent": len(step.ids), "changed": len(done)})
+                flushed.extend(done)
                 continue
+            rc, outcome = cli.run_step(step)
             outcomes.append((step.flag, step.ids, outcome))
             batches.append({"command": step.shown, "sent": len(step.ids),
                             "changed": len(_worklist.reported(step.flag, outcome).intersection(step.ids))})

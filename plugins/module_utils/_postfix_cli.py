@@ -275,6 +275,9 @@ class Step:
 
     @property
     def shown(self):
+        """The command as it ran: for a flush, ``postqueue [-c DIR] -i ID`` once per ID (Postfix takes one ID a call)."""
+        if self.kind == "flush":
+            return "%s ID (run once per ID: %d run%s)" % (" ".join(self.argv), len(self.ids), "" if len(self.ids) == 1 else "s")
         return " ".join(self.argv)
 
     @property
@@ -533,25 +536,32 @@ class PostfixCLI:
         return Step("postsuper", self.argv("postsuper", "-" + flag, "-") + list(queues), queue_ids, queues, flag)
 
     def flush_step(self, queue_ids):
-        """``postqueue -i ID`` for each ID (Postfix takes one ID per call); shown once for the batch."""
-        return Step("flush", self.argv("postqueue", "-i", "ID"), queue_ids)
+        """``postqueue -i ID`` for each ID (Postfix takes one ID per call): one step, one run per ID."""
+        return Step("flush", self.argv("postqueue", "-i"), queue_ids)
 
     def flush_all_step(self, queue_ids):
         """``postqueue -f``: attempt delivery of the whole deferred queue now."""
         return Step("flush_all", self.argv("postqueue", "-f"), queue_ids)
 
     def run_step(self, step):
-        """Run a step. postsuper: (rc, PostsuperOutcome), the accounting is in its stderr; flush: (0, None) or PostfixError."""
+        """Run a step. postsuper: (rc, PostsuperOutcome), the accounting is in its stderr; a flush: (0, the IDs asked for
+        delivery), or PostfixError whose ``done`` says which IDs were, before the one that failed."""
         if step.kind == "postsuper":
             _checked_ids("postsuper", step.ids)
             rc, _out, err = self.run(step.argv, step.stdin)
             return rc, parse_postsuper(err)
         if step.kind == "flush":
+            done = []
             for queue_id in _checked_ids("postqueue -i", step.ids):
-                self.check(self.argv("postqueue", "-i", queue_id))
-        else:
-            self.check(step.argv)
-        return 0, None
+                try:
+                    self.check(step.argv + [queue_id])
+                except PostfixError as exc:
+                    exc.done = done           # the IDs this step flushed before the one that failed
+                    raise
+                done.append(queue_id)
+            return 0, done
+        self.check(step.argv)
+        return 0, list(step.ids)
 
     @staticmethod
     def count_in_flight(queue_directory):

@@ -177,7 +177,7 @@ def test_flush_asks_for_delivery_now(frozen_queue, playbook, postfix):
     out = playbook("postfix_queue_action", scenario="one_call", options={"action": "flush", "queue_ids": [target]})
     outcome = out["results"]["outcome"]
     assert outcome["changed_count"] == 1 and outcome["queue_ids"] == [target]
-    assert outcome["batches"][0]["command"].endswith("postqueue -i ID")
+    assert outcome["batches"][0]["command"].endswith("postqueue -i ID (run once per ID: 1 run)")
     # Postfix attempted the delivery at once (it fails again: nothing listens on the relay port)
     import live_postfix
     live_postfix.wait_for(lambda: open(log).read().count("%s: to=" % target) > before, 60, "a delivery attempt")
