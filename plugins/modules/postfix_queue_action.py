@@ -484,6 +484,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.postfix.plugins.module_utils._actions import run_action
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import shared_argument_spec
+from ansible_collections.mailops.postfix.plugins.module_utils._incident import DEFAULT_STATE_DIR
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import FILTERS
 
 
@@ -512,7 +513,7 @@ def argument_spec():
         audit_log=dict(type="path"),
         exclude=dict(type="dict"),
         incident=dict(type="dict", options=dict(
-            state_dir=dict(type="path", default="/var/lib/mailops-postfix"),
+            state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
             junk=dict(type="dict"),
             scope=dict(type="str", choices=["all", "held", "window"], default="all"),
             include_quarantine=dict(type="bool", default=False),
