@@ -33,7 +33,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import ROOT, HERE, fill, frozen, medians, timed  # noqa: E402  (common puts tests/integration on the path)
+from common import ROOT, HERE, fill, frozen, medians, module_under_test, timed  # noqa: E402  (common puts tests/integration on the path)
 
 import live_postfix  # noqa: E402  (the tests' own Postfix set-up)
 
@@ -48,15 +48,8 @@ def main():
     parser.add_argument("--json", default=os.path.join(HERE, "results", "bench_info.json"))
     args = parser.parse_args()
 
-    build = os.path.join(ROOT, ".build")
-    module = os.path.join(build, "ansible_collections", "mailops", "postfix", "plugins", "modules",
-                          "postfix_queue_info.py")
-    if not os.path.exists(module):
-        sys.exit("run scripts/collection-tree.sh (make collection) first")
-    python = os.path.join(args.venv, "bin", "python")
+    python, module, env = module_under_test(args.venv, "postfix_queue_info")
     ansible = os.path.join(args.venv, "bin", "ansible")
-    env = dict(os.environ, PYTHONPATH=build, ANSIBLE_COLLECTIONS_PATH=build, LANG="C.UTF-8",
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
     module_args = {"recipient_domain": [args.domain], "limit": 0, "summary_top": 10}
 
     instance = live_postfix.configure_default()

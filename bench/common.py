@@ -23,6 +23,18 @@ DOMAINS = ["example.net", "example.com", "mail.example.org", "customers.example"
            "lists.example", "news.example", "corp.example", "shop.example"]
 
 
+def module_under_test(venv, module_name):
+    """(python, the module's file in the built collection, env) to run a module directly with an arguments file,
+    as bench_info and bench_content time it; exits when the collection is not built."""
+    build = os.path.join(ROOT, ".build")
+    module = os.path.join(build, "ansible_collections", "mailops", "postfix", "plugins", "modules", module_name + ".py")
+    if not os.path.exists(module):
+        sys.exit("run scripts/collection-tree.sh (make collection) first")
+    env = dict(os.environ, PYTHONPATH=build, ANSIBLE_COLLECTIONS_PATH=build, LANG="C.UTF-8",
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    return os.path.join(venv, "bin", "python"), module, env
+
+
 def timed(argv, env=None):
     """Wall seconds and peak RSS (KiB) of one command.
 

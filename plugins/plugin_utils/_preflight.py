@@ -109,13 +109,22 @@ def check_selection(name, value, required=False):
     return []
 
 
-def check_sender_entry(name, index, entry):
-    where = "%s[%d]" % (name, index)
+def _one_map_key(where, entry, give=""):
+    """An access map key must be one field: a non-empty string without whitespace or control characters (anything
+    after a space would be read as the key's action, such as OK). The problems, or []."""
     if not isinstance(entry, str) or not entry:
         return ["%s: expected a non-empty string, got %r" % (where, entry)]
     if any(ord(char) < 32 or ord(char) == 127 or char.isspace() for char in entry):
         return ["%s: %r has whitespace or a control character: it would add a second field (an action such as OK) "
-                "to the access map. Give one address, @domain, domain or user@ per entry" % (where, entry)]
+                "to the access map%s" % (where, entry, give)]
+    return []
+
+
+def check_sender_entry(name, index, entry):
+    where = "%s[%d]" % (name, index)
+    problems = _one_map_key(where, entry, ". Give one address, @domain, domain or user@ per entry")
+    if problems:
+        return problems
     if entry == "<>" or entry.upper() == "MAILER-DAEMON":
         return ["%s: %r would refuse every bounce (the null sender); block the real sender instead" % (where, entry)]
     if not any(pattern.match(entry) for pattern, _kind in _SENDER_RES):
@@ -126,11 +135,9 @@ def check_sender_entry(name, index, entry):
 
 def check_client_entry(name, index, entry):
     where = "%s[%d]" % (name, index)
-    if not isinstance(entry, str) or not entry:
-        return ["%s: expected a non-empty string, got %r" % (where, entry)]
-    if any(ord(char) < 32 or ord(char) == 127 or char.isspace() for char in entry):
-        return ["%s: %r has whitespace or a control character: it would add a second field to the access map"
-                % (where, entry)]
+    problems = _one_map_key(where, entry)
+    if problems:
+        return problems
     if "/" in entry:
         return ["%s: %r: an indexed access map does not understand CIDR; give the network as an address prefix "
                 "(10.1.2 for 10.1.2.0/24) or use your own cidr: table in fix_tasks_file" % (where, entry)]
@@ -144,13 +151,7 @@ _LOCAL_USER_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?\Z")
 
 
 def check_login_entry(name, index, entry):
-    where = "%s[%d]" % (name, index)
-    if not isinstance(entry, str) or not entry:
-        return ["%s: expected a non-empty string, got %r" % (where, entry)]
-    if any(ord(char) < 32 or ord(char) == 127 or char.isspace() for char in entry):
-        return ["%s: %r has whitespace or a control character: it would add a second field to the access map"
-                % (where, entry)]
-    return []
+    return _one_map_key("%s[%d]" % (name, index), entry)
 
 
 def check_local_user_entry(name, index, entry):

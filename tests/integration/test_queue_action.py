@@ -246,19 +246,25 @@ BAD_INPUT = [
 ]
 
 
+def refused_each(playbook, cases):
+    """Run postfix_queue_action once per case (options, words) in one playbook: each must fail with its words, no
+    traceback, nothing changed. Returns the playbook's output."""
+    out = playbook("postfix_queue_action", scenario="bad_inputs", cases=[options for options, _words in cases])
+    outcomes = out["results"]["outcomes"]
+    assert len(outcomes) == len(cases)
+    for (options, words), outcome in zip(cases, outcomes):
+        assert outcome["failed"] is True, options
+        assert words in outcome["msg"], (options, outcome["msg"])
+        assert outcome.get("changed_count", 0) == 0 and "Traceback" not in outcome["msg"], options
+    assert "Traceback" not in out["output"]
+    return out
+
+
 def test_bad_input(frozen_queue, playbook):
     """Each bad input: a clear message, no traceback, nothing changed; the spool is byte-identical after all."""
     assert len(BAD_INPUT) >= 25
     before = spool_digest()
-    out = playbook("postfix_queue_action", scenario="bad_inputs", cases=[options for options, _words in BAD_INPUT])
-    outcomes = out["results"]["outcomes"]
-    assert len(outcomes) == len(BAD_INPUT)
-    for (options, words), outcome in zip(BAD_INPUT, outcomes):
-        assert outcome["failed"] is True, options
-        assert words in outcome["msg"], (options, outcome["msg"])
-        assert outcome.get("changed_count", 0) == 0, options
-        assert "Traceback" not in outcome["msg"], options
-    assert "Traceback" not in out["output"]
+    refused_each(playbook, BAD_INPUT)
     assert spool_digest() == before
 
 
