@@ -37,7 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import HERE, ROOT, frozen, medians, module_under_test, timed  # noqa: E402  (common puts tests/integration on the path)
+from common import HERE, ROOT, frozen, interleaved, medians, module_under_test  # noqa: E402  (common puts tests/integration on the path)
 
 import live_postfix  # noqa: E402
 
@@ -167,13 +167,7 @@ def main():
             out = json.loads(subprocess.run(commands["module-" + name], stdout=subprocess.PIPE, env=env,
                                             check=True).stdout)
             big[name] = out["content"]
-        samples, peaks = dict((name, []) for name in commands), dict((name, 0) for name in commands)
-        for round_number in range(args.rounds):
-            for name, argv in commands.items():
-                elapsed, peak = timed(argv, env=env)
-                samples[name].append(elapsed)
-                peaks[name] = max(peaks[name], peak)
-            print("round %d: %s" % (round_number + 1, ", ".join("%s %.2fs" % (n, samples[n][-1]) for n in commands)))
+        samples, peaks = interleaved(commands, args.rounds, env)
         for path in list(files.values()) + [raw.name]:
             os.unlink(path)
 

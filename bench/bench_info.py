@@ -33,7 +33,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import ROOT, HERE, fill, frozen, medians, module_under_test, timed  # noqa: E402  (common puts tests/integration on the path)
+from common import ROOT, HERE, fill, frozen, interleaved, medians, module_under_test  # noqa: E402  (common puts tests/integration on the path)
 
 import live_postfix  # noqa: E402  (the tests' own Postfix set-up)
 
@@ -71,14 +71,7 @@ def main():
         out = subprocess.run(commands["module"], stdout=subprocess.PIPE, env=env, check=True).stdout
         summary = json.loads(out)["summary"]
         assert summary["total"] == args.messages // 10, summary["total"]
-        samples = dict((name, []) for name in commands)
-        peaks = dict((name, 0) for name in commands)
-        for round_number in range(args.rounds):
-            for name, argv in commands.items():
-                elapsed, peak = timed(argv, env=env)
-                samples[name].append(elapsed)
-                peaks[name] = max(peaks[name], peak)
-            print("round %d: %s" % (round_number + 1, ", ".join("%s %.2fs" % (n, samples[n][-1]) for n in commands)))
+        samples, peaks = interleaved(commands, args.rounds, env)
         os.unlink(args_file)
 
     med = medians(samples)

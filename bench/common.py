@@ -89,5 +89,18 @@ def frozen(instance, keep):
         instance.thaw()
 
 
+def interleaved(commands, rounds, env=None):
+    """Run every command of COMMANDS ({name: argv}) once per round, in order, for ROUNDS rounds (so that a slow
+    moment of the machine hits every side alike); returns (wall seconds per name, peak RSS KiB per name)."""
+    samples, peaks = dict((name, []) for name in commands), dict((name, 0) for name in commands)
+    for round_number in range(rounds):
+        for name, argv in commands.items():
+            elapsed, peak = timed(argv, env=env)
+            samples[name].append(elapsed)
+            peaks[name] = max(peaks[name], peak)
+        print("round %d: %s" % (round_number + 1, ", ".join("%s %.2fs" % (n, samples[n][-1]) for n in commands)))
+    return samples, peaks
+
+
 def medians(samples):
     return dict((name, statistics.median(values)) for name, values in samples.items())
