@@ -20,13 +20,20 @@ deferred (the relay is dead) before anything is timed.
            (postsuper -r leaves the mail in maildrop without waking pickup: without the postkick,
            which the runbook's requeue does too, the raw delivery waits 0-60 s for pickup's timer.)
 
-Both are verified the same way: every junk message archived (runbook: the report's archived count;
-raw: the envelopes in the batch files), none left, every legitimate message delivered once to the
+--scenario login: the junk comes from a compromised SASL login with forged, rotating senders (sent inside the
+host as a submission front end passes its users on, XCLIENT LOGIN); the runbook selects it by sasl_username, the
+raw script by reading every queue file's envelope records (postcat -q -e, 1,000 IDs a run) through a small awk
+filter.
+
+Both are verified the same way: every junk message archived, counted from the archive files on the host (runbook:
+the messages in its mbox batches, which must also be its manifest's and the report's count; raw: the envelopes in
+its batch files), none left, every legitimate message delivered once to the
 host's delivery sink, the queue empty. Also reported: the controller's CPU (getrusage of
 ansible-playbook and its children) and the peak RSS of every module run on the host (the host's
 python runs under GNU time for the benchmark).
 
-    python bench/bench_incident.py [--junk 100000] [--legitimate 1000] [--rounds 1] [--pipelining on|off]
+    python bench/bench_incident.py [--junk 100000] [--legitimate 1000] [--rounds 1] [--scenario envelope|login]
+                                   [--pipelining on|off]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,6 +41,7 @@ from __future__ import absolute_import, division, print_function
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -50,9 +58,21 @@ from runbook_run import run_cleanup  # noqa: E402
 
 HOST = "h01"
 JUNK_SENDER = "webmaster@example.org"
+LOGIN = "intern@example.org"
 LEGIT_SENDERS = ["alice@example.org", "bob@example.org", "billing@example.org", "hr@example.org",
                  "carol@partners.example", "dave@partners.example", "support@example.org", "eve@clients.example"]
 RAW_ARCHIVE = "/var/backups/raw-archive"
+
+# How the raw script finds the junk's IDs: by its envelope sender in the listing, or - when the senders are forged
+# - by the login in each queue file's envelope records (postcat -q -e, a thousand IDs at a time, a small awk filter)
+RAW_SELECT = {
+    "envelope": """postqueue -j | jq -r 'select(.sender == "%(junk)s") | .queue_id' > junk.ids""",
+    "login": r"""postqueue -j | jq -r .queue_id | split -l 1000 -d -a 5 - all-
+for ids in all-*; do
+  postcat -q -e $(cat "$ids") | awk '/^\*\*\* ENVELOPE RECORDS /{n = split($4, p, "/"); id = p[n]}
+    $0 == "named_attribute: sasl_username=%(login)s" {print id}'
+done > junk.ids""",
+}
 
 RAW_SCRIPT = r"""set -e
 step() { echo "STEP $1 $(date +%%s.%%N)"; }
@@ -60,7 +80,7 @@ step start
 postsuper -h ALL 2>/dev/null
 step hold
 mkdir -p %(archive)s && cd %(archive)s
-postqueue -j | jq -r 'select(.sender == "%(junk)s") | .queue_id' > junk.ids
+%(select)s
 split -l %(batch)d -d -a 5 junk.ids batch-
 step list
 for ids in batch-*; do
@@ -96,13 +116,46 @@ def by_queue():
     return counts
 
 
+# The login scenario's junk, sent inside the host as the submission front end that authenticated the compromised
+# login (XCLIENT LOGIN from 127.0.0.1, which the lab's Postfix trusts): 8 sessions in parallel, a forged sender per
+# message, each session re-opened every 90 messages; about 2,500 bytes each, like smtp-source's.
+LOGIN_FILL = r"""
+import smtplib, sys, threading
+count, login = int(sys.argv[1]), sys.argv[2]
+body = ("x" * 76 + "\r\n") * 31
+def send(first, last):
+    session = None
+    for number in range(first, last):
+        if session is None or (number - first) % 90 == 0:
+            if session is not None:
+                session.quit()
+            session = smtplib.SMTP("127.0.0.1", 25)
+            session.ehlo("frontend.lab")
+            code, reply = session.docmd("XCLIENT", "LOGIN=%s ADDR=198.51.100.%d NAME=[UNAVAILABLE] HELO=bot.example"
+                                        % (login, 1 + number % 250))
+            assert code == 220, reply
+            session.ehlo("bot.example")
+        sender = "ceo%d@bank%d.example" % (number, number % 97)
+        session.sendmail(sender, ["user@victim.example"],
+                         ("From: <%s>\r\nSubject: Cheap pills\r\n\r\n%s" % (sender, body)).encode())
+    session.quit()
+step = count // 8
+threads = [threading.Thread(target=send, args=(i * step, count if i == 7 else (i + 1) * step)) for i in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+"""
+
+
 def fresh_fill(args):
     """A fresh lab host whose queue holds the incident, every message deferred."""
     subprocess.run([sys.executable, os.path.join(LAB, "lab.py"), "up", "--hosts", "1", "--layout", "plain"],
                    check=True, stdout=subprocess.DEVNULL)
     start = time.time()
-    host_sh("smtp-source -s 8 -m %d -l 2500 -f %s -t user@victim.example -N -S 'Cheap pills' 127.0.0.1:25"
-            % (args.junk, JUNK_SENDER))
+    if args.scenario == "login":
+        host_sh("python3 -c %s %d %s" % (shlex.quote(LOGIN_FILL), args.junk, LOGIN))
+    else:
+        host_sh("smtp-source -s 8 -m %d -l 2500 -f %s -t user@victim.example -N -S 'Cheap pills' 127.0.0.1:25"
+                % (args.junk, JUNK_SENDER))
     per_sender = args.legitimate // len(LEGIT_SENDERS)
     for number, sender in enumerate(LEGIT_SENDERS):
         count = per_sender + (args.legitimate % len(LEGIT_SENDERS) if number == 0 else 0)
@@ -156,9 +209,12 @@ def run_runbook(args, out_dir):
     os.makedirs(bench_dir, exist_ok=True)
     wrapper, rss_log = rss_wrapper(bench_dir)
     times_file = os.path.join(out_dir, "phase-times.json")
-    extra = {"mailops_junk": {"sender": [JUNK_SENDER]}, "fix_block_senders": [JUNK_SENDER],
+    blocked = {"fix_block_senders": [JUNK_SENDER]} if args.scenario == "envelope" else {"fix_block_sasl_users": [LOGIN]}
+    extra = dict(blocked, mailops_junk={"sender": [JUNK_SENDER]} if args.scenario == "envelope" else
+                 {"sasl_username": [LOGIN]})
+    extra.update({
              "fix_tasks_file": os.path.join(LAB, "fix-relay.yml"), "mailops_report_dir": out_dir,
-             "report_print": False, "ansible_python_interpreter": wrapper}
+             "report_print": False, "ansible_python_interpreter": wrapper})
     if args.pipelining:
         extra["ansible_pipelining"] = args.pipelining == "on"
     env = {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"), "ANSIBLE_CALLBACKS_ENABLED": "phase_times",
@@ -172,8 +228,13 @@ def run_runbook(args, out_dir):
         report = json.load(handle)
     if report["host_status"] != {"verified": 1}:
         raise RuntimeError("the host was not verified: %r" % report["host_status"])
-    host = report["hosts"][HOST]
-    archived = host["phases"]["archived"]
+    # counted from the archive's files on the host, as the raw script's are: the messages in its mbox batches (each
+    # after a "From " line; mboxrd quotes any such line of a message), which must be what its manifest lists
+    archived = int(host_sh("cat /var/backups/mailops-postfix/*/postfix/*/batch-*.mbox | grep -c '^From ' || true").strip())
+    listed = int(host_sh("cat /var/backups/mailops-postfix/*/postfix/*/manifest.json | grep -c '\"queue_id\"' || true"))
+    if listed != archived or report["hosts"][HOST]["phases"]["archived"] != archived:
+        raise RuntimeError("the runbook's archive: %d messages in its files, %d in its manifest, %d in the report"
+                           % (archived, listed, report["hosts"][HOST]["phases"]["archived"]))
     with open(times_file) as handle:
         phases = json.load(handle)
     with open(rss_log) as handle:
@@ -185,7 +246,8 @@ def run_runbook(args, out_dir):
 
 
 def run_raw(args):
-    script = RAW_SCRIPT % {"archive": RAW_ARCHIVE, "junk": JUNK_SENDER, "batch": args.batch,
+    select = RAW_SELECT[args.scenario] % {"junk": JUNK_SENDER, "login": LOGIN}
+    script = RAW_SCRIPT % {"archive": RAW_ARCHIVE, "select": select, "batch": args.batch,
                            "relay": "[127.0.0.1]:%d" % lab.SINK_PORT}
     key = os.path.join(lab.STATE, "id_ed25519")
     start = time.perf_counter()
@@ -207,6 +269,8 @@ def main():
     parser.add_argument("--legitimate", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=1000, help="IDs per postcat/postsuper run of the raw script")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--scenario", choices=["envelope", "login"], default="envelope",
+                        help="the junk's own envelope sender, or a compromised SASL login with forged senders")
     parser.add_argument("--pipelining", choices=["on", "off"],
                         help="ssh pipelining (ansible_pipelining as an extra var); default: the lab inventory's (on)")
     parser.add_argument("--fill-timeout", type=int, default=3600)
@@ -240,7 +304,14 @@ def main():
         for name in sorted(runbook[0]["phases_s"])))
     print("raw steps, medians (s): " + ", ".join(
         "%s %.1f" % (name, statistics.median(run["steps_s"][name] for run in raw)) for name in raw[0]["steps_s"]))
-    with open(os.path.join(args.out, "incident-%d.json" % args.junk), "w") as handle:
+    # the steps both sides do, medians of every round: runbook phase / raw step(s)
+    pairs = {"hold": (["hold"], ["hold"]), "purge (list, archive, delete)": (["purge"], ["list", "purge"]),
+             "fix": (["fix"], ["fix"]), "requeue": (["requeue"], ["requeue"])}
+    for label, (phases, steps) in pairs.items():
+        mine = statistics.median(sum(run["phases_s"].get(name, 0.0) for name in phases) for run in runbook)
+        theirs = statistics.median(sum(run["steps_s"][name] for name in steps) for run in raw)
+        print("  %s: runbook %.1f s, raw %.1f s, ratio %.2f" % (label, mine, theirs, mine / theirs if theirs else 0))
+    with open(os.path.join(args.out, "incident-%s-%d.json" % (args.scenario, args.junk)), "w") as handle:
         json.dump({"args": vars(args), "runbook": runbook, "raw": raw, "ratio": runbook_s / raw_s}, handle, indent=1)
     return 0
 
