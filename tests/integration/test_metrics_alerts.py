@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from live_postfix import wait_for
-from lab_fleet import ROOT, fresh_fleet, in_host, lab, postfix, queue_state
+from lab_fleet import ROOT, fresh_fleet, in_host, lab, make_runbook, postfix, queue_state
 
 pytestmark = pytest.mark.controller_independent
 
@@ -118,9 +118,15 @@ METRICS_VARS = {"metrics_textfile_dir": TEXTFILE_DIR, "metrics_install_dir": INS
                 "metrics_command": INSTALL_DIR + "/mailops-postfix-metrics", "metrics_scheduler": "none"}
 
 
-def test_metrics_equal_the_listing_and_follow_the_queue(fleet, exporters, runbook, tmp_path):
-    out = runbook("metrics", **METRICS_VARS)
+@pytest.fixture(scope="module")
+def installed(fleet, controller, tmp_path_factory):
+    """The metrics playbook, run once for the module's tests: every host has its writer and a metrics file."""
+    out = make_runbook(controller, tmp_path_factory.mktemp("metrics"))("metrics", **METRICS_VARS)
     assert "failed=0" in out["output"].split("PLAY RECAP")[-1], out["output"][-3000:]
+    return out
+
+
+def test_metrics_equal_the_listing_and_follow_the_queue(fleet, exporters, installed, tmp_path):
     served = {}
     for host, port in exporters.items():
         text = _scrape(port)
@@ -165,10 +171,10 @@ def _series(samples, host):
     return lines
 
 
-def test_alert_rules_fire_on_a_real_metrics_file(fleet, exporters, runbook, tmp_path):
+def test_alert_rules_fire_on_a_real_metrics_file(fleet, exporters, installed, tmp_path):
     """promtool test rules with the series of h01's real metrics, plus what the alerts look at, grown past
     their thresholds: each alert fires with mailops_host set to the host (its instance label without the port)."""
-    runbook("metrics", **METRICS_VARS)
+    in_host("h01", INSTALL_DIR + "/mailops-postfix-metrics", check=True)     # the queue as it is now
     samples = _samples(_scrape(exporters["h01"]))
     real = _series(samples, "h01")
     deferred = _queue_counts(samples, "postfix")["deferred"]

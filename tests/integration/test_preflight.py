@@ -20,42 +20,29 @@ import pytest
 
 from lab_fleet import fresh_fleet, lab, untouched
 
-# (playbook, variables, check mode, words the failure must contain - the variable's name first)
+# (playbook, variables, check mode, words the failure must contain - the variable's name first). Every way a refusal
+# is reached, once: each changing playbook, check mode, the argument specs (types), what the variables mean on the
+# controller, and what only the host can tell. Every refusal's words for every variable are unit-tested on the same
+# function (tests/unit/plugins/plugin_utils/test_preflight.py); these runs prove the wiring - the run stops before
+# any host changes.
 BAD_INPUTS = [
     ("cleanup", {"mailops_junk": {}}, False, "mailops_junk: the junk selection is empty"),
     ("cleanup", {"mailops_junk": {}}, True, "mailops_junk: the junk selection is empty"),
     ("purge", {"mailops_junk": {}}, False, "mailops_junk: the junk selection is empty"),
     ("cleanup", {"fix_block_senders": ["spammer@example.com OK"]}, False, "fix_block_senders[0]: 'spammer@example.com OK' has whitespace"),
-    ("cleanup", {"fix_block_senders": ["spammer@example.com\nother@example.com OK"]}, False, "fix_block_senders[0]:"),
     ("fix", {"fix_block_senders": ["<>"]}, False, "fix_block_senders[0]: '<>' would refuse every bounce"),
-    ("cleanup", {"fix_block_clients": ["10.0.0.0/8"]}, False, "fix_block_clients[0]: '10.0.0.0/8': an indexed access map does not understand CIDR"),
-    ("cleanup", {"fix_reject_action": "OK"}, False, "fix_reject_action: 'OK' does not refuse the mail"),
     ("cleanup", {"fix_reject_action": "PERMIT"}, True, "fix_reject_action: 'PERMIT' does not refuse the mail"),
-    ("fix", {"fix_reject_action": "DUNNO"}, False, "fix_reject_action: 'DUNNO' does not refuse the mail"),
-    ("cleanup", {"fix_reject_action": "250 welcome"}, False, "fix_reject_action: '250 welcome'"),
     ("cleanup", {"mailops_junk": {"sender_regex": "(unclosed"}}, False, "mailops_junk: sender_regex: invalid regular expression"),
-    ("cleanup", {"mailops_junk": {"older_than": "3 days"}}, False, "mailops_junk: older_than: expected a duration"),
-    ("cleanup", {"mailops_junk": {"sender": "webmaster@example.org", "queues": ["hold"]}}, False, "mailops_junk: give no 'queues'"),
-    ("cleanup", {"mailops_junk": {"from": "webmaster@example.org"}}, False, "mailops_junk: unknown selection option(s) from"),
-    ("cleanup", {"requeue_junk": {"sender_regex": "["}}, False, "requeue_junk: sender_regex: invalid regular expression"),
-    ("cleanup", {"fix_map_type": "regexp"}, False, "fix_map_type"),
+    ("cleanup", {"requeue_junk": {"sasl_username": [""]}}, False, "requeue_junk: sasl_username: an empty string matches nothing"),
     ("cleanup", {"fix_map_type": "sdbm"}, False, "fix_map_type: sdbm is not a map type this Postfix supports"),
-    ("cleanup", {"purge_archive_dir": "backups"}, False, "purge_archive_dir: expected an absolute path"),
     ("cleanup", {"fix_tasks_file": "/nonexistent/fix.yml"}, False, "fix_tasks_file: /nonexistent/fix.yml does not exist on the controller"),
-    ("cleanup", {"mailops_audit_log": "audit.jsonl"}, False, "mailops_audit_log: expected an absolute path"),
-    ("cleanup", {"purge_batch_size": 0}, False, "purge_batch_size: expected a whole number of at least 1"),
     ("cleanup", {"requeue_max_active": "lots"}, False, "requeue_max_active"),
-    ("cleanup", {"purge_max_messages": 0}, False, "purge_max_messages: expected a whole number of at least 1"),
-    ("cleanup", {"mailops_max_fail_percentage": 150}, False, "mailops_max_fail_percentage: expected a whole number from 0 to 100"),
     ("cleanup", {"mailops_instance": {"postfix_bin_dir": "/opt/nowhere/sbin"}}, False, "mailops_instance: postconf not found"),
     ("cleanup", {"mailops_instance": {"config_dir": "/etc/nowhere"}}, True, "mailops_instance: "),
-    ("cleanup", {"mailops_instance": {"confdir": "/etc/postfix"}}, False, "mailops_instance: unknown option(s) confdir"),
     ("cleanup", {"fix_config_dir": "/etc/nowhere"}, False, "fix_config_dir: /etc/nowhere does not exist on this host"),
     ("cleanup", {"verify_delivered_dir": "/var/mail/nowhere"}, False, "verify_delivered_dir: /var/mail/nowhere does not exist on this host"),
-    ("cleanup", {"mailops_mode": "yolo"}, False, "mailops_mode: expected one of direct, plan, apply"),
     ("cleanup", {"mailops_mode": "apply"}, False, "mailops_plan_id: an apply run needs the ID"),
-    ("cleanup", {"mailops_mode": "apply", "mailops_plan_id": "latest"}, False, "mailops_plan_id: 'latest' is not a plan ID"),
-    ("cleanup", {"mailops_incident_id": "ticket 4711"}, False, "mailops_incident_id: 'ticket 4711'"),
+    ("cleanup", {"purge_selection": {"sender": ["x@example.org"]}}, False, "purge_selection: renamed purge_junk"),
     ("hold", {"hold_batch_size": -1}, False, "hold_batch_size: expected a whole number of at least 1"),
 ]
 
@@ -66,12 +53,12 @@ def fleet(lab_session):
 
 
 def test_bad_inputs_change_nothing_anywhere(fleet, runbook, controller):
-    """Every bad input is refused before anything changes; on 2.19 every third one (the same code runs).
+    """Every bad input is refused before anything changes; on 2.19 every other one (the same code runs).
 
     The runs are refused independently of each other, so three run at a time: each must fail with its words and
     change nothing on any host (its PLAY RECAP), and once all are done every target is byte-identical.
     """
-    cases = BAD_INPUTS if controller["name"] == "2.21" else BAD_INPUTS[::3]
+    cases = BAD_INPUTS if controller["name"] == "2.21" else BAD_INPUTS[::2]
     before = untouched(fleet)
 
     def refuse(case):
@@ -84,7 +71,7 @@ def test_bad_inputs_change_nothing_anywhere(fleet, runbook, controller):
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
         refused = list(pool.map(refuse, cases))
     assert untouched(fleet) == before
-    assert len(refused) >= (25 if controller["name"] == "2.21" else 10)
+    assert len(refused) == len(cases)
     # no incident was ever opened: the hosts' ledger directories are empty
     for target in fleet:
         assert os.listdir(os.path.join(lab.host_dir(lab.target(target)["host"]), "state")) == []
