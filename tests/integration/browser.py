@@ -142,6 +142,28 @@ def _importable():
             sys.path.append(path)
 
 
+def detector_works(path):
+    """The request check can fail: the same page with an image from 192.0.2.1 (TEST-NET, sent to the closed loopback
+    proxy) is seen requesting it once its CSP is removed, and, with the CSP kept, blocked and logged as a violation."""
+    with open(path) as handle:
+        page = handle.read()
+    bait = '<img src="http://192.0.2.1/bait.png" alt="bait">'
+    workdir = tempfile.mkdtemp(prefix="mailops-bait-")
+    try:
+        kept = os.path.join(workdir, "csp.html")
+        with open(kept, "w") as handle:
+            handle.write(page.replace("<main>", "<main>" + bait, 1))
+        stripped = os.path.join(workdir, "no-csp.html")
+        with open(stripped, "w") as handle:
+            handle.write(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page.replace(
+                "<main>", "<main>" + bait, 1)))
+        with_csp, without = render(kept), render(stripped)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert with_csp["requests"] == [] and any("192.0.2.1" in line for line in with_csp["csp"]), with_csp
+    assert "http://192.0.2.1/bait.png" in without["requests"], without["requests"]
+
+
 def check_report(report_dir, report, name):
     """The fleet report of REPORT_DIR in chromium: the DOM's totals and per-host figures are report.json's, the page
     attempted no request and broke no CSP rule; a screenshot and a PDF saved as NAME. Returns their paths."""
@@ -150,6 +172,7 @@ def check_report(report_dir, report, name):
     path = os.path.join(report_dir, "report.html")
     seen = render(path)
     assert seen["requests"] == [] and seen["csp"] == [], (seen["requests"], seen["csp"])
+    detector_works(path)
     dom = seen["dom"]
     phases = report["total"]["phases"]
     shown = cards(dom)
