@@ -212,9 +212,8 @@ def run_runbook(args, out_dir):
     blocked = {"fix_block_senders": [JUNK_SENDER]} if args.scenario == "envelope" else {"fix_block_sasl_users": [LOGIN]}
     extra = dict(blocked, mailops_junk={"sender": [JUNK_SENDER]} if args.scenario == "envelope" else
                  {"sasl_username": [LOGIN]})
-    extra.update({
-             "fix_tasks_file": os.path.join(LAB, "fix-relay.yml"), "mailops_report_dir": out_dir,
-             "report_print": False, "ansible_python_interpreter": wrapper})
+    extra.update({"fix_tasks_file": os.path.join(LAB, "fix-relay.yml"), "mailops_report_dir": out_dir,
+                  "report_print": False, "ansible_python_interpreter": wrapper})
     if args.pipelining:
         extra["ansible_pipelining"] = args.pipelining == "on"
     env = {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"), "ANSIBLE_CALLBACKS_ENABLED": "phase_times",

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 import contextlib
 import hashlib
+import collections
 import itertools
 import json
 import os
@@ -134,6 +135,14 @@ def truth_of(targets, final=True):
 
 def queued_count(target, queue=None):
     return sum(1 for message in lab.listing(target) if queue is None or message["queue_name"] == queue)
+
+
+def queue_snapshot(target):
+    """One listing of a host's queue: {queue name: messages}, with "all". Conditions over several queues read
+    one snapshot - counted from separate listings, a queue can change between the counts."""
+    counts = collections.Counter(message["queue_name"] for message in lab.listing(target))
+    counts["all"] = sum(counts.values())
+    return counts
 
 
 def make_runbook(controller, tmp_path):

@@ -10,7 +10,6 @@ postqueue does when the mail system is down.
 
 from __future__ import absolute_import, division, print_function
 
-import os
 import stat
 
 import pytest
