@@ -149,7 +149,7 @@ def generated(name):
     return messages
 
 
-def _settled(name, truth):
+def _wait_for_legitimate_mail(name, truth):
     """Wait (SETTLE_SECONDS at most) until no legitimate message is on its way to the sink: each one is delivered,
     or on hold (where it stays - the check says so), none queued elsewhere or between the queue and the sink.
     Returns when that is so or the time is up (the check then reports what is still queued)."""
@@ -168,7 +168,7 @@ def _settled(name, truth):
 def check_host(name, final=True):
     truth = generated(name)
     if final:
-        _settled(name, truth)
+        _wait_for_legitimate_mail(name, truth)
     delivered = delivered_ids(name)
     archived, problems = archived_ids(name)
     in_queue = queued(name)

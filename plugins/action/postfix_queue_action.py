@@ -37,7 +37,7 @@ def audit_record(host, operator, args, result, now):
         "msg": result.get("msg") if result.get("failed") else None,
         "matched": result.get("matched"),
         "changed_count": result.get("changed_count"),
-        "counts": dict((key, (result.get("counts") or {}).get(key, len(result.get(key) or []))) for key in COUNTED),
+        "counts": {key: (result.get("counts") or {}).get(key, len(result.get(key) or [])) for key in COUNTED},
         # None when the run was asked not to return them (return_ids=false): the host keeps them
         "queue_ids": result.get("queue_ids") if "queue_ids" in result or "counts" in result else [],
         "skipped_changed": result.get("skipped_changed") or [],

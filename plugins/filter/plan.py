@@ -30,8 +30,8 @@ def plan_part(action_result, host, assessment):
 def fleet_plan(hostvars, hosts, inputs, operator="unknown", title="Postfix incident plan", fix_tasks=None,
                created=None):
     """The fleet's plan from each host's part (host variable plan_result)."""
-    parts = dict((host, values.get("plan_result")) for host, values in
-                 host_values(hostvars, hosts, ["plan_result"], "fleet_plan").items())
+    parts = {host: values.get("plan_result") for host, values in
+             host_values(hostvars, hosts, ["plan_result"], "fleet_plan").items()}
     return _runbook_plan.fleet_plan(parts, plain(inputs, "fleet_plan"), created if created is not None else time.time(),
                                     str(operator), str(title), plain(fix_tasks, "fleet_plan") if fix_tasks else None)
 

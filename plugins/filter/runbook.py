@@ -20,7 +20,7 @@ from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import h
 def _guarded(function, name):
     def run(*args, **kwargs):
         try:
-            return function(*[plain(arg, name) for arg in args], **dict((k, plain(v, name)) for k, v in kwargs.items()))
+            return function(*[plain(arg, name) for arg in args], **{k: plain(v, name) for k, v in kwargs.items()})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise AnsibleFilterError("%s: unexpected input (%s)" % (name, error))
     run.__doc__ = function.__doc__
@@ -51,9 +51,9 @@ def fleet_halt(hostvars, hosts, stop_on_error=False, max_fail_percentage=100):
 
 class FilterModule(object):
     def filters(self):
-        found = dict((name, _guarded(getattr(_runbook, name), name))
-                     for name in ("assessment", "phase_result", "verify_accounting", "restriction_first",
-                                  "submitters_without"))
+        found = {name: _guarded(getattr(_runbook, name), name)
+                 for name in ("assessment", "phase_result", "verify_accounting", "restriction_first",
+                              "submitters_without")}
         found["fleet_halt"] = fleet_halt
         found["state_dir"] = state_dir
         return found

@@ -65,7 +65,7 @@ def run_action(params, check_mode, diff=False):
         trouble = _log_audit(cli, params, result, error)
         if trouble:
             warnings.append("the audit line could not be written to Postfix's log (postlog: %s)" % trouble)
-    result["counts"] = dict((key, len(result[key])) for key in COUNTED)
+    result["counts"] = {key: len(result[key]) for key in COUNTED}
     if not params["return_ids"]:
         for key in ID_LISTS:
             del result[key]
@@ -186,7 +186,7 @@ def _instance(cli, action, result):
     """The instance (one postconf), refused when its Postfix is too old for the action."""
     instance = cli.instance()
     result["postfix_version"] = instance["mail_version"]
-    result["instance"] = dict((k, instance[k]) for k in ("name", "config_dir", "queue_directory"))
+    result["instance"] = {k: instance[k] for k in ("name", "config_dir", "queue_directory")}
     if action.min_version and tuple(instance["version"]) < action.min_version:
         raise ActionError("%s needs Postfix %s or newer; this is %s" % (
             action.name, ".".join(str(v) for v in action.min_version), instance["mail_version"]))
@@ -209,8 +209,8 @@ class Picked(object):
         """The plan's content part for the planned IDs (None when the selection read no queue file)."""
         if not self.content:
             return None
-        return dict(self.content, fingerprints=dict((queue_id, digest) for queue_id, digest
-                                                    in self.content["fingerprints"].items() if queue_id in planned))
+        return dict(self.content, fingerprints={queue_id: digest for queue_id, digest
+                                                in self.content["fingerprints"].items() if queue_id in planned})
 
 
 def _select(cli, selector, exclude, listed, fingerprint=False):
@@ -245,7 +245,7 @@ def _select(cli, selector, exclude, listed, fingerprint=False):
         survivors.add(queue_id)
         if fingerprint and selector.needs:
             digests[queue_id] = _content.fingerprint(queue_file, headers)
-    read_ids = set(message["queue_id"] for message in to_read)
+    read_ids = {message["queue_id"] for message in to_read}
     messages = [message for message in kept if message["queue_id"] in survivors or message["queue_id"] not in read_ids]
     content = {"tier": selector.needs, "headers": headers, "fingerprints": digests} if fingerprint and selector.needs else None
     return Picked(messages, excluded, gone, content, {"tier": tier, "read": len(to_read) - len(gone), "gone": len(gone)})
@@ -263,7 +263,7 @@ def _work_list(cli, action, selected, now, params, instance):
     lifetimes = None
     if action.name == "release":
         values = cli.postconf("maximal_queue_lifetime", "bounce_queue_lifetime")
-        lifetimes = dict((k, _worklist.postfix_time(v)) for k, v in values.items())
+        lifetimes = {k: _worklist.postfix_time(v) for k, v in values.items()}
     if action.flag is not None and os.geteuid() == 0:  # others are refused by postsuper itself
         _check_logging_while_stopped(cli, instance["queue_directory"])
     return _worklist.work_list(action.name, selected, now, params["long_held"], lifetimes)
@@ -332,7 +332,7 @@ def _archive_first(cli, work, selected, params, instance, selector, plan_id, inc
     cannot open it) is vanished. Any failure to read or write stops the whole action before a
     single deletion. Returns (IDs archived whole, IDs gone meanwhile, the result's archive summary).
     """
-    by_id = dict((m["queue_id"], m) for m in selected)
+    by_id = {m["queue_id"]: m for m in selected}
     writer = _archive.ArchiveWriter(params["archive_dir"], instance["name"], selector.now, incident_id)
     archived, vanished = [], []
     try:

@@ -24,7 +24,7 @@ def instance_argument_spec():
     return dict(
         config_dir=dict(type="path"),
         postfix_bin_dir=dict(type="path"),
-        postfix_tool_paths=dict(type="dict", options=dict((tool, dict(type="path")) for tool in TOOLS)),
+        postfix_tool_paths=dict(type="dict", options={tool: dict(type="path") for tool in TOOLS}),
         source=dict(type="str", choices=["auto", "json", "text"], default="auto"),
     )
 

@@ -108,7 +108,7 @@ def match(part, listed):
     planned ID not listed is skipped as gone. Messages the plan does not name are never touched. A plan with
     content fingerprints is matched on them afterwards (match_content), once the queue files are read.
     """
-    planned = dict((entry["queue_id"], entry) for entry in part["messages"])
+    planned = {entry["queue_id"]: entry for entry in part["messages"]}
     chosen, skipped, seen = [], [], set()
     for message in listed:
         entry = planned.get(message["queue_id"])
@@ -132,7 +132,7 @@ def match_content(part, chosen, read):
 
     ``read(messages)`` yields (message, content fingerprint or None when gone). Returns (messages to act on,
     skipped_changed entries)."""
-    planned = dict((entry["queue_id"], entry.get("content_sha256")) for entry in part["messages"])
+    planned = {entry["queue_id"]: entry.get("content_sha256") for entry in part["messages"]}
     kept, skipped = [], []
     for message, digest in read(chosen):
         if digest is None:

@@ -55,7 +55,7 @@ FINGERPRINTED_ATTRIBUTES = ("sasl_username", "log_client_address", "client_addre
 def fingerprint(queue_file, headers=()):
     """A sha256 of what a plan's origin and content options saw of a message: its origin attributes, how it came in,
     its local uid and the values of HEADERS (lower-case names). A plan applies a message only if this is unchanged."""
-    seen = {"attributes": dict((name, queue_file["attributes"].get(name)) for name in FINGERPRINTED_ATTRIBUTES),
+    seen = {"attributes": {name: queue_file["attributes"].get(name) for name in FINGERPRINTED_ATTRIBUTES},
             "origin": queue_file["origin"], "local_uid": queue_file["local_uid"],
-            "headers": dict((name, [raw for _decoded, raw in queue_file["headers"].get(name, ())]) for name in headers)}
+            "headers": {name: [raw for _decoded, raw in queue_file["headers"].get(name, ())] for name in headers}}
     return hashlib.sha256(json.dumps(seen, sort_keys=True).encode("utf-8")).hexdigest()

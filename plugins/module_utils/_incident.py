@@ -318,11 +318,11 @@ def classify(ledger, messages):
 def narrow(ledger, selected, scope, include_quarantine=False):
     """The selected messages the incident lets an action touch, and how many quarantined ones it kept out."""
     in_quarantine, in_held, in_window = classify(ledger, selected)
-    quarantine_ids = set(m["queue_id"] for m in in_quarantine)
+    quarantine_ids = {m["queue_id"] for m in in_quarantine}
     if scope == Scope.HELD:
-        allowed = set(m["queue_id"] for m in in_held)
+        allowed = {m["queue_id"] for m in in_held}
     elif scope == Scope.WINDOW:
-        allowed = set(m["queue_id"] for m in in_window)
+        allowed = {m["queue_id"] for m in in_window}
     else:
         allowed = None
     kept = []
@@ -367,12 +367,12 @@ def intend(ledger, action, ids, now, archive=None):
     return ledger
 
 
-def settle(ledger, on_hold):
+def account_interrupted(ledger, on_hold):
     """Account for what an interrupted action did, from where its messages are now (``on_hold``: IDs on hold).
 
     A held message is on hold; a deleted one (archived first, so its content is safe) or a released one is
     no longer there. What is still where it was is left as it is (the next run acts on it again). Returns the
-    settled entry with ``not_done`` (the IDs it did not get to), or None when nothing was pending.
+    pending entry with ``not_done`` (the IDs it did not get to), or None when nothing was pending.
     """
     pending = ledger.pop("pending", None)
     if not pending:
@@ -382,7 +382,7 @@ def settle(ledger, on_hold):
     done = ids & on_hold if pending["action"] == "hold" else ids - on_hold
     key = _RECORDED_AS[pending["action"]]
     ledger[key] = sorted(set(ledger[key]) | done)
-    ledger["history"].append({"time": pending["time"], "event": pending["action"] + " (interrupted, settled)",
+    ledger["history"].append({"time": pending["time"], "event": pending["action"] + " (interrupted, accounted for)",
                               "changed": len(done)})
     return dict(pending, not_done=sorted(ids - done))
 
@@ -422,13 +422,13 @@ def view(ledger, listed, ledger_file=None, subsets=None, count=_envelope_count):
         return result
     if ledger.get("pending"):
         ledger = json.loads(json.dumps(ledger))
-        settle(ledger, [m["queue_id"] for m in listed if m["queue_name"] == "hold"])
-    by_id = dict((m["queue_id"], m) for m in listed)
-    on_hold = set(queue_id for queue_id, m in by_id.items() if m["queue_name"] == "hold")
+        account_interrupted(ledger, [m["queue_id"] for m in listed if m["queue_name"] == "hold"])
+    by_id = {m["queue_id"]: m for m in listed}
+    on_hold = {queue_id for queue_id, m in by_id.items() if m["queue_name"] == "hold"}
     quarantine = ledger["quarantine"]
     missing = [queue_id for queue_id in quarantine if queue_id not in on_hold]
     _q, in_held, in_window = classify(ledger, [m for m in listed if m["queue_name"] == "hold"])
-    touched = set(ledger["held"]) | set(ledger["window_arrivals"]) | set(m["queue_id"] for m in in_window)
+    touched = set(ledger["held"]) | set(ledger["window_arrivals"]) | {m["queue_id"] for m in in_window}
     accounted = set(ledger["purged"]) | set(ledger["released"]) | on_hold
     unaccounted = sorted(touched - accounted)
     return {
@@ -441,15 +441,15 @@ def view(ledger, listed, ledger_file=None, subsets=None, count=_envelope_count):
         "quarantine": {"recorded": len(quarantine), "on_hold": len(quarantine) - len(missing),
                        "missing": missing[:50], "missing_count": len(missing)},
         "held": len(ledger["held"]),
-        "window_arrivals": len(set(ledger["window_arrivals"]) | set(m["queue_id"] for m in in_window)),
+        "window_arrivals": len(set(ledger["window_arrivals"]) | {m["queue_id"] for m in in_window}),
         "purged": len(ledger["purged"]),
         "released": len(ledger["released"]),
         "junk_held": ledger.get("junk_held"),
         "left_on_hold": len(in_held) + len(in_window),
-        "guarded": dict((source, sum(1 for queue_id in ids if queue_id in on_hold))
-                        for source, ids in sorted((ledger.get("guarded") or {}).items())),
-        "left_on_hold_matching": dict((name, count(name, selector, in_held + in_window))
-                                      for name, selector in (subsets or {}).items()),
+        "guarded": {source: sum(1 for queue_id in ids if queue_id in on_hold)
+                    for source, ids in sorted((ledger.get("guarded") or {}).items())},
+        "left_on_hold_matching": {name: count(name, selector, in_held + in_window)
+                                  for name, selector in (subsets or {}).items()},
         "unaccounted": unaccounted[:50],
         "unaccounted_count": len(unaccounted),
     }

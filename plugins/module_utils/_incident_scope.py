@@ -60,11 +60,11 @@ class IncidentScope(object):
 
     def refuse_unless_allowed(self, action_name):
         """Settle an interrupted run's write-ahead entry; refuse an action the incident's state does not allow."""
-        settled = _incident.settle(self.ledger, self.hold_ids) if self.ledger is not None and not self.check_mode else None
-        if settled:                                             # an earlier run was killed half-way
-            if settled["action"] == "delete" and settled.get("archive") and settled["not_done"]:
+        interrupted = _incident.account_interrupted(self.ledger, self.hold_ids) if self.ledger is not None and not self.check_mode else None
+        if interrupted:                                         # an earlier run was killed half-way
+            if interrupted["action"] == "delete" and interrupted.get("archive") and interrupted["not_done"]:
                 # its archive holds messages it never deleted: this run archives them again when it purges them
-                _archive.withdraw(settled["archive"], settled["not_done"],
+                _archive.withdraw(interrupted["archive"], interrupted["not_done"],
                                   "not deleted: the purge was interrupted first; a later archive holds it")
             _incident.write_ledger(self.path, self.ledger)
         if self.ledger is None:
@@ -93,7 +93,7 @@ class IncidentScope(object):
             _incident.purge_guard(self.ledger, kept)
         self.junk_held = self.ledger.get("junk_held")
         if action_name == "hold" and self.junk is not None and self.junk_held is None:
-            held = set(m["queue_id"] for m in kept) | set(self.ledger["held"])
+            held = {m["queue_id"] for m in kept} | set(self.ledger["held"])
             self.junk_held = self._count_junk([queue_id for queue_id in self.junk_candidates if queue_id in held])
         summary = {"incident_id": self.ledger["incident_id"], "ledger": self.path,
                    "excluded_quarantine": quarantined, "selected_held": len(in_held),
@@ -119,9 +119,9 @@ class IncidentScope(object):
             if queue_file is not None:
                 sources.setdefault(source_of(queue_file), []).append(message["queue_id"])
         allowed = set(self.options.get("release_guarded") or [])
-        self.guarded = dict((source, sorted(ids)) for source, ids in sources.items()
-                            if len(ids) > self.options["guard_max_per_source"] and source not in allowed)
-        held_back = set(queue_id for ids in self.guarded.values() for queue_id in ids)
+        self.guarded = {source: sorted(ids) for source, ids in sources.items()
+                        if len(ids) > self.options["guard_max_per_source"] and source not in allowed}
+        held_back = {queue_id for ids in self.guarded.values() for queue_id in ids}
         return [message for message in kept if message["queue_id"] not in held_back]
 
     def write_ahead(self, action_name, ids, archive=None):

@@ -40,8 +40,8 @@ def count_matching(cli, selector, messages):
 def run_info(params):
     """The module's result (without ``changed``), and the warnings. Raises MailopsError."""
     selector = Selector.from_params(params)
-    subsets = dict((str(name), Selector.from_options(value, "subsets.%s" % name, selector.now))
-                   for name, value in (params["subsets"] or {}).items())
+    subsets = {str(name): Selector.from_options(value, "subsets.%s" % name, selector.now)
+               for name, value in (params["subsets"] or {}).items()}
     inspect = inspect_tier(params["inspect"])
     cli = PostfixCLI.from_params(params)
     instance = cli.instance()

@@ -88,7 +88,7 @@ def _json_message(obj):
                 elif not isinstance(value, str):
                     raise ValueError("invalid recipient %s %r" % (key, value))
     if len(obj) != len(_MESSAGE_KEYS):
-        obj = dict((key, obj[key]) for key in _MESSAGE_KEYS)
+        obj = {key: obj[key] for key in _MESSAGE_KEYS}
     return obj
 
 

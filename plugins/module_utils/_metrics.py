@@ -87,8 +87,8 @@ class QueueStats(object):
 
     def __init__(self, now):
         self.now = now
-        self.queues = dict((name, {"messages": 0, "bytes": 0, "oldest": None, "ages": [0] * len(AGE_LABELS)})
-                           for name in LISTED_QUEUES)
+        self.queues = {name: {"messages": 0, "bytes": 0, "oldest": None, "ages": [0] * len(AGE_LABELS)}
+                       for name in LISTED_QUEUES}
         self.held = []
 
     def add(self, message):
@@ -126,7 +126,7 @@ def last_runs(ledger):
 
 def render(instance_name, stats, ledger, running, now, listed=True, duration=0.0):
     """The metrics file's text."""
-    samples = dict((name, []) for name, _help in FAMILIES)
+    samples = {name: [] for name, _help in FAMILIES}
     base = {"postfix_instance": instance_name}
 
     def add(family, value, **labels):

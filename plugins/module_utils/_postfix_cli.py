@@ -55,13 +55,13 @@ _HINTS = (
 )
 
 
-# How far back a settled main.cf's time stamp is set: Postfix reads a file again, pausing 300 ms each time,
+# How far back a cooled main.cf's time stamp is set: Postfix reads a file again, pausing 300 ms each time,
 # while its modification time is not at least two whole seconds before the read began (dict_load_file_xt(),
 # util/dict.c).
-SETTLED_AGE = 3
+COOLED_AGE = 3
 
 
-def settle_replaced(path, before, started):
+def age_replaced(path, before, started):
     """Age PATH's modification time if postconf has just replaced it whole; returns whether it did.
 
     Every Postfix program reading main.cf within about two seconds of a change pauses "to let main.cf cool
@@ -79,7 +79,7 @@ def settle_replaced(path, before, started):
         now = os.fstat(descriptor)
         if (now.st_dev, now.st_ino) == (before.st_dev, before.st_ino) or now.st_mtime < int(started):
             return False
-        os.utime(descriptor, (now.st_atime, now.st_mtime - SETTLED_AGE))
+        os.utime(descriptor, (now.st_atime, now.st_mtime - COOLED_AGE))
         return True
     finally:
         os.close(descriptor)
@@ -297,7 +297,7 @@ class PostfixCLI:
     def __init__(self, config_dir=None, bin_dir=None, tool_paths=None, environ=None):
         self.config_dir = config_dir
         self.bin_dir = bin_dir
-        self.tool_paths = dict((k, v) for k, v in (tool_paths or {}).items() if v)
+        self.tool_paths = {k: v for k, v in (tool_paths or {}).items() if v}
         env = dict(os.environ if environ is None else environ)
         env["LC_ALL"] = "C"
         self.env = env
@@ -453,8 +453,8 @@ class PostfixCLI:
                 name, value = line[:-2], ""
             explicit[name.strip()] = value
         defaults = self.postconf(*names)
-        return dict((name, {"explicit": name in explicit, "value": explicit.get(name, defaults[name])})
-                    for name in names)
+        return {name: {"explicit": name in explicit, "value": explicit.get(name, defaults[name])}
+                for name in names}
 
     def mail_owner_uid(self):
         """The uid of Postfix's mail owner (``mail_owner``), or None when that account does not exist here."""
@@ -472,11 +472,11 @@ class PostfixCLI:
     def set_parameters(self, values, config_dir):
         """Set main.cf parameters (``postconf -e``); a value of None removes the setting (``postconf -X``).
 
-        Each edit is left settled (see settle_replaced): the reload and the commands that follow do not wait
+        Each edit is left cooled (see age_replaced): the reload and the commands that follow do not wait
         for main.cf to cool down.
         """
         main_cf = os.path.join(config_dir, "main.cf")
-        changed = dict((name, value) for name, value in values.items() if value is not None)
+        changed = {name: value for name, value in values.items() if value is not None}
         removed = sorted(name for name, value in values.items() if value is None)
         edits = []
         if changed:
@@ -487,7 +487,7 @@ class PostfixCLI:
             before = os.stat(main_cf)
             started = time.time()
             self.check(argv)
-            settle_replaced(main_cf, before, started)
+            age_replaced(main_cf, before, started)
 
     def reload(self, config_dir, queue_directory=None, timeout=60):
         """``postfix -c DIR reload``: the instance's master re-reads main.cf and its services restart with it.
@@ -597,7 +597,7 @@ class PostfixCLI:
             account = pwd.getpwnam(user)
         except (OSError, KeyError):
             return False
-        groups = set(g.gr_gid for g in grp.getgrall() if user in g.gr_mem) | {account.pw_gid}
+        groups = {g.gr_gid for g in grp.getgrall() if user in g.gr_mem} | {account.pw_gid}
         if info.st_uid == account.pw_uid:
             return bool(info.st_mode & stat.S_IWUSR)
         if info.st_gid in groups:

@@ -26,8 +26,8 @@ OPERATIONS = {
     "h": ("placed on hold", "Placed on hold"),
     "H": ("released from hold", "Released from hold"),
 }
-_VERB_FLAG = dict((verb, flag) for flag, (verb, label) in OPERATIONS.items())
-_LABEL_FLAG = dict((label, flag) for flag, (verb, label) in OPERATIONS.items())
+_VERB_FLAG = {verb: flag for flag, (verb, label) in OPERATIONS.items()}
+_LABEL_FLAG = {label: flag for flag, (verb, label) in OPERATIONS.items()}
 
 _PER_ID_RE = re.compile(r"\Apostsuper: ([0-9A-Za-z]+): (%s)\Z" % "|".join(re.escape(v) for v in _VERB_FLAG))
 _TOTAL_RE = re.compile(r"\Apostsuper: (%s): (\d+) messages?\Z" % "|".join(re.escape(k) for k in _LABEL_FLAG),
@@ -47,8 +47,8 @@ class PostsuperOutcome:
     """
 
     def __init__(self):
-        self.changed = dict((flag, []) for flag in OPERATIONS)
-        self.totals = dict((flag, None) for flag in OPERATIONS)
+        self.changed = {flag: [] for flag in OPERATIONS}
+        self.totals = {flag: None for flag in OPERATIONS}
         self.warnings = []
         self.fatal = None
         self.other = []

@@ -171,9 +171,9 @@ def _ambiguous_branch(subpattern):
     return False
 
 
-_CATEGORIES = dict((getattr(_C, name), text) for name, text in (
+_CATEGORIES = {getattr(_C, name): text for name, text in (
     ("CATEGORY_WORD", r"\w"), ("CATEGORY_NOT_WORD", r"\W"), ("CATEGORY_DIGIT", r"\d"), ("CATEGORY_NOT_DIGIT", r"\D"),
-    ("CATEGORY_SPACE", r"\s"), ("CATEGORY_NOT_SPACE", r"\S")) if hasattr(_C, name))
+    ("CATEGORY_SPACE", r"\s"), ("CATEGORY_NOT_SPACE", r"\S")) if hasattr(_C, name)}
 
 
 def _class_matcher(item):

@@ -285,7 +285,7 @@ def _header_test(value, name, which):
         headers = queue_file["headers"]
         return all(any(compiled.search(values[which]) is not None for values in headers.get(header, ()))
                    for header, compiled in patterns.items())
-    return match, dict((header.lower(), pattern) for header, pattern in sorted(value.items()))
+    return match, {header.lower(): pattern for header, pattern in sorted(value.items())}
 
 
 def _header_regex(value, name):
@@ -429,7 +429,7 @@ OPTIONS = (
         "How much of each body O(body_regex) reads, for example V(64k) or V(1M) (suffixes are multiples of 1024).",
         "Required with O(body_regex), refused without it."], _size_value, tier=BODY, kind="modifier"),
 )
-BY_NAME = dict((option.name, option) for option in OPTIONS)
+BY_NAME = {option.name: option for option in OPTIONS}
 # The options that select (every row but the modifiers); a nested selection (exclude, junk) takes these and the modifiers.
 NAMES = tuple(option.name for option in OPTIONS)
 FILTERS = tuple(option.name for option in OPTIONS if option.kind != "modifier")
@@ -512,15 +512,15 @@ class Selector(object):
         self._file_tests = tuple(test for tier in (ORIGIN, HEADERS, BODY) for test in file_tests[tier])
         self.needs = next((tier for tier in (BODY, HEADERS, ORIGIN) if file_tests[tier]), None)
         self.body_limit = self.given.get("body_max_bytes")
-        self.regexes = dict((name, value) for name, value in self.given.items()
-                            if name.endswith("_regex") and not isinstance(value, dict))
+        self.regexes = {name: value for name, value in self.given.items()
+                        if name.endswith("_regex") and not isinstance(value, dict)}
         self.regexes.update(("%s.%s" % (name, header), pattern) for name in ("header_regex", "header_raw_regex")
                             for header, pattern in (self.given.get(name) or {}).items())
 
     @classmethod
     def from_params(cls, params, now=None):
         """The selection of a module's parameters (the shared selection options)."""
-        return cls(now=now, **dict((name, params.get(name)) for name in NAMES))
+        return cls(now=now, **{name: params.get(name) for name in NAMES})
 
     @classmethod
     def from_options(cls, options, name, now=None):
@@ -532,7 +532,7 @@ class Selector(object):
             raise SelectionError("%s: unknown selection option(s) %s (known: %s)"
                                  % (name, ", ".join(unknown), ", ".join(NAMES)))
         try:
-            selector = cls(now=now, **dict((key, options.get(key)) for key in NAMES))
+            selector = cls(now=now, **{key: options.get(key) for key in NAMES})
         except SelectionError as exc:
             raise SelectionError("%s.%s" % (name, exc))
         if selector.is_empty:
@@ -547,8 +547,8 @@ class Selector(object):
     @property
     def content_given(self):
         """The given options that are read from the queue file (origin, headers, body), normalised."""
-        return dict((name, value) for name, value in self.given.items()
-                    if name in BY_NAME and BY_NAME[name].tier != ENVELOPE)
+        return {name: value for name, value in self.given.items()
+                if name in BY_NAME and BY_NAME[name].tier != ENVELOPE}
 
     def matches(self, message):
         """The envelope options, on a listed message."""
@@ -586,7 +586,7 @@ def budget(selectors):
 
 def argument_spec():
     """The selection options' argument spec, from the table."""
-    return dict((option.name, dict(option.spec)) for option in OPTIONS)
+    return {option.name: dict(option.spec) for option in OPTIONS}
 
 
 # The fragment's notes (with the options of doc_fragment(): scripts/doc-fragment.py writes both into

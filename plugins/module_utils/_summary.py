@@ -103,8 +103,8 @@ class Summary:
             "bytes": self.bytes,
             "recipients": self.recipients,
             "forced_expire": self.forced_expire,
-            "by_queue": dict((name, {"messages": v[0], "bytes": v[1]})
-                             for name, v in sorted(self.by_queue.items(), key=lambda item: queue_order(item[0]))),
+            "by_queue": {name: {"messages": v[0], "bytes": v[1]}
+                         for name, v in sorted(self.by_queue.items(), key=lambda item: queue_order(item[0]))},
             "age_buckets": [{"label": label, "max_age_minutes": bound, "messages": count}
                             for label, bound, count in zip(labels, bounds, self.buckets)],
             "age_unknown": self.age_unknown,
@@ -160,7 +160,7 @@ class Origins(object):
         self.top = top
         self.headers = headers
         self.read = 0
-        self.tables = dict((name, {}) for name in ("origins", "sasl_usernames", "clients", "local_uids", "subjects"))
+        self.tables = {name: {} for name in ("origins", "sasl_usernames", "clients", "local_uids", "subjects")}
 
     def add(self, message, queue_file):
         size = message["message_size"]
@@ -207,7 +207,7 @@ def collect(messages, selector, limit, top=10, subsets=None, observe=None, read=
     if limit < 0:
         raise SelectionError("limit must be 0 or more, got %r" % (limit,))
     named = [(None, selector)] + sorted((subsets or {}).items())
-    summaries = dict((name, Summary(now=selector.now, top=top)) for name, _subset in named)
+    summaries = {name: Summary(now=selector.now, top=top) for name, _subset in named}
     origins = Origins(top, headers=inspect == "headers") if inspect else None
     kept, stats, listed, pending = [], {}, 0, []
     for message in unique_messages(messages, stats):
@@ -229,7 +229,7 @@ def collect(messages, selector, limit, top=10, subsets=None, observe=None, read=
     result = {}
     if pending:
         tier = costliest([subset.needs for _name, subset in named] + [inspect])
-        names = dict((message["queue_id"], waiting) for message, waiting in pending)
+        names = {message["queue_id"]: waiting for message, waiting in pending}
         selectors = dict(named)
         counts = {"read": 0, "gone": 0}
         for message, queue_file in read([message for message, _waiting in pending], tier):
@@ -252,7 +252,7 @@ def collect(messages, selector, limit, top=10, subsets=None, observe=None, read=
     result.update({"summary": summaries[None].result(), "messages": kept, "listed": listed,
                    "duplicates": stats.get("duplicates", 0)})
     if subsets is not None:
-        result["subsets"] = dict((name, summaries[name].result()) for name, _subset in named if name is not None)
+        result["subsets"] = {name: summaries[name].result() for name, _subset in named if name is not None}
     if origins is not None:
         result["origins"] = origins.result()
     return result

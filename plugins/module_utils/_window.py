@@ -24,14 +24,14 @@ def _parameters_text(values):
 
 
 def _current(cli):
-    return dict((name, entry["value"]) for name, entry in cli.settings(*_incident.WINDOW_PARAMETERS).items())
+    return {name: entry["value"] for name, entry in cli.settings(*_incident.WINDOW_PARAMETERS).items()}
 
 
 def _result(ledger, path, instance, parameters, continued=False, bypassed=None):
     return {
         "incident_id": ledger["incident_id"],
         "ledger": path,
-        "instance": dict((k, instance[k]) for k in ("name", "config_dir", "queue_directory")),
+        "instance": {k: instance[k] for k in ("name", "config_dir", "queue_directory")},
         "opened": ledger["opened"],
         "window": ledger["window"],
         "window_open": ledger["window"] and ledger["window_ended"] is None,
@@ -116,7 +116,7 @@ def end_window(cli, params, check_mode, now):
     before = _current(cli)
     if ledger is None:
         return False, {"incident_id": None, "ledger": path, "window_open": False, "parameters": before,
-                       "instance": dict((k, instance[k]) for k in ("name", "config_dir", "queue_directory"))}, None, []
+                       "instance": {k: instance[k] for k in ("name", "config_dir", "queue_directory")}}, None, []
     table = ledger["window_table"] or os.path.join(instance["config_dir"], _incident.WINDOW_TABLE)
     restore = _incident.restored_values(ledger["saved"], before, table) if ledger["window"] else {}
     after = dict(before)

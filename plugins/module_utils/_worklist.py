@@ -38,7 +38,7 @@ class Action:
 
 
 _ACTIVE = ("incoming", "active", "deferred")
-ACTIONS = dict((a.name, a) for a in (
+ACTIONS = {a.name: a for a in (
     # postsuper -h does nothing to maildrop files; held mail is already held
     Action("hold", "h", _ACTIVE, lambda m: m["queue_name"] == "hold", "hold"),
     Action("release", "H", ("hold",), lambda m: m["queue_name"] not in ("hold", None), "deferred"),
@@ -52,7 +52,7 @@ ACTIONS = dict((a.name, a) for a in (
            destructive=True, min_version=(3, 5)),
     Action("flush", None, ("deferred",), lambda m: False, "active (delivery attempted now)"),
     Action("archive", None, _ACTIVE + ("hold", "maildrop"), lambda m: False, "(unchanged, archived)"),
-))
+)}
 
 
 def postfix_time(value, default_unit="d"):

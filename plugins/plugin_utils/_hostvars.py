@@ -24,7 +24,7 @@ def host_values(hostvars, hosts, names, filter_name):
         if host not in hostvars:
             raise AnsibleFilterError("%s: %s is not an inventory host" % (filter_name, host))
         facts = hostvars[host]
-        values[host] = dict((name, facts[name]) for name in names if name in facts)
+        values[host] = {name: facts[name] for name in names if name in facts}
     return plain(values, filter_name)
 
 

@@ -100,7 +100,7 @@ def check_selection(name, value, required=False):
         return ["%s: give no 'queues' in a junk selection (each phase chooses its queues: hold_queues, purge_queues)"
                 % name]
     try:
-        selector = Selector(**dict((key, value.get(key)) for key in Selector.OPTIONS))
+        selector = Selector(**{key: value.get(key) for key in Selector.OPTIONS})
     except (SelectionError, TypeError, ValueError) as exc:
         return ["%s: %s" % (name, exc)]
     if required and selector.is_empty:
@@ -234,7 +234,7 @@ def spec_problems(values, phases, roles_dir=ROLES_DIR):
         if not os.path.exists(os.path.join(roles_dir, phase, "meta", "argument_specs.yml")):
             continue
         spec = phase_spec(phase, roles_dir)
-        provided = dict((name, values[name]) for name in spec if name in values)
+        provided = {name: values[name] for name in spec if name in values}
         result = ArgumentSpecValidator(spec).validate(provided)
         for message in result.error_messages:
             named = [name for name in spec if re.search(r"\b%s\b" % re.escape(name), message)]

@@ -79,13 +79,13 @@ def merge_summaries(summaries, top=10):
         oldest = summary.get("oldest")
         if oldest and (merged["oldest"] is None or oldest["arrival_time"] < merged["oldest"]["arrival_time"]):
             merged["oldest"] = dict(oldest)
-    order = dict((name, index) for index, name in enumerate(QUEUE_NAMES))
+    order = {name: index for index, name in enumerate(QUEUE_NAMES)}
     merged["by_queue"] = dict(sorted(merged["by_queue"].items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
     for name, label, fields in _TOP_LISTS:
         table = {}
         for summary in summaries:
             for row in summary.get(name, []):
-                slot = table.setdefault(row[label], dict((field, 0) for field in fields))
+                slot = table.setdefault(row[label], {field: 0 for field in fields})
                 for field in fields:
                     slot[field] += row.get(field, 0)
         ranked = sorted(table.items(), key=lambda item: (-item[1]["messages"], -item[1][fields[1]], item[0]))
@@ -174,7 +174,7 @@ def host_entry(results, host_name="HOST"):
     if assess.get("origins"):
         entry["origins"] = assess["origins"]
     released = (results.get("requeue_result") or {}).get("guarded") or []
-    guarded = verify.get("guarded") or dict((row["source"], row["messages"]) for row in released)
+    guarded = verify.get("guarded") or {row["source"]: row["messages"] for row in released}
     if guarded:
         entry["guarded"] = [{"source": source, "messages": count, "release": release_command(host_name, source)}
                             for source, count in sorted(guarded.items())]
@@ -187,7 +187,7 @@ def host_entry(results, host_name="HOST"):
 
 def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report", audit_log=None):
     """The report for HOSTS (every host named, whether or not it left results)."""
-    entries = dict((host, host_entry(per_host.get(host), host)) for host in hosts)
+    entries = {host: host_entry(per_host.get(host), host) for host in hosts}
     totals = {}
     for entry in entries.values():
         for key, value in entry["phases"].items():
@@ -357,7 +357,7 @@ def merge_reports(reports, generated, title=None):
             merged["total"][side] = sum((value or {}).get("total", 0) if isinstance(value, dict) else (value or 0)
                                         for value in values)
     if all("notes" in report for report in reports):
-        merged["notes"] = sorted(set(note for report in reports for note in report["notes"])) + [
+        merged["notes"] = sorted({note for report in reports for note in report["notes"]}) + [
             "Merged from %d slices of the fleet." % len(reports)]
         merged["audit_log"] = reports[0].get("audit_log")
     return merged
@@ -371,10 +371,10 @@ def artifact(report):
         "title": report["title"],
         "generated": report["generated"],
         "host_status": report["host_status"],
-        "hosts": dict((host, {"status": entry["status"], "phases": entry["phases"], "problems": entry["problems"],
-                              "window_open": entry.get("window_open", False),
-                              "phases_done": entry.get("phases_done", [])})
-                      for host, entry in report["hosts"].items()),
+        "hosts": {host: {"status": entry["status"], "phases": entry["phases"], "problems": entry["problems"],
+                         "window_open": entry.get("window_open", False),
+                         "phases_done": entry.get("phases_done", [])}
+                  for host, entry in report["hosts"].items()},
         "total": {"hosts": report["total"]["hosts"], "phases": report["total"]["phases"],
                   "before": (report["total"]["before"] or {}).get("total"),
                   "after": (report["total"]["after"] or {}).get("total")},

@@ -241,7 +241,7 @@ def render_report(report):
                             % esc(host))
             body.append(u"</li>")
         body.append(u"</ul></section>")
-    plans = sorted(set(entry.get("plan_id") for entry in hosts.values() if entry.get("plan_id")))
+    plans = sorted({entry.get("plan_id") for entry in hosts.values() if entry.get("plan_id")})
     if plans:
         body.append(u'<p class="note">Applied the approved plan %s.</p>' % u", ".join(u"<code>%s</code>" % esc(p) for p in plans))
     figures = [(key, label) for key, _fact, _field, label in PHASE_FIGURES

@@ -146,7 +146,7 @@ def verify_accounting(info, assess=None, hold=None, purge=None, requeue=None, de
                         "mailops.postfix.end_window)")
     junk_on_hold = (incident.get("left_on_hold_matching") or {}).get("junk", 0) or 0
     left_on_hold = incident.get("left_on_hold") or 0
-    guarded = dict((source, count) for source, count in (incident.get("guarded") or {}).items() if count)
+    guarded = {source: count for source, count in (incident.get("guarded") or {}).items() if count}
     if left_on_hold - junk_on_hold - sum(guarded.values()) > 0:
         problems.append("%d messages the runbook held are still on hold, never released"
                         % (left_on_hold - junk_on_hold - sum(guarded.values())))

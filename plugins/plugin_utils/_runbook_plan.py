@@ -62,7 +62,7 @@ def part_digest(part):
 
 def plan_id_of(header):
     """The ID of a plan: the first ID_LENGTH hex digits of the sha256 of its header (HEADER_KEYS only)."""
-    return _sha256(dict((key, header.get(key)) for key in HEADER_KEYS))[:ID_LENGTH]
+    return _sha256({key: header.get(key) for key in HEADER_KEYS})[:ID_LENGTH]
 
 
 def host_part(host, assessment, action_plan):
@@ -72,7 +72,7 @@ def host_part(host, assessment, action_plan):
     its fingerprints) or None when the host has no junk.
     """
     summary = assessment["summary"]
-    by_queue = dict((queue, counts["messages"]) for queue, counts in summary.get("by_queue", {}).items())
+    by_queue = {queue: counts["messages"] for queue, counts in summary.get("by_queue", {}).items()}
     to_hold = sum(by_queue.get(queue, 0) for queue in HELD_QUEUES)
     purge = action_plan or {"messages": []}
     return {
@@ -110,8 +110,8 @@ def window_rule(inputs):
 
 def fleet_plan(parts, inputs, created, operator, title="Postfix incident plan", fix_tasks=None):
     """The fleet's plan: its header (what its ID covers, every host part's digest included), the parts, totals."""
-    hosts = dict((host, part) for host, part in sorted(parts.items()) if part)
-    approved = dict((name, inputs.get(name)) for name in INPUTS)
+    hosts = {host: part for host, part in sorted(parts.items()) if part}
+    approved = {name: inputs.get(name) for name in INPUTS}
     header = {
         "format": FORMAT,
         "kind": KIND,
@@ -121,7 +121,7 @@ def fleet_plan(parts, inputs, created, operator, title="Postfix incident plan", 
         "inputs": approved,
         "fix_tasks": fix_tasks,
         "window_rule": window_rule(approved),
-        "digests": dict((host, part_digest(part)) for host, part in hosts.items()),
+        "digests": {host: part_digest(part) for host, part in hosts.items()},
     }
     plan = dict(header)
     plan.update({
@@ -147,7 +147,7 @@ def part_for(plan, host):
     part = plan["hosts"].get(host)
     if part is None:
         return None
-    return {"plan_id": plan["plan_id"], "header": dict((key, plan[key]) for key in HEADER_KEYS), "part": part}
+    return {"plan_id": plan["plan_id"], "header": {key: plan[key] for key in HEADER_KEYS}, "part": part}
 
 
 def verified_part(kept, plan_id, host, instance):
@@ -192,7 +192,7 @@ def applied(kept, plan_id, host, instance):
     return {
         "plan_id": plan_id,
         "created": header["created"],
-        "inputs": dict((name, header["inputs"][name]) for name in INPUTS if name in header["inputs"]),
+        "inputs": {name: header["inputs"][name] for name in INPUTS if name in header["inputs"]},
         "fix_tasks": header["fix_tasks"],
         "affected": bool(part.get("affected", True)),
         "purge": {"count": part["purge"]["count"],
@@ -250,9 +250,9 @@ def artifact(plan, kept):
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(plan["created"])),
         "operator": plan["operator"],
         "kept": kept,
-        "hosts": dict((host, {"hold": part["hold"]["count"], "purge": part["purge"]["count"],
-                              "requeue": part["requeue"]["count"], "quarantine": part["quarantine"]})
-                      for host, part in plan["hosts"].items()),
+        "hosts": {host: {"hold": part["hold"]["count"], "purge": part["purge"]["count"],
+                         "requeue": part["requeue"]["count"], "quarantine": part["quarantine"]}
+                  for host, part in plan["hosts"].items()},
         "hosts_without_plan": plan["hosts_without_plan"],
         "totals": plan["totals"],
         "inputs": plan["inputs"],

@@ -170,18 +170,18 @@ def test_incident_ids_are_checked(value):
     ("requeue", ["C"], "released", ["A", "B"]),
     ("hold", ["A"], "held", ["A"]),
 ])
-def test_an_action_killed_half_way_is_settled(listing, action, on_hold_after, recorded_as, done):
+def test_an_action_killed_half_way_is_accounted_for(listing, action, on_hold_after, recorded_as, done):
     """From where its messages are now."""
     ledger = ledger_for(listing, [], [])
     _incident.intend(ledger, action, ["A", "B", "C"], captures.CAPTURE_NOW, archive="/backups/x/20261129T000000Z")
     view = _incident.view(ledger, [{"queue_id": queue_id, "queue_name": "hold"} for queue_id in on_hold_after])
     assert view[recorded_as] == len(done)                      # the view settles without writing
     assert "pending" in ledger
-    settled = _incident.settle(ledger, on_hold_after)
-    assert settled["action"] == action and settled["archive"] == "/backups/x/20261129T000000Z"
-    assert settled["not_done"] == sorted(set("ABC") - set(done))    # what the next run acts on again
+    interrupted = _incident.account_interrupted(ledger, on_hold_after)
+    assert interrupted["action"] == action and interrupted["archive"] == "/backups/x/20261129T000000Z"
+    assert interrupted["not_done"] == sorted(set("ABC") - set(done))    # what the next run acts on again
     assert ledger[recorded_as] == done and "pending" not in ledger
-    assert _incident.settle(ledger, on_hold_after) is None     # nothing pending any more
+    assert _incident.account_interrupted(ledger, on_hold_after) is None     # nothing pending any more
 
 
 def test_a_ledger_belongs_to_the_instance_that_wrote_it(tmp_path, listing):

@@ -2,7 +2,7 @@
 # Copyright (c) mailops.postfix contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A main.cf edited by the collection is left settled: Postfix's readers do not pause for it.
+"""A main.cf edited by the collection is left cooled: Postfix's readers do not pause for it.
 
 Postfix re-reads main.cf in 300 ms steps while it was modified in the last two seconds ("pausing to let
 main.cf cool down", printed with -v -v). The real postconf of this machine edits a configuration
@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, settle_replaced
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, age_replaced
 
 COOL_DOWN = "cool down"
 
@@ -47,7 +47,7 @@ def test_a_plain_postconf_edit_makes_the_next_reader_pause(config_dir):
     assert COOL_DOWN in err
 
 
-def test_set_parameters_leaves_main_cf_settled(config_dir):
+def test_set_parameters_leaves_main_cf_cooled(config_dir):
     cli = PostfixCLI(config_dir=config_dir)
     inode = os.stat(os.path.join(config_dir, "main.cf")).st_ino
     cli.set_parameters({"maximal_queue_lifetime": "4d", "smtpd_banner": "$myhostname two words"}, config_dir)
@@ -55,7 +55,7 @@ def test_set_parameters_leaves_main_cf_settled(config_dir):
     assert COOL_DOWN not in err
     assert "maximal_queue_lifetime = 4d\n" in out and "smtpd_banner = $myhostname two words\n" in out
     assert os.stat(os.path.join(config_dir, "main.cf")).st_ino != inode     # postconf replaced it whole
-    # a removal (postconf -X) and a change in one call: both edits settled, the second did not pause either
+    # a removal (postconf -X) and a change in one call: both edits cooled, the second did not pause either
     cli.set_parameters({"maximal_queue_lifetime": None, "smtpd_banner": "three"}, config_dir)
     out, err = postconf(config_dir, "-n")
     assert COOL_DOWN not in err
@@ -69,7 +69,7 @@ def test_a_file_written_in_place_keeps_postfix_s_guard(config_dir):
     with open(path, "a") as handle:      # an editor writing in place: same inode
         handle.write("maximal_queue_lifetime = 4d\n")
     written = os.stat(path).st_mtime
-    assert settle_replaced(path, before, started) is False
+    assert age_replaced(path, before, started) is False
     assert os.stat(path).st_mtime == written
     assert COOL_DOWN in postconf(config_dir, "-h", "maximal_queue_lifetime")[1]
 
@@ -83,10 +83,10 @@ def test_a_file_renamed_in_but_not_changed_since_the_start_is_left_alone(config_
     old = time.time() - 30
     os.utime(replacement, (old, old))
     os.rename(replacement, path)
-    assert settle_replaced(path, before, time.time()) is False
+    assert age_replaced(path, before, time.time()) is False
     assert os.stat(path).st_mtime == old
 
 
 def test_a_missing_file_is_not_an_error(tmp_path):
     before = os.stat(str(tmp_path))
-    assert settle_replaced(str(tmp_path / "main.cf"), before, time.time()) is False
+    assert age_replaced(str(tmp_path / "main.cf"), before, time.time()) is False
