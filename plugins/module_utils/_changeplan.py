@@ -23,6 +23,7 @@ import hashlib
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import addresses
+from ansible_collections.mailops.postfix.plugins.module_utils._values import plan_age_problem
 
 FORMAT = 1
 FIELDS = ("queue_id", "arrival_time", "sender", "recipients", "recipients_sha256", "message_size")
@@ -93,11 +94,9 @@ def validate(part, action, config_dir, now, max_age):
     created = part.get("created")
     if not isinstance(created, int) or isinstance(created, bool):
         raise PlanError("the plan has no creation time")
-    age = now - created
-    if age > max_age:
-        raise PlanError("the plan is %d s old, older than plan_max_age (%d s): make a new one" % (age, max_age))
-    if age < -300:
-        raise PlanError("the plan was made %d s in the future: check the clocks" % -age)
+    problem = plan_age_problem(created, now, max_age, "plan_max_age")
+    if problem:
+        raise PlanError("the plan " + problem)
 
 
 def match(part, listed):

@@ -88,6 +88,33 @@ def parse_size(value, name="size", error=ValueProblem):
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
+# How far in the future a plan's creation time may be (clocks of controller and hosts drift a little).
+CLOCK_SKEW = 300
+
+
+def format_duration(seconds):
+    """``1h02m`` or ``4m05s``: a duration as the operator reads it in a message."""
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
+    return "%dm%02ds" % (seconds // 60, seconds % 60)
+
+
+def plan_age_problem(created, now, max_age, max_age_name):
+    """The one rule for a plan's age, module plans and runbook plans alike: None, or what is wrong with it.
+
+    A plan is stale once older than ``max_age`` (seconds; the option is named ``max_age_name``), and suspect when
+    made more than CLOCK_SKEW seconds in the future.
+    """
+    age = now - created
+    if age > max_age:
+        return "is %s old, older than %s (%s): it is stale - make a new plan" % (
+            format_duration(age), max_age_name, format_duration(max_age))
+    if age < -CLOCK_SKEW:
+        return "was made %s in the future: check the clocks" % format_duration(-age)
+    return None
+
+
 def split_list(value):
     """A Postfix list parameter's elements (commas and/or whitespace separate them)."""
     return [item for item in _LIST_SPLIT_RE.split(value or "") if item]

@@ -28,6 +28,7 @@ import json
 import time
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+from ansible_collections.mailops.postfix.plugins.module_utils._values import plan_age_problem
 
 FORMAT = 3
 KIND = "mailops.postfix runbook plan"
@@ -211,12 +212,9 @@ def check_part(kept, plan_id, host, instance, now, max_age, fix_tasks=None):
     except PlanError as exc:
         return ["mailops_plan_id: %s" % exc]
     problems = []
-    age = now - header.get("created", 0)
-    if age > max_age:
-        problems.append("mailops_plan_id: plan %s is %s old, older than mailops_plan_max_age (%s): it is stale - "
-                        "make a new plan" % (plan_id, _duration(age), _duration(max_age)))
-    elif age < -300:
-        problems.append("mailops_plan_id: plan %s was made %s in the future: check the clocks" % (plan_id, _duration(-age)))
+    age_problem = plan_age_problem(header.get("created", 0), now, max_age, "mailops_plan_max_age")
+    if age_problem:
+        problems.append("mailops_plan_id: plan %s %s" % (plan_id, age_problem))
     planned = header.get("fix_tasks")
     if planned and not fix_tasks:
         problems.append("fix_tasks_file: the approved plan runs %s (sha256 %s), which this controller does not have"
@@ -230,13 +228,6 @@ def check_part(kept, plan_id, host, instance, now, max_age, fix_tasks=None):
 def overridden(approved, current):
     """The inputs whose value in this run (``current``) is not the approved one: something overrides the plan."""
     return sorted(name for name, value in approved.items() if _canonical(current.get(name)) != _canonical(value))
-
-
-def _duration(seconds):
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return "%dh%02dm" % (seconds // 3600, seconds % 3600 // 60)
-    return "%dm%02ds" % (seconds // 60, seconds % 60)
 
 
 def _rows(rows, label, limit=3):

@@ -69,8 +69,8 @@ def test_gone_changed_and_reused_ids_are_skipped_with_reasons(part, listed):
 
 @pytest.mark.parametrize("change, message", [
     (dict(action="delete"), "the plan is for action=delete, not hold"),
-    (dict(created=NOW - 7200), "the plan is 7200 s old, older than plan_max_age (3600 s)"),
-    (dict(created=NOW + 3600), "the plan was made 3600 s in the future"),
+    (dict(created=NOW - 7200), "the plan is 2h00m old, older than plan_max_age (1h00m): it is stale"),
+    (dict(created=NOW + 3600), "the plan was made 1h00m in the future"),
     (dict(instance={"name": "postfix-b", "config_dir": "/etc/postfix-b"}), "the plan is for the instance at /etc/postfix-b"),
     (dict(format=2), "not a plan of format 1"),
     (dict(messages=[{"queue_id": "X"}]), "a planned message lacks one of"),
