@@ -15,11 +15,10 @@ so far; the helpers they call return values.
 
 from __future__ import absolute_import, division, print_function
 
-import json
 import os
 import time
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _changeplan, _content, _postcat, _worklist
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _audit, _changeplan, _content, _postcat, _worklist
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, PostfixError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import compact, unique_messages
@@ -62,21 +61,12 @@ def run_action(params, check_mode, diff=False):
     except OSError as exc:    # reading an archive to re-inject (the writer's errors are ActionErrors)
         error = str(exc)
     if not check_mode and (result["changed_count"] or result["batches"] or result["pending"]):
-        trouble = _log_audit(cli, params, result, error)
-        if trouble:
-            warnings.append("the audit line could not be written to Postfix's log (postlog: %s)" % trouble)
+        _audit.write(cli, audit_text(params, result, error), warnings)
     result["counts"] = {key: len(result[key]) for key in COUNTED}
     if not params["return_ids"]:
         for key in ID_LISTS:
             del result[key]
     return result, error, warnings
-
-
-def _log_audit(cli, params, result, error):
-    try:
-        return cli.log("mailops.postfix", audit_text(params, result, error))
-    except PostfixError as exc:
-        return str(exc)
 
 
 def check_option_rules(params):
@@ -95,19 +85,16 @@ def check_option_rules(params):
 
 
 def audit_text(params, result, error):
-    """The audit line for Postfix's log: short, one line, key=value."""
-    ids = result["queue_ids"]
-    shown = ",".join(ids[:20]) + (",...(%d more)" % (len(ids) - 20) if len(ids) > 20 else "")
-    return "operator=%s action=%s %s changed=%d matched=%d skipped_changed=%d%s result=%s ids=%s" % (
-        params["operator"] or "-", result["action"],
-        "plan=%s" % result["plan_id"] if result.get("plan_id") else "selection=%s" % _json_line(result.get("selection")),
-        result["changed_count"], result["matched"], len(result["skipped_changed"]),
-        " archive=%s" % result["archive"]["directory"] if result.get("archive", {}).get("directory") else "",
-        "failed" if error else "ok", shown or "-")
-
-
-def _json_line(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":")) if value else "{}"
+    """The audit line of an action for Postfix's log: short, one line, key=value."""
+    planned = result.get("plan_id")
+    return _audit.line(params["operator"], [
+        ("action", result["action"]),
+        ("plan", planned if planned else None),
+        ("selection", None if planned else _audit.json_value(result.get("selection"))),
+        ("changed", result["changed_count"]), ("matched", result["matched"]),
+        ("skipped_changed", len(result["skipped_changed"])),
+        ("archive", result.get("archive", {}).get("directory") or None),
+        ("result", "failed" if error else "ok"), ("ids", _audit.ids(result["queue_ids"]))])
 
 
 def _run(cli, params, check_mode, result, warnings, diff=False):

@@ -15,8 +15,8 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _incident
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError, managed_config
+from ansible_collections.mailops.postfix.plugins.module_utils import _audit, _incident
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import managed_config
 
 
 def _parameters_text(values):
@@ -162,12 +162,6 @@ def _write_table(path, text):
 
 
 def _log(cli, params, event, ledger, warnings):
-    text = "operator=%s incident=%s event=%s window=%s quarantine=%d" % (
-        params["operator"] or "-", ledger["incident_id"], event.replace(" ", "_"),
-        "yes" if ledger["window"] else "no", len(ledger["quarantine"]))
-    try:
-        trouble = cli.log("mailops.postfix", text)
-    except PostfixError as exc:
-        trouble = str(exc)
-    if trouble:
-        warnings.append("the audit line could not be written to Postfix's log (postlog: %s)" % trouble)
+    _audit.write(cli, _audit.line(params["operator"], [
+        ("incident", ledger["incident_id"]), ("event", event.replace(" ", "_")),
+        ("window", "yes" if ledger["window"] else "no"), ("quarantine", len(ledger["quarantine"]))]), warnings)
