@@ -14,23 +14,25 @@ cannot be written is a warning for the caller, never a failure of the change it 
 
 from __future__ import absolute_import, division, print_function
 
-import json
 
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixError
+import json
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
+
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, PostfixError
 
 TAG = "mailops.postfix"
 # At most this many queue IDs on the line; the rest are counted.
 SHOWN_IDS = 20
 
 
-def line(operator, fields):
+def line(operator: Optional[str], fields: Iterable[Tuple[str, Any]]) -> str:
     """``operator=NAME k=v ...`` from FIELDS (pairs, in order; a value of None leaves its pair out)."""
     parts = ["operator=%s" % (operator or "-")]
     parts += ["%s=%s" % (key, value) for key, value in fields if value is not None]
     return " ".join(parts)
 
 
-def ids(queue_ids):
+def ids(queue_ids: Sequence[str]) -> str:
     """The IDs as the line shows them: the first SHOWN_IDS, then how many more; ``-`` for none."""
     shown = ",".join(queue_ids[:SHOWN_IDS])
     if len(queue_ids) > SHOWN_IDS:
@@ -38,12 +40,12 @@ def ids(queue_ids):
     return shown or "-"
 
 
-def json_value(value):
+def json_value(value: Any) -> str:
     """A dict or list on one line, no spaces (``{}`` for nothing)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":")) if value else "{}"
 
 
-def write(cli, text, warnings):
+def write(cli: PostfixCLI, text: str, warnings: List[str]) -> None:
     """Write TEXT to Postfix's log with postlog; a failure is added to WARNINGS."""
     try:
         trouble = cli.log(TAG, text)

@@ -27,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 
 import re
 import sys
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 QUEUE_NAMES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt")
 
@@ -47,25 +48,28 @@ _QUEUE_ID_RE = re.compile(r"\A%s\Z" % QUEUE_ID_PATTERN)
 
 EMPTY_SENDER = "MAILER-DAEMON"
 
+# A message as postqueue -j lists it (recipients as dicts), or compact (recipients as addresses or pairs).
+Message = Dict[str, Any]
 
-def is_queue_id(value):
+
+def is_queue_id(value: Any) -> bool:
     """True when value has Postfix's queue ID syntax (short hex or long base-52)."""
     return isinstance(value, str) and _QUEUE_ID_RE.match(value) is not None
 
 
-def domain_of(address):
+def domain_of(address: Optional[str]) -> str:
     """The domain of an address, lower-cased; '' for a local address or MAILER-DAEMON."""
     if not address or "@" not in address:
         return ""
     return address.rpartition("@")[2].lower()
 
 
-def queue_order(name):
+def queue_order(name: str) -> Tuple[int, str]:
     """Sort key of a queue name in Postfix's order (unknown names last, by name)."""
     return (QUEUE_NAMES.index(name) if name in QUEUE_NAMES else len(QUEUE_NAMES), name)
 
 
-def recipients_of(message):
+def recipients_of(message: Message) -> Iterator[Tuple[str, Optional[str]]]:
     """(address, delay reason or None) for each recipient of a message, parsed or compact."""
     for recipient in message["recipients"]:
         if isinstance(recipient, str):
@@ -76,16 +80,16 @@ def recipients_of(message):
             yield recipient["address"], recipient.get("delay_reason")
 
 
-def addresses(message):
+def addresses(message: Message) -> List[str]:
     """The recipients' addresses of a message, parsed or compact."""
     return [address for address, _reason in recipients_of(message)]
 
 
-def _shared(text):
+def _shared(text: Optional[str]) -> Optional[str]:
     return sys.intern(text) if text else text
 
 
-def compact(message, reasons=False):
+def compact(message: Message, reasons: bool = False) -> Message:
     """A selected message as it is kept until it is acted on or summarised: the fields that are used, the recipients as
     their addresses only (with ``reasons``, (address, delay reason) pairs), repeated strings shared. The delay reasons
     are most of a parsed listing's memory (100,000 deferred messages with three recipients each, as Postfix 3.7 lists
@@ -105,7 +109,7 @@ def compact(message, reasons=False):
     }
 
 
-def expanded(message):
+def expanded(message: Message) -> Message:
     """A message in postqueue -j's form again (recipients as dicts), from any form."""
     recipients = []
     for address, reason in recipients_of(message):
@@ -116,7 +120,7 @@ def expanded(message):
     return dict(message, recipients=recipients)
 
 
-def unique_messages(messages, stats=None):
+def unique_messages(messages: Iterable[Message], stats: Optional[Dict[str, int]] = None) -> Iterator[Message]:
     """Drop repeated listings of one message (a listing is not a snapshot).
 
     A message moved while postqueue reads the queue can be listed twice; it is

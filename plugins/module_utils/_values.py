@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 import math
 import re
+from typing import Any, List, Optional, Type
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 
@@ -37,7 +38,7 @@ class ValueProblem(MailopsError):
     """A value that cannot be read (raised when the caller names no error class of its own)."""
 
 
-def parse_duration(value, name="duration", error=ValueProblem):
+def parse_duration(value: Any, name: str = "duration", error: Type[Exception] = ValueProblem) -> int:
     """Seconds from ``90s``, ``30m``, ``2h``, ``3d``, ``1w``, ``1h30m`` or plain seconds."""
     if isinstance(value, bool):
         raise error("%s: expected a duration like 90s, 30m, 2h or 3d, got %r" % (name, value))
@@ -53,7 +54,7 @@ def parse_duration(value, name="duration", error=ValueProblem):
     return sum(int(amount) * DURATION_UNITS[unit] for amount, unit in _DURATION_PART_RE.findall(text))
 
 
-def postfix_time(value, default_unit="d", error=ValueProblem):
+def postfix_time(value: Any, default_unit: str = "d", error: Type[Exception] = ValueProblem) -> int:
     """Seconds of a Postfix time parameter such as '5d' (no unit: DEFAULT_UNIT, days for maximal_queue_lifetime)."""
     match = _POSTFIX_TIME_RE.match(str(value).strip())
     if not match:
@@ -61,7 +62,7 @@ def postfix_time(value, default_unit="d", error=ValueProblem):
     return int(match.group(1)) * DURATION_UNITS[match.group(2) or default_unit]
 
 
-def parse_epoch(value, name="time", error=ValueProblem):
+def parse_epoch(value: Any, name: str = "time", error: Type[Exception] = ValueProblem) -> float:
     """Seconds since the epoch (the host's clock), as a number or a string of digits."""
     if isinstance(value, bool):
         raise error("%s: expected seconds since the epoch, got %r" % (name, value))
@@ -74,7 +75,7 @@ def parse_epoch(value, name="time", error=ValueProblem):
     return seconds
 
 
-def parse_size(value, name="size", error=ValueProblem):
+def parse_size(value: Any, name: str = "size", error: Type[Exception] = ValueProblem) -> int:
     """Bytes from ``2048``, ``10k``, ``5M`` or ``1G`` (binary multiples)."""
     if isinstance(value, bool):
         raise error("%s: expected a size like 2048, 10k or 5M, got %r" % (name, value))
@@ -92,7 +93,7 @@ def parse_size(value, name="size", error=ValueProblem):
 CLOCK_SKEW = 300
 
 
-def format_duration(seconds):
+def format_duration(seconds: float) -> str:
     """``1h02m`` or ``4m05s``: a duration as the operator reads it in a message."""
     seconds = int(seconds)
     if seconds >= 3600:
@@ -100,7 +101,7 @@ def format_duration(seconds):
     return "%dm%02ds" % (seconds // 60, seconds % 60)
 
 
-def plan_age_problem(created, now, max_age, max_age_name):
+def plan_age_problem(created: float, now: float, max_age: float, max_age_name: str) -> Optional[str]:
     """The one rule for a plan's age, module plans and runbook plans alike: None, or what is wrong with it.
 
     A plan is stale once older than ``max_age`` (seconds; the option is named ``max_age_name``), and suspect when
@@ -115,10 +116,10 @@ def plan_age_problem(created, now, max_age, max_age_name):
     return None
 
 
-def split_list(value):
+def split_list(value: Optional[str]) -> List[str]:
     """A Postfix list parameter's elements (commas and/or whitespace separate them)."""
     return [item for item in _LIST_SPLIT_RE.split(value or "") if item]
 
 
-def is_incident_id(value):
+def is_incident_id(value: Any) -> bool:
     return isinstance(value, str) and _INCIDENT_ID_RE.match(value) is not None

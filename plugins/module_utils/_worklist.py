@@ -15,9 +15,11 @@ as the result keys they become (vanished, not_applicable, requeued_long_held);
 
 from __future__ import absolute_import, division, print_function
 
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
 from ansible_collections.mailops.postfix.plugins.module_utils import _values
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import EMPTY_SENDER, UNMARKED_QUEUES
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import EMPTY_SENDER, UNMARKED_QUEUES, Message
 
 
 class ActionError(MailopsError):
@@ -27,7 +29,8 @@ class ActionError(MailopsError):
 class Action:
     """One action: the postsuper flag, the queues it can act on, and its target state."""
 
-    def __init__(self, name, flag, acts_on, done, after, destructive=False, min_version=None):
+    def __init__(self, name: str, flag: Optional[str], acts_on: Iterable[str], done: Callable[[Message], bool],
+                 after: Optional[str], destructive: bool = False, min_version: Optional[Tuple[int, ...]] = None) -> None:
         self.name = name
         self.flag = flag                  # postsuper flag, or None (flush, archive)
         self.acts_on = frozenset(acts_on)
@@ -55,7 +58,7 @@ ACTIONS = {a.name: a for a in (
 )}
 
 
-def postfix_time(value, default_unit="d"):
+def postfix_time(value: Any, default_unit: str = "d") -> int:
     """Seconds of a Postfix time parameter such as '5d' (no unit: days, as for maximal_queue_lifetime)."""
     return _values.postfix_time(value, default_unit, ActionError)
 
@@ -63,7 +66,7 @@ def postfix_time(value, default_unit="d"):
 class WorkList:
     """The messages an action will act on, grouped by the queue each was seen in, and those it will not."""
 
-    def __init__(self, action):
+    def __init__(self, action: Action) -> None:
         self.action = action
         self.by_queue = {}             # postsuper queue restriction (tuple of names) -> [queue_id]
         self.vanished = []             # selected, already in the target state (or gone meanwhile)
@@ -71,7 +74,7 @@ class WorkList:
         self.requeued_long_held = []   # release: held past their lifetime, requeued instead
         self.diff = []                 # (queue_id, before, after)
 
-    def restrict_to(self, kept, gone):
+    def restrict_to(self, kept: Iterable[str], gone: Iterable[str]) -> None:
         """Keep only ``kept`` (e.g. what was archived whole); ``gone`` counts as vanished."""
         keep = set(kept)
         for queues in list(self.by_queue):
@@ -82,14 +85,15 @@ class WorkList:
         self.vanished.extend(gone)
 
     @property
-    def queue_ids(self):
+    def queue_ids(self) -> List[str]:
         ids = []
         for group in self.by_queue.values():
             ids.extend(group)
         return ids + list(self.requeued_long_held)
 
 
-def work_list(action_name, messages, now, long_held="requeue", lifetimes=None):
+def work_list(action_name: str, messages: Iterable[Message], now: float, long_held: str = "requeue",
+              lifetimes: Optional[Dict[str, int]] = None) -> WorkList:
     """What an action will do to the selected messages.
 
     Each message is acted on only in the queue it was seen in: postsuper gets
@@ -133,19 +137,20 @@ def work_list(action_name, messages, now, long_held="requeue", lifetimes=None):
     return result
 
 
-def _past_lifetime(message, now, lifetimes):
+def _past_lifetime(message: Message, now: float, lifetimes: Dict[str, int]) -> bool:
     if message["arrival_time"] is None:
         return False
     key = "bounce_queue_lifetime" if message["sender"] == EMPTY_SENDER else "maximal_queue_lifetime"
     return now - message["arrival_time"] > lifetimes[key]
 
 
-def _age(message, now):
+def _age(message: Message, now: float) -> str:
     seconds = int(now - message["arrival_time"])
     return "%dd %02dh" % (seconds // 86400, seconds % 86400 // 3600)
 
 
-def check_guards(action_name, selector, matched, all_messages=False, max_messages=None, expect_count=None):
+def check_guards(action_name: str, selector: Any, matched: int, all_messages: bool = False,
+                 max_messages: Optional[int] = None, expect_count: Optional[int] = None) -> None:
     """Refuse before any change: ALL without all=true, selections larger or other than expected."""
     if selector.is_empty and not all_messages:
         raise ActionError(
@@ -159,14 +164,14 @@ def check_guards(action_name, selector, matched, all_messages=False, max_message
                           % (matched, expect_count))
 
 
-def batches(ids, size):
+def batches(ids: Sequence[str], size: int) -> List[Sequence[str]]:
     """Split a list of IDs into batches of at most ``size``."""
     if size < 1:
         raise ActionError("batch_size must be at least 1, got %r" % (size,))
     return [ids[start:start + size] for start in range(0, len(ids), size)]
 
 
-def diff_text(entries, side):
+def diff_text(entries: Iterable[Tuple[str, Optional[str], Optional[str]]], side: str) -> str:
     """Diff text (one 'ID queue' line per message) for Ansible's diff mode."""
     missing = "(unknown queue)" if side == "before" else "(deleted)"
     lines = []
@@ -176,14 +181,15 @@ def diff_text(entries, side):
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def reported(flag, outcome):
+def reported(flag: str, outcome: Any) -> Set[str]:
     """IDs postsuper reported changed by the operation of ``flag`` (-f: expired or released)."""
     if flag == "f":
         return set(outcome.ids("e")) | set(outcome.ids("H"))
     return set(outcome.ids(flag))
 
 
-def account(work, batch_results, failed=False):
+def account(work: WorkList, batch_results: Sequence[Tuple[str, Sequence[str], Any]],
+            failed: bool = False) -> Tuple[List[str], List[str], List[str]]:
     """The result's accounting from what postsuper said, batch by batch.
 
     ``batch_results``: [(flag, ids_sent, PostsuperOutcome)]. A message counts as
