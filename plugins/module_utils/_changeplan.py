@@ -19,10 +19,11 @@ host for its purge, is the controller's (plugins/plugin_utils/_runbook_plan.py).
 from __future__ import absolute_import, division, print_function
 
 import hashlib
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import addresses
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message, addresses
 from ansible_collections.mailops.postfix.plugins.module_utils._values import plan_age_problem
 
 FORMAT = 1
@@ -33,7 +34,7 @@ class PlanError(MailopsError):
     """A plan that cannot be applied here (stale, malformed, for another action or instance)."""
 
 
-def fingerprint(message):
+def fingerprint(message: Message) -> Dict[str, Any]:
     """The fingerprint of one listed message (a _queue message dict, parsed or compact)."""
     recipients = sorted(addresses(message))
     return {
@@ -46,7 +47,8 @@ def fingerprint(message):
     }
 
 
-def host_plan(action, selection, postfix_version, instance, created, messages, content=None):
+def host_plan(action: str, selection: Dict[str, Any], postfix_version: str, instance: Dict[str, Any], created: int,
+              messages: Iterable[Message], content: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """One host's plan: what a check-mode run selected, fingerprinted, sorted by queue ID.
 
     ``content`` (a selection with origin or content options): {"tier": what was read, "headers": the headers its
@@ -74,7 +76,7 @@ def host_plan(action, selection, postfix_version, instance, created, messages, c
     return plan
 
 
-def validate(part, action, config_dir, now, max_age):
+def validate(part: Any, action: str, config_dir: str, now: float, max_age: float) -> None:
     """Refuse a host plan that is malformed, for another action or instance, or older than max_age."""
     if not isinstance(part, dict) or part.get("format") != FORMAT or not isinstance(part.get("messages"), list):
         raise PlanError("not a plan of format %d (make one with a check-mode run and return_plan)" % FORMAT)
@@ -99,7 +101,7 @@ def validate(part, action, config_dir, now, max_age):
         raise PlanError("the plan " + problem)
 
 
-def match(part, listed):
+def match(part: Dict[str, Any], listed: Iterable[Message]) -> Tuple[List[Message], List[Dict[str, Any]]]:
     """Split the listed messages by the plan: (messages to act on, skipped_changed entries).
 
     ``listed`` are the messages listed now (unique). A planned ID listed with the same fingerprint is
@@ -126,7 +128,9 @@ def match(part, listed):
     return chosen, sorted(skipped, key=lambda entry: entry["queue_id"])
 
 
-def match_content(part, chosen, read):
+def match_content(part: Dict[str, Any], chosen: List[Message],
+                  read: Callable[[List[Message]], Iterable[Tuple[Message, Optional[str]]]]
+                  ) -> Tuple[List[Message], List[Dict[str, Any]]]:
     """Of the messages CHOSEN by match(), those whose queue file still gives the planned content fingerprint.
 
     ``read(messages)`` yields (message, content fingerprint or None when gone). Returns (messages to act on,

@@ -16,9 +16,13 @@ import datetime
 import json
 import re
 import time
+from typing import Any, Iterable, Iterator, List, Optional, Union
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, is_queue_id
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, Message, is_queue_id
+
+# A listing as text, or as its lines.
+TextOrLines = Union[str, Iterable[str]]
 
 
 class QueueParseError(MailopsError):
@@ -36,7 +40,7 @@ class QueueParseError(MailopsError):
         super(QueueParseError, self).__init__(text)
 
 
-def _lines(text_or_lines):
+def _lines(text_or_lines: TextOrLines) -> Iterable[str]:
     if isinstance(text_or_lines, str):
         return text_or_lines.splitlines()
     return text_or_lines
@@ -50,7 +54,7 @@ _RECIPIENT_KEYS = frozenset(("address", "delay_reason", "orig_address", "bounce_
 _QUEUE_NAME_SET = frozenset(QUEUE_NAMES)
 
 
-def _json_message(obj):
+def _json_message(obj: Any) -> Message:
     """Validate one decoded postqueue -j object in place; return it, or raise ValueError.
 
     The hot path of a large listing: the object is kept (not copied) unless it
@@ -92,7 +96,7 @@ def _json_message(obj):
     return obj
 
 
-def iter_json_lines(text_or_lines):
+def iter_json_lines(text_or_lines: TextOrLines) -> Iterator[Message]:
     """Yield messages from ``postqueue -j`` output (one JSON object a line).
 
     Unknown members are ignored. Any line that is not a valid message object
@@ -107,7 +111,7 @@ def iter_json_lines(text_or_lines):
             raise QueueParseError("not a postqueue -j message (%s)" % exc, number, line)
 
 
-def parse_json_lines(text_or_lines):
+def parse_json_lines(text_or_lines: TextOrLines) -> List[Message]:
     """All messages of ``postqueue -j`` output, as a list."""
     return list(iter_json_lines(text_or_lines))
 
@@ -179,7 +183,7 @@ class _ArrivalClock:
         raise ValueError("no year has %s %s %s on a %s" % (mon, day, hms, dow))
 
 
-def iter_mailq(text_or_lines, now=None):
+def iter_mailq(text_or_lines: TextOrLines, now: Optional[float] = None) -> Iterator[Message]:
     """Yield messages from ``postqueue -p`` / ``mailq`` output, any Postfix version.
 
     Fails closed: a line that is not the header, an entry's first line, a delay
@@ -276,6 +280,6 @@ def _mailq_entry(line, number, clock):
     }
 
 
-def parse_mailq(text_or_lines, now=None):
+def parse_mailq(text_or_lines: TextOrLines, now: Optional[float] = None) -> List[Message]:
     """All messages of ``postqueue -p`` / ``mailq`` output, as a list."""
     return list(iter_mailq(text_or_lines, now))

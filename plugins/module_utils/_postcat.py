@@ -37,6 +37,7 @@ Anything the splitter cannot place raises PostcatError: nothing is guessed.
 from __future__ import absolute_import, division, print_function
 
 import re
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 from email.header import decode_header, make_header
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
@@ -58,11 +59,15 @@ _STEPS = ((b"ENVELOPE RECORDS", None), (b"MESSAGE CONTENTS", "envelope"), (b"HEA
 FLAGS = {"envelope": ("-e",), "headers": ("-e", "-h"), "whole": ()}
 
 
+# Headers as read from a queue file: {lower-case name: [(decoded value, raw value), ...], None: [names in order]}.
+Headers = Dict[Optional[str], List[Any]]
+
+
 class PostcatError(MailopsError):
     """postcat output that does not split into whole messages."""
 
 
-def split(output, expected_ids):
+def split(output: bytes, expected_ids: Iterable[str]) -> Dict[str, Dict[str, Any]]:
     """Split ``postcat -q [-e|-eh] ID...`` output (bytes) into {queue_id: printed message}.
 
     A printed message is {"queue": the queue it was in, "envelope": the envelope records (text), "content": the
@@ -106,30 +111,30 @@ def split(output, expected_ids):
     return messages
 
 
-def _line_number(output, offset):
+def _line_number(output: bytes, offset: int) -> int:
     return output.count(b"\n", 0, offset) + 1
 
 
-def _nothing_between(output, start, end):
+def _nothing_between(output: bytes, start: int, end: int) -> bool:
     """Between two messages, before the first and after the last, postcat prints nothing."""
     if start < end:
         line = output[start:end].split(b"\n", 1)[0]
         raise PostcatError("postcat output line %d is outside any message: %r" % (_line_number(output, start), line[:100]))
 
 
-def missing_id(stderr):
+def missing_id(stderr: str) -> Optional[str]:
     """The queue ID postcat stopped at (it dies at the first ID it cannot open), or None."""
     match = _MISSING_RE.search(stderr)
     return match.group(1) if match else None
 
 
-def envelope_of(envelope):
+def envelope_of(envelope: str) -> Tuple[Optional[str], List[str]]:
     """(sender, [recipients]) from postcat's envelope records (the text of the section)."""
     senders = _SENDER_RE.findall(envelope)
     return (senders[-1] if senders else None), _RECIPIENT_RE.findall(envelope)
 
 
-def attributes(printed):
+def attributes(printed: Dict[str, Any]) -> Dict[str, str]:
     """The named attributes of a printed message, from its envelope records only (never from its content)."""
     found = {}
     for section in (printed["envelope"], printed.get("extracted") or ""):
@@ -138,7 +143,7 @@ def attributes(printed):
     return found
 
 
-def origin_of(found):
+def origin_of(found: Dict[str, str]) -> str:
     """How a message came in: 'smtp' (a network client), 'internal' (Postfix's own bounce or notice), 'local'
     (submitted on the host with sendmail), from its named attributes."""
     if found.get("log_client_address") or found.get("client_address"):
@@ -148,7 +153,7 @@ def origin_of(found):
     return "local"
 
 
-def decode_words(value):
+def decode_words(value: str) -> str:
     """A header value with its RFC 2047 encoded words decoded (the raw value when they do not decode)."""
     if "=?" not in value:
         return value
@@ -158,7 +163,7 @@ def decode_words(value):
         return value
 
 
-def headers_of(content):
+def headers_of(content: bytes) -> Headers:
     """{lower-case name: [(decoded value, raw value), ...]} in order, from the head of the content (bytes); the key
     None holds the names in the order they come.
 
@@ -182,7 +187,7 @@ def headers_of(content):
     return found
 
 
-def body_of(content, limit):
+def body_of(content: bytes, limit: int) -> bytes:
     """The first LIMIT bytes of the body (after the first empty line)."""
     if content.startswith(b"\n"):
         body = content[1:]
@@ -192,7 +197,7 @@ def body_of(content, limit):
     return body[:limit]
 
 
-def local_uid(found_headers, origin, owner_uid=None):
+def local_uid(found_headers: Headers, origin: str, owner_uid: Optional[int] = None) -> Optional[int]:
     """The uid pickup recorded when locally submitted mail came in, or None.
 
     pickup puts ``Received: by HOST (Postfix, from userid N)`` first; a requeue (postsuper -r) goes through pickup
@@ -216,7 +221,8 @@ def local_uid(found_headers, origin, owner_uid=None):
     return None
 
 
-def queue_file(printed, headers=False, body_limit=None, owner_uid=None):
+def queue_file(printed: Dict[str, Any], headers: bool = False, body_limit: Optional[int] = None,
+               owner_uid: Optional[int] = None) -> Dict[str, Any]:
     """A printed message read as a queue file: {"attributes", "origin", "sender", "headers", "local_uid", "body"}.
 
     ``headers`` (output of -eh or whole): read the headers; ``body_limit`` (whole output): read that much of the

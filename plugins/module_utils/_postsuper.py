@@ -17,6 +17,7 @@ after acting on some IDs. The truth is one stderr line per changed message
 from __future__ import absolute_import, division, print_function
 
 import re
+from typing import List
 
 # postsuper flag -> (per-message verb, total label)
 OPERATIONS = {
@@ -46,7 +47,7 @@ class PostsuperOutcome:
     when a total disagrees with its per-ID lines.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.changed = {flag: [] for flag in OPERATIONS}
         self.totals = {flag: None for flag in OPERATIONS}
         self.warnings = []
@@ -54,17 +55,17 @@ class PostsuperOutcome:
         self.other = []
 
     @property
-    def consistent(self):
+    def consistent(self) -> bool:
         for flag, total in self.totals.items():
             if total is not None and total != len(self.changed[flag]):
                 return False
         return True
 
-    def ids(self, flag):
+    def ids(self, flag: str) -> List[str]:
         return list(self.changed[flag])
 
 
-def parse_postsuper(stderr):
+def parse_postsuper(stderr: str) -> "PostsuperOutcome":
     """Parse postsuper's stderr (text) into a PostsuperOutcome."""
     outcome = PostsuperOutcome()
     for line in stderr.splitlines():
