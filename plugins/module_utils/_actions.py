@@ -330,7 +330,7 @@ def _archive_first(cli, work, selected, params, instance, selector, plan_id, inc
                 if kind == "gone":
                     vanished.append(queue_id)
                     continue
-                sender, _recipients = _postcat.envelope_of(printed["envelope"])
+                sender = _postcat.envelope_sender(printed["envelope"])
                 writer.add(dict(by_id[queue_id], envelope_sender=sender), printed["content"])
                 archived.append(queue_id)
             writer.end_batch()

@@ -51,6 +51,8 @@ _FROM_RE = re.compile(rb"^(>*From )", re.MULTILINE)
 _QUOTED_FROM_RE = re.compile(rb"^>(>*From )", re.MULTILINE)
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]")
 PACKED_SUFFIX = ".tar.gz"
+# One encoder for every manifest entry (json.dumps with options makes a new one per call: once per message).
+_ENTRY_JSON = json.JSONEncoder(sort_keys=True)
 
 
 class ArchiveError(MailopsError):
@@ -174,7 +176,7 @@ class ArchiveWriter:
         offset = handle.tell()
         handle.write(quoted)
         handle.write(b"\n" if quoted.endswith(b"\n") else b"\n\n")
-        self._entries.write(json.dumps({
+        self._entries.write(_ENTRY_JSON.encode({
             "queue_id": message["queue_id"],
             "queue_name": message["queue_name"],
             "sender": message["sender"],
@@ -187,7 +189,7 @@ class ArchiveWriter:
             "length": len(quoted),
             "content_bytes": len(content),
             "sha256": hashlib.sha256(content).hexdigest(),
-        }, sort_keys=True) + "\n")
+        }) + "\n")
 
     def end_batch(self):
         """The batch is durable: its file and the directory entry are on disk."""

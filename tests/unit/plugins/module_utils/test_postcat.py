@@ -54,6 +54,30 @@ def test_null_sender_envelope_is_empty():
     assert _postcat.envelope_of(bounce["envelope"])[0] == ""
 
 
+def test_envelope_sender_is_the_last_sender_record_of_every_capture():
+    """One search from the end gives what reading every record gives (the last sender: record), on each capture."""
+    import re
+    every_sender = re.compile(r"^sender: (.*)$", re.MULTILINE)
+    seen = 0
+    for name in sorted(os.listdir(captures.FIXTURES)):
+        if not (name.startswith(("postcat-q_", "postcat-eq_", "postcat-ehq_", "content_")) and name.endswith(".stdout")):
+            continue
+        output = raw(name)
+        ids = [m.group(1).decode() for m in re.finditer(rb"^\*\*\* ENVELOPE RECORDS \S*/([0-9A-Za-z]+) \*\*\*$", output, re.M)]
+        try:
+            printed = _postcat.split(output, ids)
+        except _postcat.PostcatError:
+            continue                                   # the captures of broken output are tested on their own
+        for message in printed.values():
+            senders = every_sender.findall(message["envelope"])
+            assert _postcat.envelope_sender(message["envelope"]) == (senders[-1] if senders else None), name
+            seen += 1
+    assert seen >= 10
+    assert _postcat.envelope_sender("sender: first@example.org\nrecipient: r@example.net\n") == "first@example.org"
+    assert _postcat.envelope_sender("recipient: r@example.net\nsender: last@example.org") == "last@example.org"
+    assert _postcat.envelope_sender("recipient: r@example.net\n") is None
+
+
 def test_first_missing_id_is_fatal_and_named():
     out, err = raw("postcat-q_one_good_one_bad.stdout"), captures.read("postcat-q_one_good_one_bad.stderr")
     printed = _postcat.split(out, ["767F0160023", "0000000DEAD"])
