@@ -65,11 +65,12 @@ def _send(port, count, offset, big_sizes, errors):
     try:
         session = None
         for number in range(offset, offset + count):
-            if session is None or number % 200 == 0:
-                if session is not None:
-                    session.quit()
-                session = smtplib.SMTP("127.0.0.1", port)
-                session.ehlo("frontend.test")
+            # one session per message: after XCLIENT the session's client is the one it named, which may not
+            # send XCLIENT again (smtpd_authorized_xclient_hosts is the front end's loopback address)
+            if session is not None:
+                session.quit()
+            session = smtplib.SMTP("127.0.0.1", port)
+            session.ehlo("frontend.test")
             junk = number % 10 == 0
             login = LOGIN if junk else "user%d@example.org" % (number % 200)
             client = "198.51.100.%d" % (1 + number % 250) if junk else "192.0.2.%d" % (1 + number % 250)
