@@ -84,9 +84,10 @@ def frozen(instance, keep):
     try:
         yield instance
     finally:
-        if not keep:
-            instance.empty()
-        instance.thaw()
+        if keep:
+            instance.thaw()
+        else:
+            instance.reset()        # stopped, every queue file removed, started again thawed
 
 
 def interleaved(commands, rounds, env=None):
