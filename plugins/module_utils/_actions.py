@@ -89,7 +89,7 @@ def audit_text(params, result, error):
     planned = result.get("plan_id")
     return _audit.line(params["operator"], [
         ("action", result["action"]),
-        ("plan", planned if planned else None),
+        ("plan", planned or None),
         ("selection", None if planned else _audit.json_value(result.get("selection"))),
         ("changed", result["changed_count"]), ("matched", result["matched"]),
         ("skipped_changed", len(result["skipped_changed"])),

@@ -14,7 +14,6 @@ cannot be written is a warning for the caller, never a failure of the change it 
 
 from __future__ import absolute_import, division, print_function
 
-
 import json
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 

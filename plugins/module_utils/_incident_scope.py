@@ -59,7 +59,7 @@ class IncidentScope(object):
             yield message
 
     def refuse_unless_allowed(self, action_name):
-        """Settle an interrupted run's write-ahead entry; refuse an action the incident's state does not allow."""
+        """Account for an interrupted run's write-ahead entry; refuse an action the incident's state does not allow."""
         interrupted = _incident.account_interrupted(self.ledger, self.hold_ids) if self.ledger is not None and not self.check_mode else None
         if interrupted:                                         # an earlier run was killed half-way
             if interrupted["action"] == "delete" and interrupted.get("archive") and interrupted["not_done"]:

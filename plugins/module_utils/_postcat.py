@@ -115,7 +115,7 @@ def _line_number(output: bytes, offset: int) -> int:
     return output.count(b"\n", 0, offset) + 1
 
 
-def _nothing_between(output: bytes, start: int, end: int) -> bool:
+def _nothing_between(output: bytes, start: int, end: int) -> None:
     """Between two messages, before the first and after the last, postcat prints nothing."""
     if start < end:
         line = output[start:end].split(b"\n", 1)[0]

@@ -134,7 +134,8 @@ def truth_of(targets, final=True):
 
 
 def queued_count(target, queue=None):
-    return sum(1 for message in lab.listing(target) if queue is None or message["queue_name"] == queue)
+    """How many messages TARGET's queue holds (in QUEUE, or in all)."""
+    return queue_snapshot(target)[queue or "all"]
 
 
 def queue_snapshot(target):
