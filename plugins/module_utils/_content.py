@@ -10,7 +10,9 @@ the decisions, for both modules.
 
 The listing narrows first; only the messages it left are read, each once, with the cheapest postcat that gives what
 every selector in the run needs (``-e`` for the origin, ``-eh`` for the headers, the whole message only for a body
-regex), a thousand IDs per postcat. A message gone between the listing and its reading is reported, never matched.
+regex), a thousand IDs per postcat - and, when whole messages are read, no more than BODY_BATCH_BYTES of them
+(by their listed sizes) per postcat, so a queue of multi-MB messages is read a few at a time, not a thousand.
+A message gone between the listing and its reading is reported, never matched.
 Processes run in _postfix_cli; the parsing and the trust rules are _postcat's.
 """
 
@@ -23,6 +25,10 @@ from ansible_collections.mailops.postfix.plugins.module_utils import _postcat
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import BODY, HEADERS, ORIGIN
 
 BATCH = 1000
+# The most message bytes (postqueue's message_size) one postcat reading whole messages prints: postcat's output is
+# held while it is split, so this bounds the memory of a body regex whatever the messages' sizes. A message larger
+# than this is read alone.
+BODY_BATCH_BYTES = 16 * 1024 * 1024
 # postcat's reading for each tier (see _postcat.FLAGS), cheapest first.
 READING = {ORIGIN: "envelope", HEADERS: "headers", BODY: "whole"}
 # What ``inspect`` reads: the origin (envelope records) and, with headers, the uid and the Subject.
@@ -31,12 +37,12 @@ INSPECT = {"origin": ORIGIN, "headers": HEADERS}
 
 def read(cli, messages, tier, body_limit=None, batch_size=BATCH):
     """Yield (message, queue file) for each of MESSAGES read at TIER - the queue file is None when the message is
-    gone since the listing - in batches of BATCH_SIZE IDs per postcat."""
+    gone since the listing - in batches (see batches) of one postcat each."""
     reading = READING[tier]
     owner_uid = cli.mail_owner_uid() if tier != ORIGIN and messages else None
-    for start in range(0, len(messages), batch_size):
+    for batch in batches(messages, tier, batch_size):
         by_id = {}
-        for message in messages[start:start + batch_size]:
+        for message in batch:
             by_id.setdefault(message["queue_id"], message)
         for kind, queue_id, printed in cli.postcat_messages(list(by_id), reading):
             if kind == "gone":
@@ -45,6 +51,21 @@ def read(cli, messages, tier, body_limit=None, batch_size=BATCH):
             yield by_id[queue_id], _postcat.queue_file(printed, headers=tier != ORIGIN,
                                                        body_limit=body_limit if tier == BODY else None,
                                                        owner_uid=owner_uid)
+
+
+def batches(messages, tier, batch_size=BATCH, batch_bytes=BODY_BATCH_BYTES):
+    """MESSAGES (listed, in order) cut into the batches one postcat reads: at most BATCH_SIZE messages, and for the
+    body tier (whole messages printed) at most BATCH_BYTES of listed message_size - a larger message alone."""
+    batch, size = [], 0
+    for message in messages:
+        grows = (message.get("message_size") or 0) if tier == BODY else 0
+        if batch and (len(batch) >= batch_size or size + grows > batch_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(message)
+        size += grows
+    if batch:
+        yield batch
 
 
 # The attributes and headers a content fingerprint covers: what the origin and content options can select on.

@@ -21,9 +21,9 @@ flag the whole message. The trust rules, which decide what a spammer can and can
 - a named attribute (``named_attribute: sasl_username=...``) counts only from the envelope records - the
   sections before MESSAGE CONTENTS and after HEADER EXTRACTED. A header line written to look like one is content,
   and content never gives an attribute;
-- a marker counts only when it is the next marker of the message being printed, naming that message's ID: a
-  body line that looks like a marker is part of the body (and in ``-e``/``-eh`` output there is no body to hold one).
-  Only a body line naming the message's own next marker with its own queue ID could end it early; the queue ID is
+- a marker counts only when it is the next marker of the message being printed, the whole line naming that
+  message's queue path and ID: a body line that looks like a marker is part of the body (and in ``-e``/``-eh``
+  output there is no body to hold one). Only a body line naming the message's own next marker with its own queue ID could end it early; the queue ID is
   given when the message is queued, so its sender cannot know it to write it (the queue file's size record cannot
   tell instead: Postfix does not count a milter's added headers in it);
 - ``sasl_sender`` (the client's ``AUTH=`` parameter, which needs no authentication) is kept as an attribute but
@@ -42,18 +42,18 @@ from email.header import decode_header, make_header
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 
-# *** ENVELOPE RECORDS deferred/7/767F0160023 *** (the queue path ends in the ID)
-_MARKER_RE = re.compile(rb"^\*\*\* (ENVELOPE RECORDS|MESSAGE CONTENTS|HEADER EXTRACTED|MESSAGE FILE END) "
-                        rb"([A-Za-z]+(?:/[0-9A-Za-z]+)*)/([0-9A-Za-z]+) \*\*\*$", re.MULTILINE)
+# *** ENVELOPE RECORDS deferred/7/767F0160023 *** (the queue path ends in the ID), where a message starts
+_ENVELOPE_RE = re.compile(rb"\*\*\* ENVELOPE RECORDS ([A-Za-z]+(?:/[0-9A-Za-z]+)*/([0-9A-Za-z]+)) \*\*\*(?:\n|\Z)")
+# The markers that follow it, in order, each naming the same queue path.
+_NEXT_MARKERS = (b"MESSAGE CONTENTS", b"HEADER EXTRACTED", b"MESSAGE FILE END")
 _MISSING_RE = re.compile(r"postcat: fatal: open queue file ([0-9A-Za-z]+): No such file or directory")
 _RECIPIENT_RE = re.compile(r"^recipient: (.*)$", re.MULTILINE)
-_ATTRIBUTE_RE = re.compile(r"^named_attribute: ([^=\n]+)=(.*)$", re.MULTILINE)
 # pickup's header on locally submitted mail: "Received: by host.example (Postfix, from userid 33)"
 _PICKUP_RECEIVED_RE = re.compile(r"\Aby \S+ \(Postfix, from userid ([0-9]+)\)")
-_HEADER_RE = re.compile(r"\A([!-9;-~]+):[ \t]?(.*)\Z", re.DOTALL)
+# A header field: its name, and its value with the folded lines that continue it (a line that is not a field, and
+# the lines folded under it, belong to none).
+_HEADER_FIELD_RE = re.compile(r"^([!-9;-~]+):[ \t]?([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
 
-_STEPS = ((b"ENVELOPE RECORDS", None), (b"MESSAGE CONTENTS", "envelope"), (b"HEADER EXTRACTED", "content"),
-          (b"MESSAGE FILE END", "extracted"))
 # The flags of each reading: the envelope records, the headers too, the whole message.
 FLAGS = {"envelope": ("-e",), "headers": ("-e", "-h"), "whole": ()}
 
@@ -72,54 +72,51 @@ def split(output: bytes, expected_ids: Iterable[str]) -> Dict[str, Dict[str, Any
     A printed message is {"queue": the queue it was in, "envelope": the envelope records (text), "content": the
     content bytes as printed (nothing with -e, the headers with -eh), "extracted": the records after the content
     (text)}. Only messages printed whole (all four markers, in order, for an expected ID) are returned; anything
-    else raises PostcatError. The markers are found in the whole output at once and the parts between them sliced
-    out: a marker-like line that is not the next marker of the message being printed is part of that message.
+    else raises PostcatError. Each message starts where the last ended, with its ENVELOPE RECORDS marker; its next
+    three markers are then looked for as exact lines naming its own queue path and ID, each after the one before:
+    a marker-like line that is not the next marker of the message being printed is part of that message.
     """
     expected = set(expected_ids)
     messages = {}
-    current, section = None, None
-    outside = 0                    # where the output next is outside any message
-    for match in _MARKER_RE.finditer(output):
-        marker, path, raw_id = match.groups()
-        if (current is not None and raw_id != current["raw_id"]) or (marker, section) not in _STEPS:
-            continue
-        after = match.end() + 1    # the line after the marker's
-        if marker == b"ENVELOPE RECORDS":
-            _nothing_between(output, outside, match.start())
-            queue_id = raw_id.decode()
-            if queue_id not in expected or queue_id in messages:
-                raise PostcatError("postcat printed an unexpected message %s (line %d)"
-                                   % (queue_id, _line_number(output, match.start())))
-            current = {"id": queue_id, "raw_id": raw_id, "queue": path.decode().split("/")[0], "start": after}
-            section = "envelope"
-        elif marker == b"MESSAGE CONTENTS":
-            current["envelope"] = output[current["start"]:match.start()].decode("utf-8", "replace")
-            current["start"] = after
-            section = "content"
-        elif marker == b"HEADER EXTRACTED":
-            current["content"] = output[current["start"]:match.start()]
-            current["start"] = after
-            section = "extracted"
-        else:
-            messages[current["id"]] = {"queue": current["queue"], "envelope": current["envelope"],
-                                       "content": current["content"],
-                                       "extracted": output[current["start"]:match.start()].decode("utf-8", "replace")}
-            current, section, outside = None, None, after
-    if current is not None:
-        raise PostcatError("postcat output ended inside message %s" % current["id"])
-    _nothing_between(output, outside, len(output))
+    at, size = 0, len(output)
+    while at < size:
+        match = _ENVELOPE_RE.match(output, at)
+        if match is None:
+            line = output[at:at + 100].split(b"\n", 1)[0]
+            raise PostcatError("postcat output line %d is outside any message: %r" % (_line_number(output, at), line[:100]))
+        path, raw_id = match.group(1), match.group(2)
+        queue_id = raw_id.decode()
+        if queue_id not in expected or queue_id in messages:
+            raise PostcatError("postcat printed an unexpected message %s (line %d)" % (queue_id, _line_number(output, at)))
+        start, parts = match.end(), []
+        for marker in _NEXT_MARKERS:
+            end, after = _marker_line(output, marker, path, start)
+            if end is None:
+                raise PostcatError("postcat output ended inside message %s" % queue_id)
+            parts.append(output[start:end])
+            start = after
+        envelope, content, extracted = parts[0], parts[1], parts[2]
+        messages[queue_id] = {"queue": path.split(b"/", 1)[0].decode(), "envelope": envelope.decode("utf-8", "replace"),
+                              "content": content, "extracted": extracted.decode("utf-8", "replace")}
+        at = start
     return messages
+
+
+def _marker_line(output: bytes, marker: bytes, path: bytes, start: int) -> Tuple[Optional[int], int]:
+    """Where the line ``*** MARKER PATH ***`` first starts at or after START (a line start), and where the line after
+    it starts; (None, 0) when there is none."""
+    needle = b"\n*** " + marker + b" " + path + b" ***"
+    found = output.find(needle, start - 1)
+    while found >= 0:
+        end = found + len(needle)
+        if end == len(output) or output[end] == 10:          # the whole line: "\n" next, or the end of the output
+            return found + 1, end + 1
+        found = output.find(needle, found + 1)
+    return None, 0
 
 
 def _line_number(output: bytes, offset: int) -> int:
     return output.count(b"\n", 0, offset) + 1
-
-
-def _nothing_between(output: bytes, start: int, end: int) -> None:
-    """Between two messages, before the first and after the last, postcat prints nothing."""
-    if start < end:
-        line = output[start:end].split(b"\n", 1)[0]
-        raise PostcatError("postcat output line %d is outside any message: %r" % (_line_number(output, start), line[:100]))
 
 
 def missing_id(stderr: str) -> Optional[str]:
@@ -149,11 +146,19 @@ def envelope_sender(envelope: str) -> Optional[str]:
 
 def attributes(printed: Dict[str, Any]) -> Dict[str, str]:
     """The named attributes of a printed message, from its envelope records only (never from its content)."""
-    found = {}
-    for section in (printed["envelope"], printed.get("extracted") or ""):
-        for name, value in _ATTRIBUTE_RE.findall(section):
-            found.setdefault(name, value)
-    return found
+    records = _attribute_records(printed["envelope"]) + _attribute_records(printed.get("extracted") or "")
+    return dict(reversed(records))           # the first record of a name counts
+
+
+def _attribute_records(section: str) -> List[Tuple[str, str]]:
+    """The (name, value) of each ``named_attribute: NAME=VALUE`` record of a section, in order: each at a line start
+    (a record's value - a recipient, a HELO name - can hold the words, never a line break)."""
+    records = []
+    for chunk in ("\n" + section).split("\nnamed_attribute: ")[1:]:
+        name, equals, value = chunk.split("\n", 1)[0].partition("=")
+        if name and equals:
+            records.append((name, value))
+    return records
 
 
 def origin_of(found: Dict[str, str]) -> str:
@@ -183,31 +188,27 @@ def headers_of(content: bytes) -> Headers:
     Folded lines are unfolded (the line break removed, its whitespace kept); the head ends at the first empty line
     or at the end of what was printed (``-h`` prints the headers only)."""
     found = {None: []}
-    head = content.split(b"\n\n", 1)[0] if not content.startswith(b"\n") else b""
-    name, parts = None, []
-    for line in head.decode("utf-8", "replace").split("\n") + [""]:
-        if line[:1] in (" ", "\t") and name is not None:
-            parts.append(line)
-            continue
-        if name is not None:
-            raw = "".join(parts).strip()
-            found.setdefault(name, []).append((decode_words(raw), raw))
-            found[None].append(name)
-            name, parts = None, []
-        match = _HEADER_RE.match(line)
-        if match:
-            name, parts = match.group(1).lower(), [match.group(2)]
+    end = content.find(b"\n\n")
+    head = b"" if content.startswith(b"\n") else content if end < 0 else content[:end]
+    names = found[None]
+    for match in _HEADER_FIELD_RE.finditer(head.decode("utf-8", "replace")):
+        name = match.group(1).lower()
+        raw = match.group(2).replace("\n", "").strip()
+        found.setdefault(name, []).append((decode_words(raw), raw))
+        names.append(name)
     return found
 
 
 def body_of(content: bytes, limit: int) -> bytes:
-    """The first LIMIT bytes of the body (after the first empty line)."""
+    """The first LIMIT bytes of the body (after the first empty line); only those are copied."""
     if content.startswith(b"\n"):
-        body = content[1:]
+        start = 1
     else:
-        parts = content.split(b"\n\n", 1)
-        body = parts[1] if len(parts) == 2 else b""
-    return body[:limit]
+        end = content.find(b"\n\n")
+        if end < 0:
+            return b""
+        start = end + 2
+    return content[start:start + limit]
 
 
 def local_uid(found_headers: Headers, origin: str, owner_uid: Optional[int] = None) -> Optional[int]:

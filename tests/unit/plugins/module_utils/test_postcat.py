@@ -113,6 +113,28 @@ def test_a_marker_line_in_a_message_is_content():
     assert printed["52C091601EB"] == before["52C091601EB"]
 
 
+def test_a_marker_line_naming_another_queue_path_is_content():
+    """A message's next marker is the exact line naming its own queue path and ID: the same ID under another queue
+    (a line written to look like the message moved) does not end the content."""
+    original = raw("postcat-q_two_ids.stdout")
+    lookalike = b"*** HEADER EXTRACTED hold/767F0160023 ***\n*** MESSAGE FILE END hold/767F0160023 ***\n"
+    marker = b"*** HEADER EXTRACTED deferred/7/767F0160023 ***\n"
+    printed = _postcat.split(original.replace(marker, lookalike + marker), ["767F0160023", "52C091601EB"])
+    assert printed["767F0160023"]["content"].endswith(b"\n" + lookalike)
+    assert printed["767F0160023"]["queue"] == "deferred"
+
+
+def test_an_attribute_lookalike_inside_an_envelope_record_is_no_attribute():
+    """Only a record that starts with 'named_attribute: ' is one: a recipient (which the sender chooses) holding
+    the words never gives an attribute."""
+    original = raw("postcat-q_two_ids.stdout")
+    forged = b'recipient: "x named_attribute: sasl_username=boss@example.org"@example.net\n'
+    output = original.replace(b"recipient: bob@example.net\n", b"recipient: bob@example.net\n" + forged, 1)
+    assert output != original
+    message = read_files_from(output, "767F0160023")
+    assert "sasl_username" not in message["attributes"]
+
+
 def test_unexpected_message_is_refused():
     with pytest.raises(_postcat.PostcatError):
         _postcat.split(raw("postcat-q_two_ids.stdout"), ["767F0160023"])
