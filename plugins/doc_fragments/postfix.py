@@ -266,6 +266,7 @@ notes:
 - 'The options are evaluated cheapest first, each on the messages the cheaper ones left: the listing (C(postqueue
   -j)), then the queue file''s envelope records (C(postcat -q -e): O(sasl_username), O(client_address), O(client_name_regex),
   O(helo_regex), O(origin)), then its headers (C(postcat -q -eh): O(local_uid), O(header_regex), O(header_raw_regex)),
-  and the body only for O(body_regex), in batches of a thousand IDs.'
+  and the body only for O(body_regex), in batches of a thousand IDs (for the body, of at most 16 MiB of the messages''
+  listed sizes).'
 """
     # END SELECTION

@@ -20,8 +20,11 @@ from __future__ import absolute_import, division, print_function
 
 import hashlib
 import json
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _postcat
+from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import BODY, HEADERS, ORIGIN
 
 BATCH = 1000
@@ -35,13 +38,14 @@ READING = {ORIGIN: "envelope", HEADERS: "headers", BODY: "whole"}
 INSPECT = {"origin": ORIGIN, "headers": HEADERS}
 
 
-def read(cli, messages, tier, body_limit=None, batch_size=BATCH):
+def read(cli: Any, messages: Sequence[Message], tier: str, body_limit: Optional[int] = None,
+         batch_size: int = BATCH) -> Iterator[Tuple[Message, Optional[QueueFile]]]:
     """Yield (message, queue file) for each of MESSAGES read at TIER - the queue file is None when the message is
     gone since the listing - in batches (see batches) of one postcat each."""
     reading = READING[tier]
     owner_uid = cli.mail_owner_uid() if tier != ORIGIN and messages else None
     for batch in batches(messages, tier, batch_size):
-        by_id = {}
+        by_id: Dict[str, Message] = {}
         for message in batch:
             by_id.setdefault(message["queue_id"], message)
         for kind, queue_id, printed in cli.postcat_messages(list(by_id), reading):
@@ -53,10 +57,12 @@ def read(cli, messages, tier, body_limit=None, batch_size=BATCH):
                                                        owner_uid=owner_uid)
 
 
-def batches(messages, tier, batch_size=BATCH, batch_bytes=BODY_BATCH_BYTES):
+def batches(messages: Iterable[Message], tier: str, batch_size: int = BATCH,
+            batch_bytes: int = BODY_BATCH_BYTES) -> Iterator[List[Message]]:
     """MESSAGES (listed, in order) cut into the batches one postcat reads: at most BATCH_SIZE messages, and for the
     body tier (whole messages printed) at most BATCH_BYTES of listed message_size - a larger message alone."""
-    batch, size = [], 0
+    batch: List[Message] = []
+    size = 0
     for message in messages:
         grows = (message.get("message_size") or 0) if tier == BODY else 0
         if batch and (len(batch) >= batch_size or size + grows > batch_bytes):
@@ -73,7 +79,7 @@ FINGERPRINTED_ATTRIBUTES = ("sasl_username", "log_client_address", "client_addre
                             "client_name", "log_helo_name", "helo_name")
 
 
-def fingerprint(queue_file, headers=()):
+def fingerprint(queue_file: QueueFile, headers: Iterable[str] = ()) -> str:
     """A sha256 of what a plan's origin and content options saw of a message: its origin attributes, how it came in,
     its local uid and the values of HEADERS (lower-case names). A plan applies a message only if this is unchanged."""
     seen = {"attributes": {name: queue_file["attributes"].get(name) for name in FINGERPRINTED_ATTRIBUTES},

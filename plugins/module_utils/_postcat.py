@@ -60,6 +60,8 @@ FLAGS = {"envelope": ("-e",), "headers": ("-e", "-h"), "whole": ()}
 
 # Headers as read from a queue file: {lower-case name: [(decoded value, raw value), ...], None: [names in order]}.
 Headers = Dict[Optional[str], List[Any]]
+# A queue file as read (see queue_file): {"attributes", "origin", "sender", "headers", "local_uid", "body"}.
+QueueFile = Dict[str, Any]
 
 
 class PostcatError(MailopsError):
@@ -187,7 +189,7 @@ def headers_of(content: bytes) -> Headers:
 
     Folded lines are unfolded (the line break removed, its whitespace kept); the head ends at the first empty line
     or at the end of what was printed (``-h`` prints the headers only)."""
-    found = {None: []}
+    found: Headers = {None: []}
     end = content.find(b"\n\n")
     head = b"" if content.startswith(b"\n") else content if end < 0 else content[:end]
     names = found[None]
@@ -236,7 +238,7 @@ def local_uid(found_headers: Headers, origin: str, owner_uid: Optional[int] = No
 
 
 def queue_file(printed: Dict[str, Any], headers: bool = False, body_limit: Optional[int] = None,
-               owner_uid: Optional[int] = None) -> Dict[str, Any]:
+               owner_uid: Optional[int] = None) -> QueueFile:
     """A printed message read as a queue file: {"attributes", "origin", "sender", "headers", "local_uid", "body"}.
 
     ``headers`` (output of -eh or whole): read the headers; ``body_limit`` (whole output): read that much of the
@@ -244,7 +246,7 @@ def queue_file(printed: Dict[str, Any], headers: bool = False, body_limit: Optio
     found = attributes(printed)
     origin = origin_of(found)
     sender = envelope_sender(printed["envelope"])
-    result = {"attributes": found, "origin": origin, "sender": sender, "headers": {}, "local_uid": None, "body": None}
+    result: QueueFile = {"attributes": found, "origin": origin, "sender": sender, "headers": {}, "local_uid": None, "body": None}
     if headers or body_limit is not None:
         result["headers"] = headers_of(printed["content"])
         result["local_uid"] = local_uid(result["headers"], origin, owner_uid)

@@ -27,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 import re
 import signal
 import threading
+from typing import Any, Callable, List, Optional, Pattern, Set, Type
 
 try:    # Python 3.11 and later
     from re import _parser as _sre_parse          # pylint: disable=no-name-in-module
@@ -46,7 +47,7 @@ _MAXREPEAT = _sre_constants.MAXREPEAT
 _C = _sre_constants
 
 
-def compile_bounded(pattern, name, error):
+def compile_bounded(pattern: Any, name: str, error: Type[Exception]) -> Pattern[str]:
     """Compile a user's regular expression (case-insensitive, as Postfix's regexp tables), or raise ERROR naming
     NAME: not a string, too long, invalid, or shaped to backtrack catastrophically."""
     if not isinstance(pattern, str):
@@ -66,11 +67,11 @@ def compile_bounded(pattern, name, error):
     return compiled
 
 
-def _items(subpattern):
+def _items(subpattern: Any) -> List[Any]:
     return list(subpattern)
 
 
-def _children(op, av):
+def _children(op: Any, av: Any) -> List[Any]:
     """The sub-patterns directly inside one item of a parsed pattern."""
     if op in _REPEATS or (_POSSESSIVE is not None and op == _POSSESSIVE):
         return [av[2]]
@@ -87,7 +88,7 @@ def _children(op, av):
     return []
 
 
-def _has_unbounded(subpattern):
+def _has_unbounded(subpattern: Any) -> bool:
     for op, av in _items(subpattern):
         if op in _REPEATS and av[1] == _MAXREPEAT:
             return True
@@ -96,7 +97,7 @@ def _has_unbounded(subpattern):
     return False
 
 
-def _nullable(subpattern):
+def _nullable(subpattern: Any) -> bool:
     """Whether the sub-pattern can match the empty string (conservatively: True when unsure)."""
     for op, av in _items(subpattern):
         if op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
@@ -122,7 +123,7 @@ def _nullable(subpattern):
 _ANY = "any"
 
 
-def _first(subpattern):
+def _first(subpattern: Any) -> Any:
     """The characters a sub-pattern's match can start with: a set of lower-cased characters, or _ANY."""
     for op, av in _items(subpattern):
         if op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
@@ -153,14 +154,14 @@ def _first(subpattern):
     return _ANY
 
 
-def _ambiguous_branch(subpattern):
+def _ambiguous_branch(subpattern: Any) -> bool:
     """A set of alternatives (directly in SUBPATTERN) that can match alike or match nothing."""
     for op, av in _items(subpattern):
         if op == _C.BRANCH:
             branches = av[1]
             if any(_nullable(branch) for branch in branches):
                 return True
-            seen = set()
+            seen: Set[str] = set()
             for branch in branches:
                 first = _first(branch)
                 if first is _ANY or seen & first:
@@ -176,7 +177,7 @@ _CATEGORIES = {getattr(_C, name): text for name, text in (
     ("CATEGORY_SPACE", r"\s"), ("CATEGORY_NOT_SPACE", r"\S")) if hasattr(_C, name)}
 
 
-def _class_matcher(item):
+def _class_matcher(item: Any) -> Optional[Callable[[str], bool]]:
     """A test ``char -> bool`` for a one-character item (a literal, a class, '.'), or None for anything else."""
     op, av = item
     if op == _C.LITERAL:
@@ -208,7 +209,7 @@ def _class_matcher(item):
 _SAMPLE = [chr(code) for code in range(0x500)]
 
 
-def _disjoint(matcher, item):
+def _disjoint(matcher: Callable[[str], bool], item: Any) -> bool:
     """Whether no character matched by MATCHER can start ITEM (a one-character item, or anything with a known start)."""
     other = _class_matcher(item)
     if other is not None:
@@ -217,7 +218,7 @@ def _disjoint(matcher, item):
     return first is not _ANY and not any(matcher(char) for char in first)
 
 
-def _flat(subpattern):
+def _flat(subpattern: Any) -> List[Any]:
     """The items of a sequence, groups opened in place (a group's content is part of the sequence around it)."""
     items = []
     for op, av in _items(subpattern):
@@ -228,7 +229,7 @@ def _flat(subpattern):
     return items
 
 
-def _delimited(body):
+def _delimited(body: Any) -> bool:
     r"""Whether every unbounded quantifier in a quantified part is a one-character class followed by a required
     character it cannot match - ``([a-z0-9-]+\.)+``: each round ends at its delimiter, so the text splits one way only."""
     items = _flat(body)
@@ -246,7 +247,7 @@ def _delimited(body):
     return True
 
 
-def _risk(subpattern):
+def _risk(subpattern: Any) -> Optional[str]:
     """Why the parsed pattern may backtrack catastrophically, or None."""
     for op, av in _items(subpattern):
         if op in _REPEATS:
@@ -276,26 +277,25 @@ class CpuBudget:
     where the work is, a running regex match included. Does nothing where the timer cannot be set (not the main
     thread, no setitimer)."""
 
-    def __init__(self, seconds, message, error):
+    def __init__(self, seconds: float, message: str, error: Type[Exception]) -> None:
         self.seconds = seconds
         self.message = message
         self.error = error
-        self._previous = None
+        self._previous: Any = None
         self._armed = False
 
-    def _expired(self, _signum, _frame):
+    def _expired(self, _signum: int, _frame: Any) -> None:
         raise self.error(self.message)
 
-    def __enter__(self):
+    def __enter__(self) -> "CpuBudget":
         if self.seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGPROF, self._expired)
             signal.setitimer(signal.ITIMER_PROF, self.seconds)
             self._armed = True
         return self
 
-    def __exit__(self, *_exc):
+    def __exit__(self, *_exc: Any) -> None:
         if self._armed:
             signal.setitimer(signal.ITIMER_PROF, 0)
             signal.signal(signal.SIGPROF, self._previous)
             self._armed = False
-        return False

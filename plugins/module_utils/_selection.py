@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 import ipaddress
 import re
 import time
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Pattern, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _regex, _values
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
@@ -37,9 +38,13 @@ TIERS = (ENVELOPE, ORIGIN, HEADERS, BODY)
 ORIGINS = ("smtp", "local", "internal")
 # A header name: printable ASCII without spaces or ':' (RFC 5322 field name).
 _HEADER_NAME_RE = re.compile(r"\A[!-9;-~]{1,76}\Z")
+# A test of one thing: a listed message, one of its recipients, or a read queue file.
+Test = Callable[[Dict[str, Any]], bool]
+# What an option's build returns: its test (None for a modifier) and the value as normalised in ``selection``.
+Built = Tuple[Optional[Test], Any]
 
 
-def costliest(tiers):
+def costliest(tiers: Iterable[Optional[str]]) -> Optional[str]:
     """The costliest of TIERS (None: the listing is enough)."""
     return max(tiers, key=lambda tier: 0 if tier is None else TIERS.index(tier))
 
@@ -48,7 +53,7 @@ class SelectionError(MailopsError):
     """A selection option that cannot be used (bad regex, duration, size, queue, network, header name)."""
 
 
-class Option(object):
+class Option:
     """One row of the table: the option's argument spec and docs, its tier, and how its value becomes a test.
 
     ``build(value, name)`` returns (test, the value as normalised in ``selection``); the test takes a message
@@ -58,7 +63,8 @@ class Option(object):
 
     __slots__ = ("name", "spec", "doc", "tier", "kind", "build")
 
-    def __init__(self, name, spec, doc, build=None, tier=ENVELOPE, kind="message"):
+    def __init__(self, name: str, spec: Dict[str, Any], doc: List[str], build: Callable[..., Built],
+                 tier: str = ENVELOPE, kind: str = "message") -> None:
         self.name = name
         self.spec = spec
         self.doc = doc
@@ -69,38 +75,38 @@ class Option(object):
 
 # ---------------------------------------------------------------- value readers (raising SelectionError)
 
-def _as_list(value):
+def _as_list(value: Any) -> List[Any]:
     if value is None:
-        return None
+        return []
     if isinstance(value, (list, tuple, set, frozenset)):
         return list(value)
     return [value]
 
 
-def _compile(pattern, name):
+def _compile(pattern: str, name: str) -> Pattern[str]:
     return _regex.compile_bounded(pattern, name, SelectionError)
 
 
-def _domains(values, name):
+def _domains(values: Iterable[Any], name: str) -> Callable[[Optional[str]], bool]:
     """Anchored, case-insensitive domain match; '.example.com' means its subdomains."""
-    exact, parents = set(), []
+    exact, suffixes = set(), []
     for domain in values:
         domain = str(domain).strip().lower()
         if not domain or domain == "." or "@" in domain or " " in domain:
             raise SelectionError("%s: not a domain: %r" % (name, domain))
         if domain.startswith("."):
-            parents.append(domain)
+            suffixes.append(domain)
         else:
             exact.add(domain)
-    parents = tuple(parents)
+    parents = tuple(suffixes)
 
-    def match(address):
+    def match(address: Optional[str]) -> bool:
         domain = domain_of(address)
         return domain in exact or (bool(parents) and domain.endswith(parents))
     return match
 
 
-def _lowered_set(values, name):
+def _lowered_set(values: Iterable[Any], name: str) -> FrozenSet[str]:
     items = [str(value).strip().lower() for value in values]
     if any(not item for item in items):
         raise SelectionError("%s: an empty string matches nothing" % name)
@@ -109,7 +115,7 @@ def _lowered_set(values, name):
 
 # ---------------------------------------------------------------- envelope options
 
-def _queue_ids(value, name):
+def _queue_ids(value: Any, name: str) -> Built:
     ids = _as_list(value)
     bad = [qid for qid in ids if not is_queue_id(qid)]
     if bad:
@@ -121,7 +127,7 @@ def _queue_ids(value, name):
     return (lambda m: m["queue_id"] in id_set), sorted(id_set)
 
 
-def _queues(value, name):
+def _queues(value: Any, name: str) -> Built:
     names = _as_list(value)
     unknown = [q for q in names if q not in QUEUE_NAMES]
     if unknown or not names:
@@ -131,81 +137,81 @@ def _queues(value, name):
     return (lambda m: m["queue_name"] in name_set or (m["queue_name"] is None and unmarked_ok)), sorted(name_set)
 
 
-def _sender(value, name):
+def _sender(value: Any, name: str) -> Built:
     senders = frozenset(str(s).lower() for s in _as_list(value))
     return (lambda m: (m["sender"] or "").lower() in senders), sorted(senders)
 
 
-def _sender_domain(value, name):
+def _sender_domain(value: Any, name: str) -> Built:
     match = _domains(_as_list(value), name)
     return (lambda m: match(m["sender"])), _as_list(value)
 
 
-def _sender_regex(value, name):
+def _sender_regex(value: Any, name: str) -> Built:
     compiled = _compile(value, name)
     return (lambda m: compiled.fullmatch(m["sender"] or "") is not None), value
 
 
-def _recipient(value, name):
+def _recipient(value: Any, name: str) -> Built:
     recipients = frozenset(str(r).lower() for r in _as_list(value))
     return (lambda r: r["address"].lower() in recipients), sorted(recipients)
 
 
-def _recipient_domain(value, name):
+def _recipient_domain(value: Any, name: str) -> Built:
     match = _domains(_as_list(value), name)
     return (lambda r: match(r["address"])), _as_list(value)
 
 
-def _recipient_regex(value, name):
+def _recipient_regex(value: Any, name: str) -> Built:
     compiled = _compile(value, name)
     return (lambda r: compiled.fullmatch(r["address"]) is not None), value
 
 
-def _reason_regex(value, name):
+def _reason_regex(value: Any, name: str) -> Built:
     compiled = _compile(value, name)
     return (lambda r: "delay_reason" in r and compiled.fullmatch(r["delay_reason"]) is not None), value
 
 
-def _older_than(value, name, now):
+def _older_than(value: Any, name: str, now: float) -> Built:
     seconds = _values.parse_duration(value, name, SelectionError)
     cutoff = now - seconds
     return (lambda m: m["arrival_time"] is not None and m["arrival_time"] <= cutoff), seconds
 
 
-def _younger_than(value, name, now):
+def _younger_than(value: Any, name: str, now: float) -> Built:
     seconds = _values.parse_duration(value, name, SelectionError)
     cutoff = now - seconds
     return (lambda m: m["arrival_time"] is not None and m["arrival_time"] > cutoff), seconds
 
 
-def _arrived_before(value, name):
+def _arrived_before(value: Any, name: str) -> Built:
     before = _values.parse_epoch(value, name, SelectionError)
     return (lambda m: m["arrival_time"] is not None and m["arrival_time"] < before), before
 
 
-def _arrived_after(value, name):
+def _arrived_after(value: Any, name: str) -> Built:
     after = _values.parse_epoch(value, name, SelectionError)
     return (lambda m: m["arrival_time"] is not None and m["arrival_time"] >= after), after
 
 
-def _min_size(value, name):
+def _min_size(value: Any, name: str) -> Built:
     low = _values.parse_size(value, name, SelectionError)
     return (lambda m: m["message_size"] >= low), low
 
 
-def _max_size(value, name):
+def _max_size(value: Any, name: str) -> Built:
     high = _values.parse_size(value, name, SelectionError)
     return (lambda m: m["message_size"] <= high), high
 
 
 # ---------------------------------------------------------------- origin and content options
 
-def _sasl_username(value, name):
+def _sasl_username(value: Any, name: str) -> Built:
     logins = _lowered_set(_as_list(value), name)
     return (lambda f: (f["attributes"].get("sasl_username") or "").lower() in logins), sorted(logins)
 
 
-def _networks(values, name):
+def _networks(values: Iterable[Any], name: str) -> List[Any]:
     networks = []
     for value in values:
         text = str(value).strip()
@@ -217,7 +223,7 @@ def _networks(values, name):
     return networks
 
 
-def client_ip(attributes):
+def client_ip(attributes: Dict[str, str]) -> Optional[Any]:
     """The original client's address, as Postfix logs it (behind a content filter, the client before it), or None."""
     text = attributes.get("log_client_address") or attributes.get("client_address")
     if not text or text == "unknown":
@@ -230,34 +236,34 @@ def client_ip(attributes):
         return None
 
 
-def _client_address(value, name):
+def _client_address(value: Any, name: str) -> Built:
     networks = _networks(_as_list(value), name)
 
-    def match(queue_file):
+    def match(queue_file: Dict[str, Any]) -> bool:
         address = client_ip(queue_file["attributes"])
         return address is not None and any(address.version == net.version and address in net for net in networks)
     return match, [str(net) for net in networks]
 
 
-def _client_name_regex(value, name):
+def _client_name_regex(value: Any, name: str) -> Built:
     compiled = _compile(value, name)
     return (lambda f: compiled.fullmatch(f["attributes"].get("log_client_name") or f["attributes"].get("client_name")
                                          or "") is not None), value
 
 
-def _helo_regex(value, name):
+def _helo_regex(value: Any, name: str) -> Built:
     compiled = _compile(value, name)
     return (lambda f: compiled.fullmatch(f["attributes"].get("log_helo_name") or f["attributes"].get("helo_name")
                                          or "") is not None), value
 
 
-def _origin(value, name):
+def _origin(value: Any, name: str) -> Built:
     if value not in ORIGINS:
         raise SelectionError("%s: expected one of %s, got %r" % (name, ", ".join(ORIGINS), value))
     return (lambda f: f["origin"] == value), value
 
 
-def _local_uid(value, name):
+def _local_uid(value: Any, name: str) -> Built:
     uids = set()
     for uid in _as_list(value):
         if isinstance(uid, bool) or not (isinstance(uid, int) or (isinstance(uid, str) and uid.strip().isdigit())):
@@ -266,7 +272,7 @@ def _local_uid(value, name):
     return (lambda f: f["local_uid"] in uids), sorted(uids)
 
 
-def _header_patterns(value, name):
+def _header_patterns(value: Any, name: str) -> Dict[str, Pattern[str]]:
     if not isinstance(value, dict) or not value:
         raise SelectionError("%s: expected a dictionary {header name: regular expression}, got %r" % (name, value))
     patterns = {}
@@ -278,39 +284,39 @@ def _header_patterns(value, name):
     return patterns
 
 
-def _header_test(value, name, which):
+def _header_test(value: Any, name: str, which: int) -> Built:
     patterns = _header_patterns(value, name)
 
-    def match(queue_file):
+    def match(queue_file: Dict[str, Any]) -> bool:
         headers = queue_file["headers"]
         return all(any(compiled.search(values[which]) is not None for values in headers.get(header, ()))
                    for header, compiled in patterns.items())
     return match, {header.lower(): pattern for header, pattern in sorted(value.items())}
 
 
-def _header_regex(value, name):
+def _header_regex(value: Any, name: str) -> Built:
     return _header_test(value, name, 0)
 
 
-def _header_raw_regex(value, name):
+def _header_raw_regex(value: Any, name: str) -> Built:
     return _header_test(value, name, 1)
 
 
-def _body_regex(value, name):
+def _body_regex(value: Any, name: str) -> Built:
     compiled = _compile(value, name)
     return (lambda f: compiled.search(f["body"]) is not None), value
 
 
-def _body_test(test, limit):
+def _body_test(test: Test, limit: int) -> Test:
     """The body regex on the first LIMIT bytes of the body (the reader may have read more for another selector)."""
     return lambda f: f["body"] is not None and test(dict(f, body=f["body"][:limit].decode("utf-8", "replace")))
 
 
-def _size_value(value, name):
+def _size_value(value: Any, name: str) -> Built:
     return None, _values.parse_size(value, name, SelectionError)
 
 
-def _recipient_match(value, name):
+def _recipient_match(value: Any, name: str) -> Built:
     if value not in ("any", "all"):
         raise SelectionError("%s: expected 'any' or 'all', got %r" % (name, value))
     return None, value
@@ -436,7 +442,12 @@ FILTERS = tuple(option.name for option in OPTIONS if option.kind != "modifier")
 MODIFIER_DEFAULTS = {"recipient_match": "any"}
 
 
-def _check_pairs(given):
+def _every_recipient(test: Test, quantifier: Callable[[Iterable[bool]], bool]) -> Test:
+    """A recipient test as a message test: a message without recipients never matches."""
+    return lambda m: bool(m["recipients"]) and quantifier(test(r) for r in m["recipients"])
+
+
+def _check_pairs(given: Dict[str, Any]) -> None:
     """Options that cannot match together: refused rather than selecting nothing."""
     if "older_than" in given and "younger_than" in given and given["older_than"] >= given["younger_than"]:
         raise SelectionError("older_than (%ss) must be less than younger_than (%ss): nothing can match both"
@@ -455,7 +466,7 @@ def _check_pairs(given):
         raise SelectionError("body_max_bytes: must be more than 0")
 
 
-class Selector(object):
+class Selector:
     """The selection options of both modules, as tests by tier.
 
     ``matches(message)`` applies the envelope options to a listed message; ``matches_file(queue_file)`` the
@@ -470,13 +481,15 @@ class Selector(object):
 
     OPTIONS = NAMES
 
-    def __init__(self, now=None, **options):
+    def __init__(self, now: Optional[float] = None, **options: Any) -> None:
         unknown = sorted(set(options) - set(NAMES))
         if unknown:
             raise TypeError("unknown selection option(s): %s" % ", ".join(unknown))
         self.now = time.time() if now is None else now
-        self.given = {}
-        message_tests, recipient_tests, file_tests = [], [], {ORIGIN: [], HEADERS: [], BODY: []}
+        self.given: Dict[str, Any] = {}
+        message_tests: List[Test] = []
+        recipient_tests: List[Test] = []
+        file_tests: Dict[str, List[Test]] = {ORIGIN: [], HEADERS: [], BODY: []}
         for option in OPTIONS:
             value = options.get(option.name)
             if value is None:
@@ -490,6 +503,8 @@ class Selector(object):
                     self.given[option.name] = normalised
                 continue
             self.given[option.name] = normalised
+            if test is None:
+                continue
             if option.kind == "message":
                 message_tests.append(test)
             elif option.kind == "recipient":
@@ -501,8 +516,7 @@ class Selector(object):
         if recipient_tests:
             quantifier = all if recipient_match == "all" else any
             for test in recipient_tests:
-                message_tests.append(
-                    lambda m, test=test: bool(m["recipients"]) and quantifier(test(r) for r in m["recipients"]))
+                message_tests.append(_every_recipient(test, quantifier))
             self.given["recipient_match"] = recipient_match
         else:
             self.given.pop("recipient_match", None)
@@ -518,12 +532,12 @@ class Selector(object):
                             for header, pattern in (self.given.get(name) or {}).items())
 
     @classmethod
-    def from_params(cls, params, now=None):
+    def from_params(cls, params: Dict[str, Any], now: Optional[float] = None) -> "Selector":
         """The selection of a module's parameters (the shared selection options)."""
         return cls(now=now, **{name: params.get(name) for name in NAMES})
 
     @classmethod
-    def from_options(cls, options, name, now=None):
+    def from_options(cls, options: Any, name: str, now: Optional[float] = None) -> "Selector":
         """A nested selection (exclude, incident.junk, subsets), checked as strictly; an empty one is refused."""
         if not isinstance(options, dict):
             raise SelectionError("%s: expected a dictionary of selection options, got %r" % (name, options))
@@ -540,38 +554,38 @@ class Selector(object):
         return selector
 
     @property
-    def is_empty(self):
+    def is_empty(self) -> bool:
         """True when no filter was given: the selection is the whole queue."""
         return not self._tests and not self._file_tests
 
     @property
-    def content_given(self):
+    def content_given(self) -> Dict[str, Any]:
         """The given options that are read from the queue file (origin, headers, body), normalised."""
         return {name: value for name, value in self.given.items()
                 if name in BY_NAME and BY_NAME[name].tier != ENVELOPE}
 
-    def matches(self, message):
+    def matches(self, message: Dict[str, Any]) -> bool:
         """The envelope options, on a listed message."""
         for test in self._tests:
             if not test(message):
                 return False
         return True
 
-    def matches_file(self, queue_file):
+    def matches_file(self, queue_file: Dict[str, Any]) -> bool:
         """The origin and content options, on a read queue file (True when none is given)."""
         for test in self._file_tests:
             if not test(queue_file):
                 return False
         return True
 
-    def select(self, messages):
+    def select(self, messages: Iterable[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:
         """Yield the messages whose envelope matches."""
         if not self._tests:
             return iter(messages)
         return (m for m in messages if self.matches(m))
 
 
-def budget(selectors):
+def budget(selectors: Iterable[Optional["Selector"]]) -> _regex.CpuBudget:
     """The CPU budget a selection runs under when its selectors have regular expressions (see _regex)."""
     regexes = {}
     for selector in selectors:
@@ -584,7 +598,7 @@ def budget(selectors):
                             % (_regex.CPU_BUDGET, shown), SelectionError)
 
 
-def argument_spec():
+def argument_spec() -> Dict[str, Dict[str, Any]]:
     """The selection options' argument spec, from the table."""
     return {option.name: dict(option.spec) for option in OPTIONS}
 
@@ -597,11 +611,11 @@ DOC_NOTES = (
     "(C(postqueue -j)), then the queue file's envelope records (C(postcat -q -e): O(sasl_username), "
     "O(client_address), O(client_name_regex), O(helo_regex), O(origin)), then its headers "
     "(C(postcat -q -eh): O(local_uid), O(header_regex), O(header_raw_regex)), and the body only for "
-    "O(body_regex), in batches of a thousand IDs.",
+    "O(body_regex), in batches of a thousand IDs (for the body, of at most 16 MiB of the messages' listed sizes).",
 )
 
 
-def doc_fragment():
+def doc_fragment() -> Dict[str, Dict[str, Any]]:
     """The selection options' documentation (the doc fragment's options), from the table."""
     options = {}
     for option in OPTIONS:

@@ -12,16 +12,21 @@ senders, domains and delay reasons - read in one pass, while the listing streams
 from __future__ import absolute_import, division, print_function
 
 import time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
-    EMPTY_SENDER, compact, domain_of, expanded, queue_order, recipients_of, unique_messages)
-from ansible_collections.mailops.postfix.plugins.module_utils._selection import SelectionError, costliest
+    EMPTY_SENDER, Message, compact, domain_of, expanded, queue_order, recipients_of, unique_messages)
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import ORIGIN, SelectionError, Selector, costliest
+
+# read(messages, tier): (message, queue file, or None when the message is gone) for each - see _content.read.
+Reader = Callable[[List[Message], str], Iterator[Tuple[Message, Optional[QueueFile]]]]
 
 # qshape's default buckets: 5 minutes, doubling, 10 buckets.
 AGE_BUCKET_MINUTES = (5, 10, 20, 40, 80, 160, 320, 640, 1280)
 
 
-def _bucket_index(age_minutes):
+def _bucket_index(age_minutes: float) -> int:
     for index, limit in enumerate(AGE_BUCKET_MINUTES):
         if age_minutes < limit:
             return index
@@ -35,7 +40,7 @@ class Summary:
     holding every message.
     """
 
-    def __init__(self, now=None, top=10):
+    def __init__(self, now: Optional[float] = None, top: int = 10) -> None:
         if top < 1:
             raise SelectionError("summary top must be at least 1, got %r" % (top,))
         self.now = time.time() if now is None else now
@@ -43,17 +48,17 @@ class Summary:
         self.total = 0
         self.bytes = 0
         self.recipients = 0
-        self.by_queue = {}
+        self.by_queue: Dict[str, List[int]] = {}
         self.buckets = [0] * (len(AGE_BUCKET_MINUTES) + 1)
         self.age_unknown = 0
         self.forced_expire = 0
-        self.sender_domains = {}
-        self.senders = {}
-        self.recipient_domains = {}
-        self.reasons = {}
-        self.oldest = None
+        self.sender_domains: Dict[str, List[int]] = {}
+        self.senders: Dict[str, List[int]] = {}
+        self.recipient_domains: Dict[str, List[int]] = {}
+        self.reasons: Dict[str, List[int]] = {}
+        self.oldest: Optional[Message] = None
 
-    def add(self, message):
+    def add(self, message: Message) -> Message:
         size = message["message_size"]
         self.total += 1
         self.bytes += size
@@ -86,7 +91,7 @@ class Summary:
                 reasons_seen.add(reason)
         return message
 
-    def result(self):
+    def result(self) -> Dict[str, Any]:
         labels = [str(limit) for limit in AGE_BUCKET_MINUTES] + ["%d+" % AGE_BUCKET_MINUTES[-1]]
         bounds = list(AGE_BUCKET_MINUTES) + [None]
         oldest = None
@@ -120,7 +125,7 @@ class Summary:
 _NO_DOMAIN = {EMPTY_SENDER: EMPTY_SENDER, "(unknown)": "(unknown)"}
 
 
-def _count(table, key, messages, size, recipients=0):
+def _count(table: Dict[Any, List[int]], key: Any, messages: int, size: int, recipients: int = 0) -> None:
     slot = table.get(key)
     if slot is None:
         slot = table[key] = [0, 0, 0]
@@ -129,7 +134,7 @@ def _count(table, key, messages, size, recipients=0):
     slot[2] += recipients
 
 
-def _top(table, top, label, fields):
+def _top(table: Dict[Any, List[int]], top: int, label: str, fields: Sequence[str]) -> List[Dict[str, Any]]:
     """The ``top`` rows of a count table, most messages first (then most recipients, then name)."""
     ranked = sorted(table.items(), key=lambda item: (-item[1][0], -item[1][2], item[0]))[:top]
     rows = []
@@ -144,7 +149,7 @@ def _top(table, top, label, fields):
 _FIELD_SLOT = {"messages": 0, "bytes": 1, "recipients": 2}
 
 
-def summarize(messages, now=None, top=10):
+def summarize(messages: Iterable[Message], now: Optional[float] = None, top: int = 10) -> Dict[str, Any]:
     """The summary of a list of messages (see Summary)."""
     summary = Summary(now=now, top=top)
     for message in messages:
@@ -152,17 +157,17 @@ def summarize(messages, now=None, top=10):
     return summary.result()
 
 
-class Origins(object):
+class Origins:
     """Who is sending, over a selection: messages and bytes per way in, SASL login, original client and - with the
     headers read - local uid and Subject. What an admin needs to write the junk's selection."""
 
-    def __init__(self, top=10, headers=False):
+    def __init__(self, top: int = 10, headers: bool = False) -> None:
         self.top = top
         self.headers = headers
         self.read = 0
-        self.tables = {name: {} for name in ("origins", "sasl_usernames", "clients", "local_uids", "subjects")}
+        self.tables: Dict[str, Dict[Any, List[int]]] = {name: {} for name in ("origins", "sasl_usernames", "clients", "local_uids", "subjects")}
 
-    def add(self, message, queue_file):
+    def add(self, message: Message, queue_file: QueueFile) -> None:
         size = message["message_size"]
         self.read += 1
         tables = self.tables
@@ -179,7 +184,7 @@ class Origins(object):
             subjects = queue_file["headers"].get("subject")
             _count(tables["subjects"], subjects[0][0][:200] if subjects else "(no Subject)", 1, size)
 
-    def result(self):
+    def result(self) -> Dict[str, Any]:
         fields = ("messages", "bytes")
         result = {"read": self.read,
                   "origins": _top(self.tables["origins"], len(self.tables["origins"]) or 1, "origin", fields),
@@ -191,7 +196,9 @@ class Origins(object):
         return result
 
 
-def collect(messages, selector, limit, top=10, subsets=None, observe=None, read=None, inspect=None):
+def collect(messages: Iterable[Message], selector: Selector, limit: int, top: int = 10,
+            subsets: Optional[Dict[str, Selector]] = None, observe: Optional[Callable[[Message], None]] = None,
+            read: Optional[Reader] = None, inspect: Optional[str] = None) -> Dict[str, Any]:
     """Read a listing once: select, summarise, keep the first ``limit`` selected messages.
 
     Returns a dict with ``summary`` (of the selected messages), ``messages``, ``listed`` (messages in the listing)
@@ -209,7 +216,10 @@ def collect(messages, selector, limit, top=10, subsets=None, observe=None, read=
     named = [(None, selector)] + sorted((subsets or {}).items())
     summaries = {name: Summary(now=selector.now, top=top) for name, _subset in named}
     origins = Origins(top, headers=inspect == "headers") if inspect else None
-    kept, stats, listed, pending = [], {}, 0, []
+    kept: List[Message] = []
+    stats: Dict[str, int] = {}
+    listed = 0
+    pending: List[Tuple[Message, List[Optional[str]]]] = []
     for message in unique_messages(messages, stats):
         listed += 1
         if observe is not None:
@@ -226,13 +236,15 @@ def collect(messages, selector, limit, top=10, subsets=None, observe=None, read=
                 kept.append(message)
         if waiting:
             pending.append((compact(message, reasons=True), waiting))
-    result = {}
+    result: Dict[str, Any] = {}
     if pending:
+        if read is None:
+            raise SelectionError("options that read queue files need a reader")
         tier = costliest([subset.needs for _name, subset in named] + [inspect])
         names = {message["queue_id"]: waiting for message, waiting in pending}
         selectors = dict(named)
         counts = {"read": 0, "gone": 0}
-        for message, queue_file in read([message for message, _waiting in pending], tier):
+        for message, queue_file in read([message for message, _waiting in pending], tier or ORIGIN):
             if queue_file is None:
                 counts["gone"] += 1
                 continue
