@@ -33,12 +33,15 @@ import os
 import socket
 import tempfile
 import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import is_queue_id
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message, is_queue_id
 from ansible_collections.mailops.postfix.plugins.module_utils._values import INCIDENT_ID_RULE, is_incident_id, split_list
 
 FORMAT = 1
+# The incident's ledger on the host (see new_ledger): a JSON object.
+Ledger = Dict[str, Any]
 LEDGER = "incident.json"
 DEFAULT_STATE_DIR = "/var/lib/mailops-postfix"
 WINDOW_TABLE = "mailops_incident_window.regexp"
@@ -52,17 +55,17 @@ class IncidentError(MailopsError):
     """The incident's state does not allow what was asked; nothing was changed."""
 
 
-def check_incident_id(value):
+def check_incident_id(value: Any) -> str:
     if not is_incident_id(value):
         raise IncidentError("incident id %r: %s" % (value, INCIDENT_ID_RULE))
     return value
 
 
-def window_rule(incident_id):
+def window_rule(incident_id: str) -> str:
     return "/^/ HOLD mailops.postfix incident window %s\n" % incident_id
 
 
-def window_values(current, table):
+def window_values(current: Dict[str, str], table: str) -> Dict[str, str]:
     """{parameter: new value} that opens the window, given {parameter: current value}.
 
     Parameters already in the window's state are left out (opening twice changes nothing).
@@ -79,7 +82,7 @@ def window_values(current, table):
     return wanted
 
 
-def restored_values(saved, current, table):
+def restored_values(saved: Dict[str, Dict[str, Any]], current: Dict[str, str], table: str) -> Dict[str, Optional[str]]:
     """{parameter: value, or None to unset} that ends the window.
 
     ``saved`` is {parameter: {"explicit": bool, "value": str}} as main.cf had them before the
@@ -87,7 +90,7 @@ def restored_values(saved, current, table):
     gets its exact original text back (or is unset when main.cf did not set it). When someone
     changed it meanwhile, only the window's part is removed and their change is kept.
     """
-    restore = {}
+    restore: Dict[str, Optional[str]] = {}
     entry = "regexp:" + table
     for name in WINDOW_PARAMETERS:
         before = saved.get(name) or {"explicit": False, "value": ""}
@@ -106,12 +109,12 @@ def restored_values(saved, current, table):
     return restore
 
 
-def window_in_effect(current, table):
+def window_in_effect(current: Dict[str, str], table: str) -> bool:
     """Whether the current parameters hold new mail (our table is in header_checks)."""
     return ("regexp:" + table) in split_list(current.get("header_checks", ""))
 
 
-def bypassing_services(main_value, master_overrides):
+def bypassing_services(main_value: str, master_overrides: str) -> List[str]:
     """Services whose mail skips header checks (receive_override_options=no_header_body_checks).
 
     ``main_value`` is main.cf's receive_override_options; ``master_overrides`` is ``postconf -P``
@@ -132,23 +135,23 @@ def bypassing_services(main_value, master_overrides):
 
 # --- the ledger ------------------------------------------------------------------------------
 
-def ledger_path(state_dir, instance_name):
+def ledger_path(state_dir: str, instance_name: str) -> str:
     return os.path.join(state_dir, instance_name, LEDGER)
 
 
-def scan_hold(queue_directory):
+def scan_hold(queue_directory: str) -> List[str]:
     """The queue IDs in the hold queue directory, read from the directory itself (root only).
 
     This is what is on hold before the window opens: cheaper than a listing, and it does not race
     with the window (the scan happens before it opens).
     """
-    ids = []
+    ids: List[str] = []
     for _folder, _dirs, files in os.walk(os.path.join(queue_directory, "hold")):
         ids.extend(name for name in files if is_queue_id(name))
     return sorted(ids)
 
 
-def owner_of(instance):
+def owner_of(instance: Dict[str, Any]) -> Dict[str, Any]:
     """Whose ledger this is: the host, the instance's directories, and the queue directory's inode - what a copy of the
     ledger on another machine (a disk image, a shared state directory) cannot also have."""
     try:
@@ -159,7 +162,8 @@ def owner_of(instance):
             "queue_directory": instance.get("queue_directory"), "queue_inode": inode}
 
 
-def new_ledger(incident_id, instance, now, quarantine, carried, window, saved, table, operator=None):
+def new_ledger(incident_id: str, instance: Dict[str, Any], now: float, quarantine: List[str], carried: List[str],
+               window: bool, saved: Dict[str, Dict[str, Any]], table: Optional[str], operator: Optional[str] = None) -> Ledger:
     return {
         "format": FORMAT,
         "incident_id": incident_id,
@@ -182,7 +186,7 @@ def new_ledger(incident_id, instance, now, quarantine, carried, window, saved, t
     }
 
 
-def check_owner(ledger, instance, path):
+def check_owner(ledger: Ledger, instance: Dict[str, Any], path: str) -> Ledger:
     """Refuse a ledger written for another host or instance: its IDs would mean other messages here."""
     recorded = ledger.get("owner")
     if not recorded:
@@ -199,18 +203,18 @@ def check_owner(ledger, instance, path):
     return ledger
 
 
-def _described(owner):
+def _described(owner: Dict[str, Any]) -> str:
     return "host %s, %s, queue directory %s (inode %s)" % (
         owner.get("host"), owner.get("config_dir"), owner.get("queue_directory"), owner.get("queue_inode"))
 
 
-def left_over(ledger):
+def left_over(ledger: Ledger) -> List[str]:
     """IDs the incident held (or saw arrive in its window) that it neither purged nor released."""
     done = set(ledger["purged"]) | set(ledger["released"])
     return sorted((set(ledger["held"]) | set(ledger["window_arrivals"])) - done)
 
 
-def carried_from(previous, on_hold):
+def carried_from(previous: Ledger, on_hold: Set[str]) -> List[str]:
     """When a new incident starts after an ended one: the earlier incident's leftovers still on hold.
 
     They are the runbook's (not the host's own hold), so the new incident takes them over rather
@@ -222,7 +226,7 @@ def carried_from(previous, on_hold):
     return sorted(queue_id for queue_id in left_over(previous) if queue_id in on_hold)
 
 
-def validate_ledger(ledger, path):
+def validate_ledger(ledger: Any, path: str) -> Ledger:
     if not isinstance(ledger, dict) or ledger.get("format") != FORMAT:
         raise IncidentError("%s is not an incident ledger of this collection (format %r)"
                             % (path, ledger.get("format") if isinstance(ledger, dict) else None))
@@ -232,7 +236,7 @@ def validate_ledger(ledger, path):
     return ledger
 
 
-def read_ledger(path, instance=None):
+def read_ledger(path: str, instance: Optional[Dict[str, Any]] = None) -> Optional[Ledger]:
     """The ledger at PATH, or None when there is none; with INSTANCE, refused unless it is that instance's."""
     try:
         with open(path) as handle:
@@ -253,7 +257,7 @@ def read_ledger(path, instance=None):
     return ledger
 
 
-def write_ledger(path, ledger):
+def write_ledger(path: str, ledger: Ledger) -> None:
     """Write atomically and durably (temporary file, fsync, rename, fsync of the directory), mode 0600."""
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
@@ -277,7 +281,7 @@ def write_ledger(path, ledger):
         os.close(directory)
 
 
-def archive_ledger(path, ledger):
+def archive_ledger(path: str, ledger: Ledger) -> str:
     """Keep an ended incident's ledger beside the new one (incident-<id>-<ended>.json)."""
     target = os.path.join(os.path.dirname(path), "incident-%s-%s.json" % (ledger["incident_id"], ledger.get("window_ended") or 0))
     os.rename(path, target)
@@ -292,7 +296,7 @@ class Scope:
     WINDOW = "window"      # what arrived in the window (seen on hold, not held by the hold phase)
 
 
-def classify(ledger, messages):
+def classify(ledger: Ledger, messages: Iterable[Message]) -> Tuple[List[Message], List[Message], List[Message]]:
     """Split listed messages by the ledger: (quarantine, held, window) lists of messages.
 
     While the window is open, held mail that is in neither the quarantine nor the held list arrived
@@ -315,7 +319,8 @@ def classify(ledger, messages):
     return in_quarantine, in_held, in_window
 
 
-def narrow(ledger, selected, scope, include_quarantine=False):
+def narrow(ledger: Ledger, selected: Iterable[Message], scope: str,
+           include_quarantine: bool = False) -> Tuple[List[Message], int]:
     """The selected messages the incident lets an action touch, and how many quarantined ones it kept out."""
     in_quarantine, in_held, in_window = classify(ledger, selected)
     quarantine_ids = {m["queue_id"] for m in in_quarantine}
@@ -336,7 +341,7 @@ def narrow(ledger, selected, scope, include_quarantine=False):
     return kept, 0 if include_quarantine else len(quarantine_ids)
 
 
-def purge_guard(ledger, selected):
+def purge_guard(ledger: Ledger, selected: Iterable[Message]) -> Tuple[int, int]:
     """Refuse a purge that would delete more of what the runbook held than was junk when it held it.
 
     Junk that arrived in the window is not limited here (a live incident keeps sending): only the
@@ -357,7 +362,7 @@ _RECORDED_AS = {"hold": "held", "delete": "purged", "requeue": "released", "rele
                 "expire_release": "released"}
 
 
-def intend(ledger, action, ids, now, archive=None):
+def intend(ledger: Ledger, action: str, ids: Iterable[str], now: float, archive: Optional[str] = None) -> Ledger:
     """Write-ahead: what an action is about to do (and, for a purge, the archive that holds it), so that a run
     killed half-way is still accounted for."""
     if action in _RECORDED_AS and ids:
@@ -367,7 +372,7 @@ def intend(ledger, action, ids, now, archive=None):
     return ledger
 
 
-def account_interrupted(ledger, on_hold):
+def account_interrupted(ledger: Ledger, on_hold: Iterable[str]) -> Optional[Dict[str, Any]]:
     """Account for what an interrupted action did, from where its messages are now (``on_hold``: IDs on hold).
 
     A held message is on hold; a deleted one (archived first, so its content is safe) or a released one is
@@ -387,7 +392,8 @@ def account_interrupted(ledger, on_hold):
     return dict(pending, not_done=sorted(ids - done))
 
 
-def record(ledger, action, changed, seen_window, now, extra=None):
+def record(ledger: Ledger, action: str, changed: List[str], seen_window: Iterable[str], now: float,
+           extra: Optional[Dict[str, Any]] = None) -> Ledger:
     """Add an action's outcome to the ledger (IDs Postfix reported changed, window arrivals seen)."""
     ledger.pop("pending", None)
     key = _RECORDED_AS.get(action)
@@ -401,11 +407,12 @@ def record(ledger, action, changed, seen_window, now, extra=None):
     return ledger
 
 
-def _envelope_count(_name, selector, messages):
+def _envelope_count(_name: str, selector: Any, messages: List[Message]) -> int:
     return sum(1 for message in messages if selector.matches(message))
 
 
-def view(ledger, listed, ledger_file=None, subsets=None, count=_envelope_count):
+def view(ledger: Ledger, listed: Optional[Iterable[Message]], ledger_file: Optional[str] = None,
+         subsets: Optional[Dict[str, Any]] = None, count: Callable[[str, Any, List[Message]], int] = _envelope_count) -> Dict[str, Any]:
     """What the ledger says now, against a listing of the queue (for reports and verify).
 
     ``listed`` needs only the held messages; None (no listing) leaves out what only a listing tells.
@@ -455,5 +462,5 @@ def view(ledger, listed, ledger_file=None, subsets=None, count=_envelope_count):
     }
 
 
-def now():
+def now() -> float:
     return time.time()
