@@ -33,7 +33,7 @@ import os
 import socket
 import tempfile
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message, is_queue_id
@@ -214,7 +214,7 @@ def left_over(ledger: Ledger) -> List[str]:
     return sorted((set(ledger["held"]) | set(ledger["window_arrivals"])) - done)
 
 
-def carried_from(previous: Ledger, on_hold: Set[str]) -> List[str]:
+def carried_from(previous: Ledger, on_hold: Iterable[str]) -> List[str]:
     """When a new incident starts after an ended one: the earlier incident's leftovers still on hold.
 
     They are the runbook's (not the host's own hold), so the new incident takes them over rather

@@ -11,13 +11,17 @@ ledger. The ledger's rules are _incident's (pure decisions and the file); this i
 
 from __future__ import absolute_import, division, print_function
 
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
 from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _incident
+from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import HEADERS, Selector
 
 RELEASING = ("requeue", "release", "expire_release", "flush")
 
 
-def source_of(queue_file):
+def source_of(queue_file: QueueFile) -> str:
     """Who sent a message, as the release guard counts sources: its SASL login; else, for network mail, its original
     client; for mail submitted with sendmail, the submitting uid; Postfix's own notices are one source."""
     login = queue_file["attributes"].get("sasl_username")
@@ -31,10 +35,10 @@ def source_of(queue_file):
     return "internal"
 
 
-class IncidentScope(object):
+class IncidentScope:
     """The incident option of one run: its ledger on the host, read before and written after acting."""
 
-    def __init__(self, options, instance, now, check_mode, read):
+    def __init__(self, options: Dict[str, Any], instance: Dict[str, Any], now: float, check_mode: bool, read: Any) -> None:
         self.options = options
         self.read = read          # read(messages, tier): (message, queue file or None), see _content.read
         self.now = now
@@ -43,13 +47,13 @@ class IncidentScope(object):
         self.ledger = _incident.read_ledger(self.path, instance)
         self.instance = instance
         self.junk = Selector.from_options(options["junk"], "incident.junk", now) if options["junk"] else None
-        self.hold_ids = []
-        self.junk_candidates = []
-        self.window_part = []
-        self.junk_held = None
-        self.guarded = {}
+        self.hold_ids: List[str] = []
+        self.junk_candidates: List[str] = []
+        self.window_part: List[str] = []
+        self.junk_held: Optional[int] = None
+        self.guarded: Dict[str, List[str]] = {}
 
-    def note_listing(self, listed):
+    def note_listing(self, listed: Iterable[Message]) -> Iterator[Message]:
         """Pass the listing through, noting what is on hold (and, with incident.junk, what its envelope matches)."""
         for message in listed:
             if message["queue_name"] == "hold":
@@ -58,7 +62,7 @@ class IncidentScope(object):
                 self.junk_candidates.append(message["queue_id"])
             yield message
 
-    def refuse_unless_allowed(self, action_name):
+    def refuse_unless_allowed(self, action_name: str) -> None:
         """Account for an interrupted run's write-ahead entry; refuse an action the incident's state does not allow."""
         interrupted = _incident.account_interrupted(self.ledger, self.hold_ids) if self.ledger is not None and not self.check_mode else None
         if interrupted:                                         # an earlier run was killed half-way
@@ -79,7 +83,7 @@ class IncidentScope(object):
                 "the incident window of %s is still open: mail released now would be held again at once. "
                 "End the window first (postfix_incident state=closed); nothing was changed" % self.instance["config_dir"])
 
-    def restrict(self, action_name, selected):
+    def restrict(self, action_name: str, selected: List[Message]) -> Tuple[List[Message], Dict[str, Any]]:
         """The selected messages this run may act on: never the earlier hold (unless included), only the scope's part;
         a purge never wider than the junk held; a release keeps on hold what the guard holds back. Returns (the
         messages, the result's incident summary)."""
@@ -102,19 +106,19 @@ class IncidentScope(object):
             summary["guarded"] = [{"source": source, "messages": len(ids)} for source, ids in sorted(self.guarded.items())]
         return kept, summary
 
-    def _count_junk(self, ids):
+    def _count_junk(self, ids: List[str]) -> int:
         """How many of IDS the junk matches (their queue files read when its options need them)."""
         if self.junk.needs is None:
             return len(ids)
         return sum(1 for _message, queue_file in self.read([{"queue_id": queue_id} for queue_id in ids], self.junk.needs)
                    if queue_file is not None and self.junk.matches_file(queue_file))
 
-    def _guard(self, kept):
+    def _guard(self, kept: List[Message]) -> List[Message]:
         """The release guard: what arrived in the window, grouped by source (login, client, local uid); a source with
         more arrivals than guard_max_per_source - a second compromised account that started during the run - stays on
         hold, unless the operator named it in release_guarded. The approved junk is not released anyway."""
         _q, _held, in_window = _incident.classify(self.ledger, kept)
-        sources = {}
+        sources: Dict[str, List[str]] = {}
         for message, queue_file in self.read(in_window, HEADERS):
             if queue_file is not None:
                 sources.setdefault(source_of(queue_file), []).append(message["queue_id"])
@@ -124,7 +128,7 @@ class IncidentScope(object):
         held_back = {queue_id for ids in self.guarded.values() for queue_id in ids}
         return [message for message in kept if message["queue_id"] not in held_back]
 
-    def write_ahead(self, action_name, ids, archive=None):
+    def write_ahead(self, action_name: str, ids: List[str], archive: Optional[str] = None) -> None:
         """Before the first batch: what this run is about to do (and the archive holding it), so that a run killed
         half-way is accounted for."""
         if self.check_mode or self.ledger is None or not ids:
@@ -132,7 +136,7 @@ class IncidentScope(object):
         _incident.intend(self.ledger, action_name, ids, self.now, archive)
         _incident.write_ledger(self.path, self.ledger)
 
-    def record_outcome(self, action_name, result, ok=True):
+    def record_outcome(self, action_name: str, result: Dict[str, Any], ok: bool = True) -> None:
         """What Postfix reported changed (and the window arrivals seen), written to the ledger."""
         if self.check_mode or self.ledger is None:
             return

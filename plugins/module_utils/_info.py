@@ -11,9 +11,13 @@ the selection, its summary, who is sending -> the incident. It only reads.
 
 from __future__ import absolute_import, division, print_function
 
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
 from ansible_collections.mailops.postfix.plugins.module_utils import _content, _incident
+from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import (
     PostfixCLI, managed_config, master_running)
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import ORIGIN, HEADERS, Selector, budget
 from ansible_collections.mailops.postfix.plugins.module_utils._summary import collect
 
@@ -21,13 +25,13 @@ from ansible_collections.mailops.postfix.plugins.module_utils._summary import co
 INSPECT = {"origin": ORIGIN, "headers": HEADERS}
 
 
-def inspect_tier(values):
+def inspect_tier(values: Optional[List[str]]) -> Optional[str]:
     """The tier ``inspect`` reads: None, "origin" or "headers"."""
     values = values or []
     return HEADERS if "headers" in values else (ORIGIN if "origin" in values else None)
 
 
-def count_matching(cli, selector, messages):
+def count_matching(cli: PostfixCLI, selector: Selector, messages: Iterable[Message]) -> int:
     """How many of MESSAGES match SELECTOR, their queue files read when its options need them."""
     candidates = [message for message in messages if selector.matches(message)]
     if selector.needs is None:
@@ -37,7 +41,7 @@ def count_matching(cli, selector, messages):
                    if queue_file is not None and selector.matches_file(queue_file))
 
 
-def run_info(params):
+def run_info(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
     """The module's result (without ``changed``), and the warnings. Raises MailopsError."""
     selector = Selector.from_params(params)
     subsets = {str(name): Selector.from_options(value, "subsets.%s" % name, selector.now)
@@ -56,7 +60,7 @@ def run_info(params):
             if ledger is not None else None
         body_limit = max([s.body_limit for s in [selector] + list(subsets.values()) if s.body_limit] or [None])
 
-        def read(messages, tier):
+        def read(messages: List[Message], tier: str) -> Iterator[Tuple[Message, Optional[QueueFile]]]:
             return _content.read(cli, messages, tier, body_limit)
 
         with budget([selector] + list(subsets.values())):
@@ -74,6 +78,6 @@ def run_info(params):
         selection=selector.given,
         postfix_version=instance["mail_version"],
         source=source,
-        instance=dict([(k, instance[k]) for k in ("name", "config_dir", "queue_directory")] + sorted(details.items())),
+        instance=dict({k: instance[k] for k in ("name", "config_dir", "queue_directory")}, **details),
     )
     return result, cli.warnings

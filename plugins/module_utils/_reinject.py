@@ -13,12 +13,14 @@ from the archive is never sent twice. Fills the result as it goes, so a failure 
 from __future__ import absolute_import, division, print_function
 
 import os
+from typing import Any, Dict
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _archive
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import Selector
 
 
-def reinject(cli, params, check_mode, result):
+def reinject(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict[str, Any]) -> None:
     """Submit archived messages again with their envelope (``sendmail -i -f SENDER -- RECIPIENTS``)."""
     Selector.from_params(params)   # validates queue_ids (the only selection option reinject takes)
     # every message checked against its checksum before anything is sent (read one at a time: flat memory)

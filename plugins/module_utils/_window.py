@@ -14,20 +14,25 @@ before main.cf is changed, so whatever fails afterwards, ending the window finds
 from __future__ import absolute_import, division, print_function
 
 import os
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _audit, _incident
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import managed_config
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, managed_config
+
+# What opening or ending the window returns: (changed, result, diff, warnings).
+Outcome = Tuple[bool, Dict[str, Any], Dict[str, str], List[str]]
 
 
-def _parameters_text(values):
+def _parameters_text(values: Mapping[str, Optional[str]]) -> str:
     return "".join("%s = %s\n" % (name, values[name]) for name in sorted(values))
 
 
-def _current(cli):
+def _current(cli: PostfixCLI) -> Dict[str, str]:
     return {name: entry["value"] for name, entry in cli.settings(*_incident.WINDOW_PARAMETERS).items()}
 
 
-def _result(ledger, path, instance, parameters, continued=False, bypassed=None):
+def _result(ledger: _incident.Ledger, path: str, instance: Dict[str, Any], parameters: Dict[str, Optional[str]],
+            continued: bool = False, bypassed: Optional[List[str]] = None) -> Dict[str, Any]:
     return {
         "incident_id": ledger["incident_id"],
         "ledger": path,
@@ -47,7 +52,7 @@ def _result(ledger, path, instance, parameters, continued=False, bypassed=None):
     }
 
 
-def open_incident(cli, params, check_mode, now):
+def open_incident(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now: float) -> Outcome:
     """Open (or continue) the instance's incident; returns (changed, result, diff, warnings)."""
     instance = cli.instance()
     path = _incident.ledger_path(params["state_dir"], instance["name"])
@@ -108,7 +113,7 @@ def open_incident(cli, params, check_mode, now):
     return changed, _result(ledger, path, instance, after, continued, bypassed), diff, warnings
 
 
-def end_window(cli, params, check_mode, now):
+def end_window(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now: float) -> Outcome:
     """End the window: main.cf as it was (what the window added removed), reload; returns (changed, result, diff, warnings)."""
     instance = cli.instance()
     path = _incident.ledger_path(params["state_dir"], instance["name"])
@@ -153,7 +158,7 @@ def end_window(cli, params, check_mode, now):
     return True, _result(ledger, path, instance, after), diff, warnings
 
 
-def _write_table(path, text):
+def _write_table(path: str, text: str) -> None:
     temporary = path + ".tmp"
     with open(temporary, "w") as handle:
         handle.write(text)
@@ -161,7 +166,7 @@ def _write_table(path, text):
     os.rename(temporary, path)
 
 
-def _log(cli, params, event, ledger, warnings):
+def _log(cli: PostfixCLI, params: Dict[str, Any], event: str, ledger: _incident.Ledger, warnings: List[str]) -> None:
     _audit.write(cli, _audit.line(params["operator"], [
         ("incident", ledger["incident_id"]), ("event", event.replace(" ", "_")),
         ("window", "yes" if ledger["window"] else "no"), ("quarantine", len(ledger["quarantine"]))]), warnings)
