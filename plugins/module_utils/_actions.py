@@ -17,11 +17,12 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import time
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _audit, _changeplan, _content, _postcat, _worklist
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, PostfixError
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import compact, unique_messages
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message, compact, unique_messages
 from ansible_collections.mailops.postfix.plugins.module_utils._incident_scope import IncidentScope
 from ansible_collections.mailops.postfix.plugins.module_utils._reinject import reinject
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import FILTERS, Selector, budget, costliest
@@ -35,12 +36,12 @@ COUNTED = ("queue_ids", "vanished", "not_applicable", "pending", "requeued_long_
 ID_LISTS = ("queue_ids", "vanished", "pending", "requeued_long_held")
 
 
-def _empty_result(action):
+def _empty_result(action: str) -> Dict[str, Any]:
     return {"action": action, "matched": 0, "changed_count": 0, "queue_ids": [], "vanished": [],
             "not_applicable": [], "requeued_long_held": [], "pending": [], "batches": [], "skipped_changed": []}
 
 
-def run_action(params, check_mode, diff=False):
+def run_action(params: Dict[str, Any], check_mode: bool, diff: bool = False) -> Tuple[Dict[str, Any], Optional[str], List[str]]:
     """Run the action; returns (result, error message or None, warnings). ``diff``: add the diff (diff mode).
 
     A real run (not check mode) in which Postfix was asked to change something also writes one
@@ -69,7 +70,7 @@ def run_action(params, check_mode, diff=False):
     return result, error, warnings
 
 
-def check_option_rules(params):
+def check_option_rules(params: Dict[str, Any]) -> None:
     """The rules between options that the argument spec cannot declare (it declares required_if and
     mutually_exclusive: archive needs archive_dir, reinject needs archive, plan replaces the selection)."""
     action = params["action"]
@@ -84,7 +85,7 @@ def check_option_rules(params):
                 given + [name for name in ("exclude", "incident", "plan") if params[name] is not None]))
 
 
-def audit_text(params, result, error):
+def audit_text(params: Dict[str, Any], result: Dict[str, Any], error: Optional[str]) -> str:
     """The audit line of an action for Postfix's log: short, one line, key=value."""
     planned = result.get("plan_id")
     return _audit.line(params["operator"], [
@@ -97,7 +98,8 @@ def audit_text(params, result, error):
         ("result", "failed" if error else "ok"), ("ids", _audit.ids(result["queue_ids"]))])
 
 
-def _run(cli, params, check_mode, result, warnings, diff=False):
+def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict[str, Any], warnings: List[str],
+         diff: bool = False) -> None:
     """The action's steps, in order: options -> instance -> listing and selection -> incident -> guards -> work list
     -> archive -> act -> record -> wake pickup."""
     action = _worklist.ACTIONS[params["action"]]
@@ -169,7 +171,7 @@ def _run(cli, params, check_mode, result, warnings, diff=False):
             warnings.append("requeued mail waits in maildrop until pickup runs (postkick: %s)" % trouble)
 
 
-def _instance(cli, action, result):
+def _instance(cli: PostfixCLI, action: _worklist.Action, result: Dict[str, Any]) -> Dict[str, Any]:
     """The instance (one postconf), refused when its Postfix is too old for the action."""
     instance = cli.instance()
     result["postfix_version"] = instance["mail_version"]
@@ -180,19 +182,20 @@ def _instance(cli, action, result):
     return instance
 
 
-class Picked(object):
+class Picked:
     """What the selection step picked: the messages (compact), how many the exclusion kept out, the IDs gone before
     their queue file could be read, the content fingerprints of a selection with origin or content options, and what
     was read of the queue files ({"tier", "read", "gone"}, None when none was read)."""
 
-    def __init__(self, messages, excluded=0, gone=(), content=None, reading=None):
+    def __init__(self, messages: List[Message], excluded: int = 0, gone: Iterable[str] = (),
+                 content: Optional[Dict[str, Any]] = None, reading: Optional[Dict[str, Any]] = None) -> None:
         self.messages = messages
         self.excluded = excluded
         self.gone = list(gone)
         self.content = content
         self.reading = reading
 
-    def content_plan(self, planned):
+    def content_plan(self, planned: Iterable[str]) -> Optional[Dict[str, Any]]:
         """The plan's content part for the planned IDs (None when the selection read no queue file)."""
         if not self.content:
             return None
@@ -200,7 +203,8 @@ class Picked(object):
                                                 in self.content["fingerprints"].items() if queue_id in planned})
 
 
-def _select(cli, selector, exclude, listed, fingerprint=False):
+def _select(cli: PostfixCLI, selector: Selector, exclude: Optional[Selector], listed: Iterable[Message],
+            fingerprint: bool = False) -> Picked:
     """The listing narrowed by the envelope options, then - only for what they left - by the origin and content options
     (queue files read once, at the costliest tier the selection or the exclusion needs). The messages are kept
     compact: 100,000 selected stay small."""
@@ -238,7 +242,7 @@ def _select(cli, selector, exclude, listed, fingerprint=False):
     return Picked(messages, excluded, gone, content, {"tier": tier, "read": len(to_read) - len(gone), "gone": len(gone)})
 
 
-def fingerprinted_headers(selector):
+def fingerprinted_headers(selector: Selector) -> List[str]:
     """The headers a selection looks at: those its header options name, and Received for local_uid."""
     names = set(selector.given.get("header_regex") or {}) | set(selector.given.get("header_raw_regex") or {})
     if "local_uid" in selector.given:
@@ -246,7 +250,8 @@ def fingerprinted_headers(selector):
     return sorted(names)
 
 
-def _work_list(cli, action, selected, now, params, instance):
+def _work_list(cli: PostfixCLI, action: _worklist.Action, selected: List[Message], now: float, params: Dict[str, Any],
+               instance: Dict[str, Any]) -> _worklist.WorkList:
     lifetimes = None
     if action.name == "release":
         values = cli.postconf("maximal_queue_lifetime", "bounce_queue_lifetime")
@@ -256,7 +261,7 @@ def _work_list(cli, action, selected, now, params, instance):
     return _worklist.work_list(action.name, selected, now, params["long_held"], lifetimes)
 
 
-def _count_by_queue(messages):
+def _count_by_queue(messages: Iterable[Message]) -> Dict[str, int]:
     counts = {}
     for message in messages:
         name = message["queue_name"] or "unknown"
@@ -264,7 +269,8 @@ def _count_by_queue(messages):
     return counts
 
 
-def _plan_messages(cli, params, instance, now, listed):
+def _plan_messages(cli: PostfixCLI, params: Dict[str, Any], instance: Dict[str, Any], now: float,
+                   listed: Iterable[Message]) -> Tuple[Optional[str], List[Message], List[Dict[str, Any]], Optional[Dict[str, Any]]]:
     """A reviewed plan's messages still queued unchanged: returns (plan ID, them, those changed since, what was read of
     their queue files - None for a plan without content fingerprints)."""
     plan = params["plan"]
@@ -291,12 +297,14 @@ def _plan_messages(cli, params, instance, now, listed):
 class _ArchiveFailed(ActionError):
     """Archiving stopped before any deletion; ``archive`` is the result's archive summary so far."""
 
-    def __init__(self, message, archive):
+    def __init__(self, message: str, archive: Dict[str, Any]) -> None:
         super(_ArchiveFailed, self).__init__(message)
         self.archive = archive
 
 
-def _archive_step(cli, work, selected, params, instance, selector, result, check_mode, incident):
+def _archive_step(cli: PostfixCLI, work: _worklist.WorkList, selected: List[Message], params: Dict[str, Any],
+                  instance: Dict[str, Any], selector: Selector, result: Dict[str, Any], check_mode: bool,
+                  incident: Optional[IncidentScope]) -> None:
     """Archive what the work list will act on (check mode: say how many); the work list keeps only what was archived
     whole, and what was gone meanwhile is vanished."""
     if check_mode:
@@ -312,7 +320,9 @@ def _archive_step(cli, work, selected, params, instance, selector, result, check
     work.restrict_to(archived, gone)
 
 
-def _archive_first(cli, work, selected, params, instance, selector, plan_id, incident_id):
+def _archive_first(cli: PostfixCLI, work: _worklist.WorkList, selected: List[Message], params: Dict[str, Any],
+                   instance: Dict[str, Any], selector: Selector, plan_id: Optional[str],
+                   incident_id: Optional[str]) -> Tuple[List[str], List[str], Dict[str, Any]]:
     """Save every message of the work list (content and envelope) before anything is deleted.
 
     One mbox file per batch, durable before the next. A message gone since the listing (postcat
@@ -350,7 +360,7 @@ def _archive_first(cli, work, selected, params, instance, selector, plan_id, inc
     return archived, vanished, summary
 
 
-def _check_logging_while_stopped(cli, queue_directory):
+def _check_logging_while_stopped(cli: PostfixCLI, queue_directory: str) -> None:
     """Refuse before any change when postsuper would stop after its first message.
 
     With Postfix stopped and maillog_file set, postsuper writes the log itself
@@ -365,7 +375,7 @@ def _check_logging_while_stopped(cli, queue_directory):
             % (settings["maillog_file"], settings["mail_owner"], settings["mail_owner"]))
 
 
-def _steps(cli, action, work, batch_size, selector):
+def _steps(cli: PostfixCLI, action: _worklist.Action, work: _worklist.WorkList, batch_size: int, selector: Selector) -> List[Any]:
     """The commands to run (each both run and shown): one per batch and per queue the messages were seen in."""
     if action.name == "flush":
         ids = work.queue_ids
@@ -381,7 +391,8 @@ def _steps(cli, action, work, batch_size, selector):
     return steps
 
 
-def _act(cli, work, steps, params, instance):
+def _act(cli: PostfixCLI, work: _worklist.WorkList, steps: List[Any], params: Dict[str, Any],
+         instance: Dict[str, Any]) -> Dict[str, Any]:
     """Run the steps in order, stopping at the first failure.
 
     Returns the result's keys for what was done - batches, queue_ids, requeued_long_held, vanished,

@@ -38,6 +38,7 @@ import socket
 import tarfile
 import tempfile
 import time
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, Optional, Set, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import addresses
@@ -59,14 +60,14 @@ class ArchiveError(MailopsError):
     """An archive that cannot be written where asked, or read and used."""
 
 
-def create_private(path):
+def create_private(path: str) -> int:
     """A new file at PATH, mode 0600, opened for writing - never an existing file, never through a link."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     os.fchmod(descriptor, 0o600)     # whatever the umask
     return descriptor
 
 
-def _own_directory(path):
+def _own_directory(path: str) -> None:
     """Make PATH (mode 0700) if it does not exist; refuse it unless it is a real directory of this process's user.
 
     Checked through a descriptor opened without following links, so nothing can be swapped in between the check
@@ -92,7 +93,7 @@ def _own_directory(path):
         os.close(descriptor)
 
 
-def archive_root(archive_dir):
+def archive_root(archive_dir: str) -> str:
     """ARCHIVE_DIR itself, made if missing (each missing directory 0700); an existing one is the operator's choice
     (a mount point, a link to a backup volume) and is left as it is."""
     missing = []
@@ -108,16 +109,16 @@ def archive_root(archive_dir):
     return archive_dir
 
 
-def mbox_quote(content):
+def mbox_quote(content: bytes) -> bytes:
     """mboxrd quoting: every line beginning with ``>*From `` gets one more ``>``."""
     return _FROM_RE.sub(rb">\1", content)
 
 
-def mbox_unquote(quoted):
+def mbox_unquote(quoted: bytes) -> bytes:
     return _QUOTED_FROM_RE.sub(rb"\1", quoted)
 
 
-def _fsync_dir(path):
+def _fsync_dir(path: str) -> None:
     directory = os.open(path, os.O_RDONLY)
     try:
         os.fsync(directory)
@@ -128,7 +129,8 @@ def _fsync_dir(path):
 class ArchiveWriter:
     """Writes one archive directory: a batch file per postcat batch, the manifest last."""
 
-    def __init__(self, archive_dir, instance_name, now=None, incident_id=None, host=None):
+    def __init__(self, archive_dir: str, instance_name: str, now: Optional[float] = None,
+                 incident_id: Optional[str] = None, host: Optional[str] = None) -> None:
         moment = time.time() if now is None else now
         self.host = _NAME_RE.sub("_", host or socket.gethostname() or "localhost")
         self.incident_id = incident_id if is_incident_id(incident_id) else None
@@ -136,12 +138,12 @@ class ArchiveWriter:
         self._archive_dir = archive_dir
         self._name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(moment)) + ("-" + self.incident_id if self.incident_id else "")
         self.path = os.path.join(self.parent, self._name)
-        self._entries = None     # the manifest's entries, one JSON line each, on disk until close()
-        self._batch = None
+        self._entries: Any = None     # the manifest's entries, one JSON line each, on disk until close()
+        self._batch: Any = None       # (file name, open file) of the current batch
         self._batches = 0
         self._stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(moment))
 
-    def open(self):
+    def open(self) -> None:
         """Make the archive's directory: a new one (mode 0700) below the host's and the instance's (checked, 0700)."""
         archive_root(self._archive_dir)
         _own_directory(os.path.dirname(self.parent))
@@ -160,12 +162,12 @@ class ArchiveWriter:
         self._entries_path = os.path.join(self.path, ENTRIES)
         self._entries = os.fdopen(create_private(self._entries_path), "w")
 
-    def begin_batch(self):
+    def begin_batch(self) -> None:
         self._batches += 1
         name = "batch-%05d.mbox" % self._batches
         self._batch = (name, os.fdopen(create_private(os.path.join(self.path, name)), "wb"))
 
-    def add(self, message, content):
+    def add(self, message: Dict[str, Any], content: bytes) -> None:
         """Append one message to the current batch file; remember its envelope and place for the manifest."""
         if self._batch is None:
             self.begin_batch()
@@ -191,7 +193,7 @@ class ArchiveWriter:
             "sha256": hashlib.sha256(content).hexdigest(),
         }) + "\n")
 
-    def end_batch(self):
+    def end_batch(self) -> None:
         """The batch is durable: its file and the directory entry are on disk."""
         if self._batch is None:
             return
@@ -202,14 +204,14 @@ class ArchiveWriter:
         self._batch = None
         _fsync_dir(self.path)
 
-    def abandon(self):
+    def abandon(self) -> None:
         """Close what is open after a failure: no manifest is written, so the archive stays incomplete."""
         for handle in (self._batch[1] if self._batch else None, self._entries):
             if handle is not None and not handle.closed:
                 handle.close()
         self._batch = None
 
-    def close(self, header):
+    def close(self, header: Dict[str, Any]) -> str:
         """Write the manifest (atomically); the archive is complete once it exists.
 
         One JSON document - the header's fields, then ``messages``, one line per message - written from
@@ -234,12 +236,12 @@ class ArchiveWriter:
         _fsync_dir(self.path)
         return target
 
-    def pack(self):
+    def pack(self) -> str:
         """The finished archive as one ``<archive>.tar.gz`` beside it (mode 0600, a new file), to copy off the host."""
         return pack(self.path)
 
 
-def pack(path):
+def pack(path: str) -> str:
     """Pack the archive directory PATH into PATH.tar.gz (mode 0600, created new; the members keep their modes)."""
     target = path.rstrip("/") + PACKED_SUFFIX
     with os.fdopen(create_private(target), "wb") as handle:
@@ -251,7 +253,7 @@ def pack(path):
     return target
 
 
-def withdraw(path, ids, reason):
+def withdraw(path: str, ids: Iterable[str], reason: str) -> int:
     """Take the messages IDS out of the archive at PATH's manifest: an interrupted purge archived them but never
     deleted them, and the run that purges them later archives them again - one archive must own each purged
     message, or re-injecting both would deliver it twice. Their entries move to ``withdrawn`` (with REASON); the
@@ -287,7 +289,7 @@ def withdraw(path, ids, reason):
     return len(taken)
 
 
-def _content_of(path, entry, handles):
+def _content_of(path: str, entry: Dict[str, Any], handles: Dict[str, BinaryIO]) -> bytes:
     """One message's content from an archive of either format."""
     if "offset" not in entry:                       # format 1: a file per message
         with open(os.path.join(path, entry["file"]), "rb") as handle:
@@ -299,7 +301,7 @@ def _content_of(path, entry, handles):
     return mbox_unquote(handle.read(entry["length"]))
 
 
-def load(archive_path):
+def load(archive_path: str) -> Tuple[str, Dict[str, Any], Iterator[Tuple[Dict[str, Any], bytes]]]:
     """Read an archive: its manifest, then each message's content (checked against its sha256), one at a time.
 
     Returns (path, manifest, messages) where messages yields (entry, content) - a generator, so that an
@@ -317,7 +319,7 @@ def load(archive_path):
     return path, manifest, messages_of(path, manifest)
 
 
-def messages_of(path, manifest):
+def messages_of(path: str, manifest: Dict[str, Any]) -> Iterator[Tuple[Dict[str, Any], bytes]]:
     """Yield (entry, content) for each message of a loaded archive, checked against its sha256, one at a
     time; each call reads the archive again (a first pass checks, a second one sends)."""
     handles = {}
@@ -333,14 +335,14 @@ def messages_of(path, manifest):
             handle.close()
 
 
-def verify(archive_path):
+def verify(archive_path: str) -> Tuple[str, Dict[str, Any], int]:
     """Check every message of an archive against its checksum before anything is sent; returns how many."""
     path, manifest, messages = load(archive_path)
     count = sum(1 for _entry, _content in messages)
     return path, manifest, count
 
 
-def reinjected_ids(path):
+def reinjected_ids(path: str) -> Set[str]:
     try:
         with open(os.path.join(path, REINJECTED)) as handle:
             return set(json.load(handle))
@@ -348,7 +350,7 @@ def reinjected_ids(path):
         return set()
 
 
-def record_reinjected(path, ids):
+def record_reinjected(path: str, ids: Iterable[str]) -> None:
     handle, temporary = tempfile.mkstemp(prefix=".reinjected-", dir=path)    # a new file, mode 0600
     with os.fdopen(handle, "w") as out:
         json.dump(sorted(ids), out)

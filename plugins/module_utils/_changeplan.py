@@ -47,7 +47,7 @@ def fingerprint(message: Message) -> Dict[str, Any]:
     }
 
 
-def host_plan(action: str, selection: Dict[str, Any], postfix_version: str, instance: Dict[str, Any], created: int,
+def host_plan(action: str, selection: Dict[str, Any], postfix_version: str, instance: Dict[str, Any], created: float,
               messages: Iterable[Message], content: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """One host's plan: what a check-mode run selected, fingerprinted, sorted by queue ID.
 
