@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import time
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _audit, _changeplan, _content, _postcat, _worklist
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
@@ -285,7 +285,7 @@ def _plan_messages(cli: PostfixCLI, params: Dict[str, Any], instance: Dict[str, 
         tier = "headers" if content["tier"] == "body" else content["tier"]   # the fingerprint never covers the body
         reading = {"tier": tier, "read": 0, "gone": 0}
 
-        def fingerprints(messages):
+        def fingerprints(messages: List[Message]) -> Iterator[Tuple[Message, Optional[str]]]:
             for message, queue_file in _content.read(cli, messages, tier):
                 reading["gone" if queue_file is None else "read"] += 1
                 yield message, None if queue_file is None else _content.fingerprint(queue_file, content["headers"])
@@ -411,7 +411,7 @@ def _act(cli: PostfixCLI, work: _worklist.WorkList, steps: List[Any], params: Di
                 try:
                     _rc, done = cli.run_step(step)
                 except PostfixError as exc:
-                    done = getattr(exc, "done", [])
+                    done = exc.done or []
                     batches.append({"command": step.shown, "sent": len(done) + 1, "changed": len(done)})
                     flushed.extend(done)
                     raise

@@ -14,13 +14,15 @@ PostfixCLI.from_params (the runner) and Selector.from_params / from_options (the
 
 from __future__ import absolute_import, division, print_function
 
+from typing import Any, Dict
+
 from ansible_collections.mailops.postfix.plugins.module_utils import _selection
 
 # The Postfix commands the runner may be given a path for (postfix_tool_paths); _postfix_cli looks them up.
 TOOLS = ("postconf", "postqueue", "postsuper", "postcat", "sendmail", "postkick", "postlog", "postfix", "postmap")
 
 
-def instance_argument_spec():
+def instance_argument_spec() -> Dict[str, Dict[str, Any]]:
     return dict(
         config_dir=dict(type="path"),
         postfix_bin_dir=dict(type="path"),
@@ -29,12 +31,12 @@ def instance_argument_spec():
     )
 
 
-def selection_argument_spec():
+def selection_argument_spec() -> Dict[str, Dict[str, Any]]:
     """The selection options, as the table in _selection declares them."""
     return _selection.argument_spec()
 
 
-def shared_argument_spec():
+def shared_argument_spec() -> Dict[str, Dict[str, Any]]:
     spec = instance_argument_spec()
     spec.update(selection_argument_spec())
     return spec

@@ -16,7 +16,7 @@ import datetime
 import json
 import re
 import time
-from typing import Any, Iterable, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, Message, is_queue_id
@@ -28,7 +28,7 @@ TextOrLines = Union[str, Iterable[str]]
 class QueueParseError(MailopsError):
     """Postfix output that the parser cannot place. Nothing is guessed."""
 
-    def __init__(self, reason, line_number=None, line=None):
+    def __init__(self, reason: str, line_number: Optional[int] = None, line: Optional[str] = None) -> None:
         self.reason = reason
         self.line_number = line_number
         self.line = line
@@ -152,19 +152,19 @@ class _ArrivalClock:
     messages share an arrival second.
     """
 
-    def __init__(self, now):
+    def __init__(self, now: float) -> None:
         self.now = now
         self.this_year = time.localtime(now).tm_year
-        self.cache = {}
+        self.cache: Dict[Tuple[str, str, str, str], int] = {}
 
-    def epoch(self, dow, mon, day, hms):
+    def epoch(self, dow: str, mon: str, day: str, hms: str) -> int:
         key = (dow, mon, day, hms)
         value = self.cache.get(key)
         if value is None:
             value = self.cache[key] = self._compute(dow, mon, day, hms)
         return value
 
-    def _compute(self, dow, mon, day, hms):
+    def _compute(self, dow: str, mon: str, day: str, hms: str) -> int:
         if dow not in _DAYS or mon not in _MONTHS:
             raise ValueError("unknown day or month name")
         weekday, month, mday = _DAYS.index(dow), _MONTHS.index(mon) + 1, int(day)
@@ -250,7 +250,7 @@ def iter_mailq(text_or_lines: TextOrLines, now: Optional[float] = None) -> Itera
         raise QueueParseError("the listing ended before its footer (truncated output?)")
 
 
-def _mailq_entry(line, number, clock):
+def _mailq_entry(line: str, number: int, clock: "_ArrivalClock") -> Message:
     match = _ENTRY_RE.match(line)
     if not match:
         raise QueueParseError("not the first line of a queue entry", number, line)

@@ -31,6 +31,7 @@ import re
 import sys
 import tempfile
 import time
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _incident
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, unique_messages
@@ -65,16 +66,16 @@ FAMILIES = (
 _LABEL_ESCAPES = {"\\": "\\\\", "\"": "\\\"", "\n": "\\n"}
 
 
-def file_name(instance_name):
+def file_name(instance_name: str) -> str:
     return "mailops_postfix.prom" if instance_name == "postfix" else \
         "mailops_postfix_%s.prom" % re.sub(r"[^A-Za-z0-9_.-]", "_", instance_name)
 
 
-def _label(value):
+def _label(value: Any) -> str:
     return "".join(_LABEL_ESCAPES.get(char, char) for char in str(value))
 
 
-def _bucket(age_seconds):
+def _bucket(age_seconds: float) -> int:
     minutes = age_seconds / 60.0
     for index, limit in enumerate(AGE_BUCKET_MINUTES):
         if minutes < limit:
@@ -82,16 +83,16 @@ def _bucket(age_seconds):
     return len(AGE_BUCKET_MINUTES)
 
 
-class QueueStats(object):
+class QueueStats:
     """Per queue: messages, bytes, oldest arrival, messages per age bucket - and the IDs on hold (for held_by)."""
 
-    def __init__(self, now):
+    def __init__(self, now: float) -> None:
         self.now = now
-        self.queues = {name: {"messages": 0, "bytes": 0, "oldest": None, "ages": [0] * len(AGE_LABELS)}
-                       for name in LISTED_QUEUES}
-        self.held = []
+        self.queues: Dict[str, Dict[str, Any]] = {
+            name: {"messages": 0, "bytes": 0, "oldest": None, "ages": [0] * len(AGE_LABELS)} for name in LISTED_QUEUES}
+        self.held: List[Dict[str, Any]] = []
 
-    def add(self, message):
+    def add(self, message: Dict[str, Any]) -> None:
         queue = self.queues.setdefault(message["queue_name"] or "unknown",
                                        {"messages": 0, "bytes": 0, "oldest": None, "ages": [0] * len(AGE_LABELS)})
         queue["messages"] += 1
@@ -105,7 +106,7 @@ class QueueStats(object):
             self.held.append({"queue_id": message["queue_id"], "queue_name": "hold"})
 
 
-def held_by(ledger, held):
+def held_by(ledger: Optional[Dict[str, Any]], held: List[Dict[str, Any]]) -> Tuple[int, int]:
     """(by the incident, by the admin) among the messages on hold."""
     if ledger is None:
         return 0, len(held)
@@ -114,9 +115,9 @@ def held_by(ledger, held):
     return incident, len(held) - incident
 
 
-def last_runs(ledger):
+def last_runs(ledger: Optional[Dict[str, Any]]) -> Dict[str, Tuple[float, bool, int]]:
     """{phase: (time, success, messages)} of the ledger's newest event of each phase."""
-    runs = {}
+    runs: Dict[str, Tuple[float, bool, int]] = {}
     for event in (ledger or {}).get("history") or []:
         phase = PHASES.get(event.get("event"))
         if phase:
@@ -124,12 +125,13 @@ def last_runs(ledger):
     return runs
 
 
-def render(instance_name, stats, ledger, running, now, listed=True, duration=0.0):
+def render(instance_name: str, stats: QueueStats, ledger: Optional[Dict[str, Any]], running: Optional[bool], now: float,
+           listed: bool = True, duration: float = 0.0) -> str:
     """The metrics file's text."""
-    samples = {name: [] for name, _help in FAMILIES}
+    samples: Dict[str, List[Tuple[Dict[str, Any], float]]] = {name: [] for name, _help in FAMILIES}
     base = {"postfix_instance": instance_name}
 
-    def add(family, value, **labels):
+    def add(family: str, value: float, **labels: Any) -> None:
         samples[family].append((dict(base, **labels), value))
 
     add("up", 1 if listed else 0)
@@ -165,7 +167,7 @@ def render(instance_name, stats, ledger, running, now, listed=True, duration=0.0
     return "\n".join(lines) + "\n"
 
 
-def write_textfile(directory, name, text):
+def write_textfile(directory: str, name: str, text: str) -> str:
     """Write DIRECTORY/NAME atomically: a temporary file beside it, fsynced, mode 0644, renamed over the old one."""
     handle, temporary = tempfile.mkstemp(prefix="." + name + ".", dir=directory)
     try:
@@ -182,7 +184,7 @@ def write_textfile(directory, name, text):
     return os.path.join(directory, name)
 
 
-def run(cli, directory, state_dir, now=None, write=True):
+def run(cli: Any, directory: str, state_dir: str, now: Optional[float] = None, write: bool = True) -> Dict[str, Any]:
     """Read the instance's queue and ledger, write its metrics file; returns {"path", "text", "error"}.
 
     A listing that fails still writes a file (``up`` 0, the incident's metrics from its ledger): a stale or missing
@@ -205,7 +207,7 @@ def run(cli, directory, state_dir, now=None, write=True):
     return {"path": path, "text": text, "error": error, "instance": instance}
 
 
-def host_instances(cli):
+def host_instances(cli: Any) -> List[str]:
     """The configuration directories of every Postfix instance of the host: the default instance's (as its postconf
     reports it - a relocated Postfix has its own), then those postmulti lists in multi_instance_directories."""
     values = cli.postconf("config_directory", "multi_instance_directories")
@@ -216,7 +218,7 @@ def host_instances(cli):
     return found
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     """The host's own timer: ``mailops-postfix-metrics [--dir DIR] [--state-dir DIR] [--bin-dir DIR]
     (--all-instances | --config-dir DIR...)``."""
     from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI

@@ -31,6 +31,7 @@ import stat
 import subprocess
 import tempfile
 import time
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _postcat, _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import TOOLS
@@ -61,7 +62,7 @@ _HINTS = (
 COOLED_AGE = 3
 
 
-def age_replaced(path, before, started):
+def age_replaced(path: str, before: os.stat_result, started: float) -> bool:
     """Age PATH's modification time if postconf has just replaced it whole; returns whether it did.
 
     Every Postfix program reading main.cf within about two seconds of a change pauses "to let main.cf cool
@@ -88,14 +89,16 @@ def age_replaced(path, before, started):
 class PostfixError(MailopsError):
     """A Postfix command could not be run or failed; the message says what to do."""
 
-    def __init__(self, message, argv=None, rc=None, stderr=None):
+    def __init__(self, message: str, argv: Optional[List[str]] = None, rc: Optional[int] = None,
+                 stderr: Optional[str] = None) -> None:
         super(PostfixError, self).__init__(message)
         self.argv = argv
         self.rc = rc
         self.stderr = stderr
+        self.done: Optional[List[str]] = None     # a flush step's IDs done before the one that failed
 
 
-def _command_failed(argv, rc, stderr):
+def _command_failed(argv: List[str], rc: Optional[int], stderr: str) -> PostfixError:
     words = stderr.strip() or "(no message)"
     message = "%s failed (exit %s): %s" % (" ".join(argv), rc, words)
     for pattern, hint in _HINTS:
@@ -105,20 +108,21 @@ def _command_failed(argv, rc, stderr):
     return PostfixError(message, argv, rc, stderr)
 
 
-def _checked_ids(command, queue_ids):
+def _checked_ids(command: str, queue_ids: Iterable[str]) -> List[str]:
     """The IDs, if every one has Postfix's syntax and there is at least one; else PostfixError.
 
     Checked again here, just before a command gets them: nothing else is ever
     passed to Postfix, and a command that takes IDs never runs without one
     (for postsuper, no ID must never become ALL).
     """
-    bad = [queue_id for queue_id in queue_ids if not _queue.is_queue_id(queue_id)]
-    if bad or not queue_ids:
+    ids = list(queue_ids)
+    bad = [queue_id for queue_id in ids if not _queue.is_queue_id(queue_id)]
+    if bad or not ids:
         raise PostfixError("refusing to run %s with %s" % (command, "invalid IDs %r" % bad[:5] if bad else "no ID"))
-    return queue_ids
+    return ids
 
 
-def parse_version(text):
+def parse_version(text: str) -> Tuple[int, ...]:
     """(3, 7, 11) from '3.7.11'; snapshots like '3.8-20230101' give (3, 8)."""
     match = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", text or "")
     if not match:
@@ -130,7 +134,7 @@ def parse_version(text):
 _MANAGED_MARKERS = (("zimbra", ("/opt/zimbra/bin/zmprov", "/opt/zimbra/libexec/zmconfigd")),)
 
 
-def managed_config(config_dir):
+def managed_config(config_dir: str) -> Optional[str]:
     """The system that rewrites this instance's main.cf ('zimbra'), or None."""
     for name, markers in _MANAGED_MARKERS:
         if (config_dir or "").startswith("/opt/%s/" % name) or any(os.path.exists(path) for path in markers):
@@ -138,7 +142,7 @@ def managed_config(config_dir):
     return None
 
 
-def master_running(queue_directory):
+def master_running(queue_directory: str) -> Tuple[Optional[bool], str]:
     """(running, why): whether the instance's master runs, decided the way Postfix decides it.
 
     ``postfix status`` runs ``master -t``, which tries to lock pid/master.pid: a running master holds
@@ -172,7 +176,7 @@ def master_running(queue_directory):
     return False, "master.pid is not locked: no master runs (%s)" % _describe_pid(pid)
 
 
-def _lock_held(fd):
+def _lock_held(fd: int) -> bool:
     """Whether another process holds a lock on fd's file: flock style (Linux, BSD), then fcntl style."""
     for lock, unlock in ((fcntl.flock, fcntl.flock), (fcntl.lockf, fcntl.lockf)):
         try:
@@ -185,7 +189,7 @@ def _lock_held(fd):
     return False
 
 
-def _locked_per_proc_locks(path):
+def _locked_per_proc_locks(path: str) -> Optional[bool]:
     """Whether /proc/locks lists a lock on PATH's inode; None when it cannot be read (not Linux)."""
     try:
         info = os.stat(path)
@@ -205,7 +209,7 @@ def _locked_per_proc_locks(path):
     return inode_only
 
 
-def _describe_pid(pid):
+def _describe_pid(pid: int) -> str:
     """What the PID named in a master.pid that nobody locks is now (for the operator)."""
     if pid is None:
         return "master.pid names no PID"
@@ -227,7 +231,7 @@ def _describe_pid(pid):
     return "pid %d is a master process that does not hold the lock" % pid
 
 
-def _boot_ticks():
+def _boot_ticks() -> Optional[float]:
     """Now, in clock ticks since boot (as /proc/PID/stat counts a process's start), or None without /proc."""
     try:
         with open("/proc/uptime") as handle:
@@ -236,7 +240,7 @@ def _boot_ticks():
         return None
 
 
-def _processes_started_before(queue_directory, command, ticks):
+def _processes_started_before(queue_directory: str, command: str, ticks: float) -> List[int]:
     """PIDs of the instance's master's children running COMMAND that started before TICKS (since boot)."""
     try:
         with open(os.path.join(queue_directory, "pid", "master.pid")) as handle:
@@ -266,7 +270,8 @@ class Step:
     is what ran.
     """
 
-    def __init__(self, kind, argv, ids=(), queues=(), flag=None):
+    def __init__(self, kind: str, argv: List[str], ids: Iterable[str] = (), queues: Iterable[str] = (),
+                 flag: Optional[str] = None) -> None:
         self.kind = kind          # postsuper | flush | flush_all
         self.argv = argv
         self.ids = list(ids)
@@ -274,14 +279,14 @@ class Step:
         self.flag = flag
 
     @property
-    def shown(self):
+    def shown(self) -> str:
         """The command as it ran: for a flush, ``postqueue [-c DIR] -i ID`` once per ID (Postfix takes one ID a call)."""
         if self.kind == "flush":
             return "%s ID (run once per ID: %d run%s)" % (" ".join(self.argv), len(self.ids), "" if len(self.ids) == 1 else "s")
         return " ".join(self.argv)
 
     @property
-    def stdin(self):
+    def stdin(self) -> Optional[str]:
         return "".join(queue_id + "\n" for queue_id in self.ids) if self.kind == "postsuper" else None
 
 
@@ -289,12 +294,13 @@ class PostfixCLI:
     """Runs one Postfix instance's commands."""
 
     @classmethod
-    def from_params(cls, params):
+    def from_params(cls, params: Dict[str, Any]) -> "PostfixCLI":
         """The runner for a module's instance options (config_dir, postfix_bin_dir, postfix_tool_paths)."""
         return cls(config_dir=params["config_dir"], bin_dir=params["postfix_bin_dir"],
                    tool_paths=params["postfix_tool_paths"])
 
-    def __init__(self, config_dir=None, bin_dir=None, tool_paths=None, environ=None):
+    def __init__(self, config_dir: Optional[str] = None, bin_dir: Optional[str] = None,
+                 tool_paths: Optional[Dict[str, str]] = None, environ: Optional[Dict[str, str]] = None) -> None:
         self.config_dir = config_dir
         self.bin_dir = bin_dir
         self.tool_paths = {k: v for k, v in (tool_paths or {}).items() if v}
@@ -306,7 +312,7 @@ class PostfixCLI:
 
     # ------------------------------------------------------------ locating tools
 
-    def tool(self, name):
+    def tool(self, name: str) -> str:
         """The path of a Postfix tool: per-tool path, else postfix_bin_dir, else PATH and sbin."""
         if name in self._found:
             return self._found[name]
@@ -325,7 +331,7 @@ class PostfixCLI:
                            "Set postfix_bin_dir (e.g. /opt/zimbra/common/sbin) or postfix_tool_paths."
                            % (name, where))
 
-    def argv(self, name, *args):
+    def argv(self, name: str, *args: str) -> List[str]:
         argv = [self.tool(name)]
         if self.config_dir:
             # sendmail names the instance with -C (-c is something else to it)
@@ -335,12 +341,13 @@ class PostfixCLI:
 
     # ------------------------------------------------------------ running
 
-    def run(self, argv, data=None):
+    def run(self, argv: List[str], data: Optional[str] = None) -> Tuple[Optional[int], str, str]:
         """Run to completion; returns (rc, stdout, stderr) as text."""
         rc, out, err = self.run_bytes(argv, None if data is None else data.encode("utf-8"))
         return rc, out.decode("utf-8", "replace"), err
 
-    def run_bytes(self, argv, data=None, timeout=None):
+    def run_bytes(self, argv: List[str], data: Optional[bytes] = None,
+                  timeout: Optional[float] = None) -> Tuple[Optional[int], bytes, str]:
         """Run to completion with bytes in and out; returns (rc, stdout bytes, stderr text).
 
         With ``timeout`` (seconds), a command still running then is ended and rc is None.
@@ -359,7 +366,7 @@ class PostfixCLI:
             return None, out, err.decode("utf-8", "replace")
         return proc.returncode, out, err.decode("utf-8", "replace")
 
-    def run_to_exit(self, argv, timeout=600):
+    def run_to_exit(self, argv: List[str], timeout: float = 600) -> Tuple[Optional[int], str, str]:
         """Run until the command itself exits, not until its output ends; returns (rc, stdout, stderr) as text.
 
         stdout and stderr go to temporary files, so a process the command leaves running in the background does not
@@ -384,7 +391,7 @@ class PostfixCLI:
             err.seek(0)
             return rc, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
 
-    def stream(self, argv):
+    def stream(self, argv: List[str]) -> Iterator[str]:
         """Yield stdout lines (without newline) while the command runs.
 
         stderr goes to a temporary file, so no pipe can fill and block. When
@@ -415,7 +422,7 @@ class PostfixCLI:
             raise _command_failed(argv, rc, stderr)
         self.warnings.extend(line for line in stderr.splitlines() if line.strip())
 
-    def check(self, argv, data=None):
+    def check(self, argv: List[str], data: Optional[str] = None) -> str:
         """Run; raise PostfixError unless it exits 0. Returns stdout."""
         rc, out, err = self.run(argv, data)
         if rc != 0:
@@ -424,7 +431,7 @@ class PostfixCLI:
 
     # ------------------------------------------------------------ queries
 
-    def instance(self):
+    def instance(self) -> Dict[str, Any]:
         """Version and identity of the instance: one postconf call."""
         info = self.postconf("mail_version", "config_directory", "queue_directory", "multi_instance_name")
         return {
@@ -436,7 +443,7 @@ class PostfixCLI:
         }
 
     @staticmethod
-    def choose_source(source, version):
+    def choose_source(source: str, version: Sequence[int]) -> str:
         """'json' from Postfix 3.1 when source is auto; refuse json on older versions."""
         has_json = tuple(version) >= JSON_SINCE
         if source == "auto":
@@ -448,7 +455,7 @@ class PostfixCLI:
             raise PostfixError("unknown source %r" % (source,))
         return source
 
-    def list_queue(self, source, now=None):
+    def list_queue(self, source: str, now: Optional[float] = None) -> Iterator[Dict[str, Any]]:
         """Yield every queued message (parsed by _queue), once each."""
         if source == "json":
             lines = self.stream(self.argv("postqueue", "-j"))
@@ -458,7 +465,7 @@ class PostfixCLI:
             messages = _listing.iter_mailq(lines, now)
         return messages
 
-    def postconf(self, *names):
+    def postconf(self, *names: str) -> Dict[str, str]:
         """{name: value} of the instance's parameters."""
         out = self.check(self.argv("postconf", "-h") + list(names))
         values = out.splitlines()
@@ -466,7 +473,7 @@ class PostfixCLI:
             raise PostfixError("unexpected postconf output: %r" % (out,))
         return dict(zip(names, values))
 
-    def settings(self, *names):
+    def settings(self, *names: str) -> Dict[str, Dict[str, Any]]:
         """{name: {"explicit": whether main.cf sets it, "value": its text as written (unexpanded)}}.
 
         ``postconf -n`` prints only what main.cf sets; the rest have Postfix's default.
@@ -481,7 +488,7 @@ class PostfixCLI:
         return {name: {"explicit": name in explicit, "value": explicit.get(name, defaults[name])}
                 for name in names}
 
-    def mail_owner_uid(self):
+    def mail_owner_uid(self) -> Optional[int]:
         """The uid of Postfix's mail owner (``mail_owner``), or None when that account does not exist here."""
         if "mail_owner_uid" not in self._found:
             try:
@@ -490,11 +497,11 @@ class PostfixCLI:
                 self._found["mail_owner_uid"] = None
         return self._found["mail_owner_uid"]
 
-    def default(self, name):
+    def default(self, name: str) -> str:
         """Postfix's default value of a parameter (``postconf -d``)."""
         return self.check(self.argv("postconf", "-dh", name)).rstrip("\n")
 
-    def set_parameters(self, values, config_dir):
+    def set_parameters(self, values: Dict[str, Optional[str]], config_dir: str) -> None:
         """Set main.cf parameters (``postconf -e``); a value of None removes the setting (``postconf -X``).
 
         Each edit is left cooled (see age_replaced): the reload and the commands that follow do not wait
@@ -514,7 +521,7 @@ class PostfixCLI:
             self.check(argv)
             age_replaced(main_cf, before, started)
 
-    def reload(self, config_dir, queue_directory=None, timeout=60):
+    def reload(self, config_dir: str, queue_directory: Optional[str] = None, timeout: float = 60) -> List[str]:
         """``postfix -c DIR reload``: the instance's master re-reads main.cf and its services restart with it.
 
         Always with -c: without it, a host with postmulti's multi_instance_wrapper reloads every instance. With
@@ -539,15 +546,15 @@ class PostfixCLI:
                         "they accept gets the old settings" % (timeout, ", ".join(str(pid) for pid in old))]
             time.sleep(0.05)
 
-    def map_types(self):
+    def map_types(self) -> List[str]:
         """The lookup table types this Postfix supports (``postconf -m``)."""
         return sorted(self.check(self.argv("postconf", "-m")).split())
 
-    def master_overrides(self):
+    def master_overrides(self) -> str:
         """master.cf's per-service parameter overrides, ``postconf -P`` (service/type/name = value lines)."""
         return self.check(self.argv("postconf", "-P"))
 
-    def tools_found(self):
+    def tools_found(self) -> Dict[str, str]:
         """{tool: path} of every Postfix tool that can be found (missing ones left out)."""
         found = {}
         for name in TOOLS:
@@ -559,19 +566,19 @@ class PostfixCLI:
 
     # ------------------------------------------------------------ acting
 
-    def postsuper_step(self, flag, queue_ids, queues=()):
+    def postsuper_step(self, flag: str, queue_ids: Iterable[str], queues: Iterable[str] = ()) -> Step:
         """``postsuper -FLAG - [queue ...]`` with the IDs on stdin (the queues restrict it to where they were listed)."""
         return Step("postsuper", self.argv("postsuper", "-" + flag, "-") + list(queues), queue_ids, queues, flag)
 
-    def flush_step(self, queue_ids):
+    def flush_step(self, queue_ids: Iterable[str]) -> Step:
         """``postqueue -i ID`` for each ID (Postfix takes one ID per call): one step, one run per ID."""
         return Step("flush", self.argv("postqueue", "-i"), queue_ids)
 
-    def flush_all_step(self, queue_ids):
+    def flush_all_step(self, queue_ids: Iterable[str]) -> Step:
         """``postqueue -f``: attempt delivery of the whole deferred queue now."""
         return Step("flush_all", self.argv("postqueue", "-f"), queue_ids)
 
-    def run_step(self, step):
+    def run_step(self, step: Step) -> Tuple[Optional[int], Any]:
         """Run a step. postsuper: (rc, PostsuperOutcome), the accounting is in its stderr; a flush: (0, the IDs asked for
         delivery), or PostfixError whose ``done`` says which IDs were, before the one that failed."""
         if step.kind == "postsuper":
@@ -592,7 +599,7 @@ class PostfixCLI:
         return 0, list(step.ids)
 
     @staticmethod
-    def count_in_flight(queue_directory):
+    def count_in_flight(queue_directory: str) -> int:
         """Messages in the active and incoming queues, counted from the queue directories."""
         count = 0
         for name in ("active", "incoming"):
@@ -600,7 +607,7 @@ class PostfixCLI:
                 count += len(files)
         return count
 
-    def wait_in_flight_below(self, queue_directory, bound, timeout, poll=0.5):
+    def wait_in_flight_below(self, queue_directory: str, bound: int, timeout: float, poll: float = 0.5) -> int:
         """Back-pressure: wait until active + incoming < bound; PostfixError after timeout seconds."""
         deadline = time.monotonic() + timeout
         while True:
@@ -613,12 +620,12 @@ class PostfixCLI:
             time.sleep(poll)
 
     @staticmethod
-    def running(queue_directory):
+    def running(queue_directory: str) -> Optional[bool]:
         """Whether the instance's master process runs (see master_running)."""
         return master_running(queue_directory)[0]
 
     @staticmethod
-    def writable_by(path, user):
+    def writable_by(path: str, user: str) -> bool:
         """Whether ``user`` could append to ``path`` (a file postsuper logs to)."""
         try:
             info = os.stat(path)
@@ -634,11 +641,12 @@ class PostfixCLI:
 
     # ------------------------------------------------------------ archive and re-injection
 
-    def postcat(self, queue_ids, flags=()):
+    def postcat(self, queue_ids: Iterable[str], flags: Iterable[str] = ()) -> Tuple[Optional[int], bytes, str]:
         """``postcat -q [FLAGS] ID...`` (one run for many IDs); returns (rc, stdout bytes, stderr)."""
         return self.run_bytes(self.argv("postcat", "-q", *(tuple(flags) + tuple(_checked_ids("postcat", queue_ids)))))
 
-    def postcat_messages(self, queue_ids, reading="whole"):
+    def postcat_messages(self, queue_ids: Iterable[str],
+                         reading: str = "whole") -> Iterator[Tuple[str, str, Optional[Dict[str, Any]]]]:
         """Every message of QUEUE_IDS as postcat prints it, in order: yields ("message", ID, printed) or ("gone", ID, None).
 
         ``reading`` is what postcat prints: "envelope" (``-e``, the envelope records), "headers" (``-e -h``),
@@ -671,7 +679,7 @@ class PostfixCLI:
             yield "gone", missing, None
             remaining = remaining[1:]
 
-    def reinject(self, sender, recipients, content):
+    def reinject(self, sender: str, recipients: List[str], content: bytes) -> None:
         """Submit a message again with its envelope: ``sendmail -i -f SENDER -- RCPT...``."""
         if not recipients:
             raise PostfixError("refusing to re-inject a message without recipients")
@@ -680,12 +688,12 @@ class PostfixCLI:
         if rc != 0:
             raise _command_failed(argv, rc, err)
 
-    def log(self, tag, text):
+    def log(self, tag: str, text: str) -> Optional[str]:
         """One line to Postfix's own log (syslog or maillog_file) with postlog; None or Postfix's words."""
         rc, _out, err = self.run_bytes(self.argv("postlog", "-p", "info", "-t", tag, text), timeout=10)
         return None if rc == 0 else (err.strip() or "postlog exited %s" % rc)
 
-    def wake_pickup(self):
+    def wake_pickup(self) -> Optional[str]:
         """``postkick public pickup W``: pickup reads maildrop now, not within its next minute.
 
         postsuper -r leaves requeued mail in maildrop without waking pickup.
