@@ -13,14 +13,15 @@ import fcntl
 import getpass
 import json
 import os
+from typing import Any, Dict
 
 
-def controller_user():
+def controller_user() -> str:
     """The person behind the run: the sudo caller when there is one."""
     return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
-def append_line(path, record):
+def append_line(path: str, record: Dict[str, Any]) -> None:
     """Append one JSON line to PATH under an exclusive lock (created 0600 if missing)."""
     line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
     parent = os.path.dirname(os.path.abspath(path))

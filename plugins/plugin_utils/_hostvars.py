@@ -11,11 +11,12 @@ as plain JSON types (what the pure code in plugin_utils is given)."""
 from __future__ import absolute_import, division, print_function
 
 import json
+from typing import Any, Dict, Iterable
 
 from ansible.errors import AnsibleFilterError
 
 
-def host_values(hostvars, hosts, names, filter_name):
+def host_values(hostvars: Any, hosts: Iterable[str], names: Iterable[str], filter_name: str) -> Dict[str, Dict[str, Any]]:
     """{host: {name: value}} for the variables NAMES each host of HOSTS has, as plain JSON types."""
     if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
         raise AnsibleFilterError("%s: hosts must be a list of inventory host names, got %r" % (filter_name, hosts))
@@ -28,7 +29,7 @@ def host_values(hostvars, hosts, names, filter_name):
     return plain(values, filter_name)
 
 
-def plain(value, filter_name):
+def plain(value: Any, filter_name: str) -> Any:
     """VALUE as plain JSON types - Ansible's own wrappers gone (what the filters return is written as JSON
     anyway); a value that is not plain data is refused, naming the filter."""
     try:

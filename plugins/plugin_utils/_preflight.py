@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import re
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
@@ -78,11 +79,11 @@ DURATIONS = ("mailops_plan_max_age",)
 INSTANCE_OPTIONS = ("config_dir", "postfix_bin_dir", "postfix_tool_paths", "source")
 
 
-def _is_int(value):
+def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_selection(name, value, required=False):
+def check_selection(name: str, value: Any, required: bool = False) -> List[str]:
     """Problems of one selection variable (a dict of the modules' selection options)."""
     if value is None or value == "":
         value = {}
@@ -109,7 +110,7 @@ def check_selection(name, value, required=False):
     return []
 
 
-def _one_map_key(where, entry, give=""):
+def _one_map_key(where: str, entry: Any, give: str = "") -> List[str]:
     """An access map key must be one field: a non-empty string without whitespace or control characters (anything
     after a space would be read as the key's action, such as OK). The problems, or []."""
     if not isinstance(entry, str) or not entry:
@@ -120,7 +121,7 @@ def _one_map_key(where, entry, give=""):
     return []
 
 
-def check_sender_entry(name, index, entry):
+def check_sender_entry(name: str, index: int, entry: Any) -> List[str]:
     where = "%s[%d]" % (name, index)
     problems = _one_map_key(where, entry, ". Give one address, @domain, domain or user@ per entry")
     if problems:
@@ -133,7 +134,7 @@ def check_sender_entry(name, index, entry):
     return []
 
 
-def check_client_entry(name, index, entry):
+def check_client_entry(name: str, index: int, entry: Any) -> List[str]:
     where = "%s[%d]" % (name, index)
     problems = _one_map_key(where, entry)
     if problems:
@@ -150,11 +151,11 @@ def check_client_entry(name, index, entry):
 _LOCAL_USER_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?\Z")
 
 
-def check_login_entry(name, index, entry):
+def check_login_entry(name: str, index: int, entry: Any) -> List[str]:
     return _one_map_key("%s[%d]" % (name, index), entry)
 
 
-def check_local_user_entry(name, index, entry):
+def check_local_user_entry(name: str, index: int, entry: Any) -> List[str]:
     where = "%s[%d]" % (name, index)
     if not isinstance(entry, str) or not _LOCAL_USER_RE.match(entry):
         return ["%s: %r is not a local user name (letters, digits, '_', '.', '-', starting with a letter or '_'): "
@@ -162,7 +163,7 @@ def check_local_user_entry(name, index, entry):
     return []
 
 
-def _check_list(name, value, check):
+def _check_list(name: str, value: Any, check: Callable[[str, int, Any], List[str]]) -> List[str]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -173,7 +174,7 @@ def _check_list(name, value, check):
     return problems
 
 
-def check_instance(value):
+def check_instance(value: Any) -> List[str]:
     if value is None or value == "":
         return []
     if not isinstance(value, dict):
@@ -199,7 +200,7 @@ def check_instance(value):
     return problems
 
 
-def phase_spec(phase, roles_dir=ROLES_DIR):
+def phase_spec(phase: str, roles_dir: str = ROLES_DIR) -> Dict[str, Any]:
     """The options of a phase's role (its meta/argument_specs.yml, entry point main), read once per process."""
     key = (roles_dir, phase)
     if key not in _SPECS:
@@ -208,7 +209,7 @@ def phase_spec(phase, roles_dir=ROLES_DIR):
     return _SPECS[key]
 
 
-def _read_all_specs(roles_dir=ROLES_DIR):
+def _read_all_specs(roles_dir: str = ROLES_DIR) -> None:
     """Read every role's spec now: this module is first imported by the controller's main process (the
     runbook's fleet controls load the collection's filters before any host's task), so every forked
     worker finds the specs read instead of reading them again for each host."""
@@ -227,7 +228,7 @@ def _read_all_specs(roles_dir=ROLES_DIR):
 _read_all_specs()
 
 
-def spec_problems(values, phases, roles_dir=ROLES_DIR):
+def spec_problems(values: Dict[str, Any], phases: Iterable[str], roles_dir: str = ROLES_DIR) -> List[str]:
     """Types and choices: each phase's variables against its role's argument spec (what the role would refuse)."""
     problems = []
     for phase in phases:
@@ -242,7 +243,7 @@ def spec_problems(values, phases, roles_dir=ROLES_DIR):
     return problems
 
 
-def runbook_problems(values, phases):
+def runbook_problems(values: Dict[str, Any], phases: Iterable[str]) -> List[str]:
     """Every problem of the runbook's inputs ``values`` ({variable: value}, only those defined) for PHASES.
 
     First each phase's argument spec (types, choices), then what the variables mean.
@@ -329,12 +330,12 @@ def runbook_problems(values, phases):
     return problems
 
 
-def _version(text):
+def _version(text: Optional[str]) -> Tuple[int, int]:
     match = re.match(r"\s*(\d+)\.(\d+)", text or "")
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
-def host_problems(instance, values, paths=None):
+def host_problems(instance: Dict[str, Any], values: Dict[str, Any], paths: Optional[Dict[str, Any]] = None) -> List[str]:
     """Problems of the inputs on one host: ``instance`` is postfix_queue_info's instance (tools, map types, managed_by).
 
     ``paths`` is {variable: whether the directory exists on the host} for the host paths that must exist.

@@ -21,6 +21,7 @@ N on every host; the report says so.
 from __future__ import absolute_import, division, print_function
 
 import xml.sax.saxutils
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES
 
@@ -55,7 +56,7 @@ _TOP_LISTS = (
 )
 
 
-def merge_summaries(summaries, top=10):
+def merge_summaries(summaries: Iterable[Optional[Dict[str, Any]]], top: int = 10) -> Optional[Dict[str, Any]]:
     """One summary from several hosts' summaries (None entries are skipped); None when there are none."""
     summaries = [summary for summary in summaries if summary]
     if not summaries:
@@ -93,7 +94,7 @@ def merge_summaries(summaries, top=10):
     return merged
 
 
-def release_command(host, source):
+def release_command(host: str, source: str) -> str:
     """The command that releases what the release guard kept on hold for SOURCE on HOST, after the operator checked it."""
     return ("ansible-playbook mailops.postfix.requeue -i INVENTORY -l %s -e '{\"requeue_release_guarded\": [\"%s\"]}'"
             % (host, source.replace("'", "'\\''").replace('"', '\\"')))
@@ -103,7 +104,7 @@ _ORIGIN_LISTS = (("origins", "origin"), ("top_sasl_usernames", "sasl_username"),
                  ("top_local_uids", "local_uid"), ("top_subjects", "subject"))
 
 
-def merge_origins(origins, top=10):
+def merge_origins(origins: Iterable[Optional[Dict[str, Any]]], top: int = 10) -> Optional[Dict[str, Any]]:
     """Who is sending, for the fleet: each host's top lists merged (a row below the top N on every host can be missing,
     as for the queue summaries); None when no host inspected."""
     origins = [entry for entry in origins if entry]
@@ -124,7 +125,7 @@ def merge_origins(origins, top=10):
     return merged
 
 
-def host_entry(results, host_name="HOST"):
+def host_entry(results: Dict[str, Any], host_name: str = "HOST") -> Dict[str, Any]:
     """One host's part of the report from the facts the roles left (a dict; missing keys are fine)."""
     results = results or {}
     phases = {}
@@ -185,7 +186,8 @@ def host_entry(results, host_name="HOST"):
     return entry
 
 
-def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report", audit_log=None):
+def fleet_report(per_host: Dict[str, Optional[Dict[str, Any]]], hosts: List[str], generated: float, top: int = 10,
+                 title: str = "Postfix queue report", audit_log: Optional[str] = None) -> Dict[str, Any]:
     """The report for HOSTS (every host named, whether or not it left results)."""
     entries = {host: host_entry(per_host.get(host), host) for host in hosts}
     totals = {}
@@ -217,19 +219,19 @@ def fleet_report(per_host, hosts, generated, top=10, title="Postfix queue report
 
 # --- Markdown --------------------------------------------------------------------------------
 
-def _cell(value):
+def _cell(value: Any) -> str:
     if value is None:
         return "-"
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(header, rows):
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
     return lines
 
 
-def _queues(summary):
+def _queues(summary: Any) -> str:
     if summary is None or summary == {}:
         return "-"
     if isinstance(summary, int):        # a compact report (an artifact) keeps only the total
@@ -238,7 +240,7 @@ def _queues(summary):
     return "%d (%s)" % (summary["total"], ", ".join(parts)) if parts else "0"
 
 
-def _summary_section(name, summary):
+def _summary_section(name: str, summary: Optional[Dict[str, Any]]) -> List[str]:
     lines = ["### %s" % name, ""]
     if not isinstance(summary, dict) or not summary:
         return lines + ["No data." if not summary else "%d messages (the slices' artifacts keep only the totals)." % summary, ""]
@@ -259,7 +261,7 @@ def _summary_section(name, summary):
     return lines
 
 
-def render_markdown(report):
+def render_markdown(report: Dict[str, Any]) -> str:
     """The report as Markdown: totals first, then a table per host, then the queue summaries."""
     total = report["total"]
     lines = ["# %s" % report["title"], "", "Generated %s, %d hosts: %s." % (
@@ -309,7 +311,7 @@ def render_markdown(report):
     return "\n".join(lines)
 
 
-def _origins_section(origins):
+def _origins_section(origins: Dict[str, Any]) -> List[str]:
     lines = ["Queue files read: %d (the body never)." % origins.get("read", 0), ""]
     for key, label, title in (("origins", "origin", "Ways in"), ("top_sasl_usernames", "sasl_username", "SASL logins"),
                               ("top_clients", "client_address", "Original clients"),
@@ -324,7 +326,7 @@ def _origins_section(origins):
 
 # --- sliced fleets ---------------------------------------------------------------------------
 
-def merge_reports(reports, generated, title=None):
+def merge_reports(reports: List[Dict[str, Any]], generated: float, title: Optional[str] = None) -> Dict[str, Any]:
     """One report from the reports of disjoint slices of a fleet (AWX job slicing, parallel --limit runs).
 
     Takes full reports (report.json) or their compact artifacts (mailops_report) alike; counts, statuses
@@ -365,7 +367,7 @@ def merge_reports(reports, generated, title=None):
 
 # --- for CI systems and AWX ------------------------------------------------------------------
 
-def artifact(report):
+def artifact(report: Dict[str, Any]) -> Dict[str, Any]:
     """The report's compact form for set_stats (AWX artifacts): statuses, figures, problems, totals."""
     return {
         "title": report["title"],
@@ -381,7 +383,7 @@ def artifact(report):
     }
 
 
-def junit(report):
+def junit(report: Dict[str, Any]) -> str:
     """JUnit XML: one test suite per host, one test case per phase it should have gone through."""
     escape = xml.sax.saxutils.quoteattr
     suites, failures_all, tests_all = [], 0, 0

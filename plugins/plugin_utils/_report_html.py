@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 import html
 import json
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils._report import PHASE_FIGURES
 
@@ -67,19 +68,20 @@ details summary { cursor: pointer; }
 """
 
 
-def esc(value):
+def esc(value: Any) -> str:
     """A value as HTML text: None as a dash, everything else escaped (quotes too)."""
     if value is None:
         return u"-"
     return html.escape(u"%s" % (value,), quote=True)
 
 
-def _status(status):
+def _status(status: str) -> str:
     symbol, kind = STATUS.get(status, (u"\u2139", "info"))
     return u'<span class="status %s">%s %s</span>' % (kind, symbol, esc(status))
 
 
-def _table(caption, header, rows, numeric=(), css=""):
+def _table(caption: str, header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = (),
+           css: str = "") -> str:
     """A real table: a caption, header cells with scope, the first cell of each row a row header."""
     out = [u'<div class="wrap"><table%s><caption>%s</caption><thead><tr>' % (' class="%s"' % css if css else "", esc(caption))]
     out += [u'<th scope="col"%s>%s</th>' % (' class="num"' if index in numeric else "", esc(label))
@@ -102,15 +104,15 @@ def _table(caption, header, rows, numeric=(), css=""):
 class _Raw(object):
     """Markup the renderer built itself (already escaped)."""
 
-    def __init__(self, markup):
+    def __init__(self, markup: str) -> None:
         self.html = markup
 
 
-def _card(label, value, kind=""):
+def _card(label: str, value: Any, kind: str = "") -> str:
     return u'<div class="card %s"><span class="n">%s</span>%s</div>' % (kind, esc(value), esc(label))
 
 
-def _queues_text(summary):
+def _queues_text(summary: Any) -> str:
     if not summary:
         return u"-"
     if isinstance(summary, int):
@@ -119,7 +121,7 @@ def _queues_text(summary):
     return u"%d (%s)" % (summary["total"], u", ".join(parts)) if parts else u"0"
 
 
-def _queues_cell(summary):
+def _queues_cell(summary: Any) -> "_Raw":
     """A queue summary in a table cell: the total, and per queue below it in small print."""
     if not isinstance(summary, dict) or not summary.get("by_queue"):
         return _Raw(esc(_queues_text(summary)))
@@ -127,7 +129,7 @@ def _queues_cell(summary):
     return _Raw(u"%d<br><small>%s</small>" % (summary["total"], parts))
 
 
-def _bars(title, series):
+def _bars(title: str, series: List[Any]) -> str:
     """Grouped horizontal bars (before/after per queue) as inline SVG with a text alternative; ``series`` is
     [(queue, before, after)]. The numbers are also in the table that follows it."""
     series = [row for row in series if row[1] or row[2]]
@@ -156,7 +158,7 @@ def _bars(title, series):
     return u"".join(out)
 
 
-def _heat(rows, labels):
+def _heat(rows: List[Any], labels: List[str]) -> str:
     """A qshape-style table: rows by age bucket, the cell's shade (and its number) by its share of the row."""
     out = [u'<div class="wrap"><table class="heat"><caption>Messages by age (minutes, at most), as qshape shows them'
            u'</caption><thead><tr><th scope="col">host</th>']
@@ -173,7 +175,7 @@ def _heat(rows, labels):
     return u"".join(out)
 
 
-def _age_rows(report):
+def _age_rows(report: Dict[str, Any]) -> Tuple[List[Any], List[str]]:
     rows, labels = [], []
     for host in sorted(report["hosts"]):
         before = report["hosts"][host].get("before")
@@ -186,7 +188,7 @@ def _age_rows(report):
     return rows, labels
 
 
-def _origin_tables(origins, caption):
+def _origin_tables(origins: Optional[Dict[str, Any]], caption: str) -> str:
     out = []
     for key, label, title in (("origins", "origin", "ways in"), ("top_sasl_usernames", "sasl_username", "SASL logins"),
                               ("top_clients", "client_address", "original clients"),
@@ -199,7 +201,7 @@ def _origin_tables(origins, caption):
     return u"".join(out)
 
 
-def _document(title, body):
+def _document(title: str, body: str) -> str:
     return (u'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             u'<meta http-equiv="Content-Security-Policy" content="%s">'
             u'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -207,7 +209,7 @@ def _document(title, body):
             u'<body><main>%s</main></body></html>\n' % (CSP, esc(title), _CSS, body))
 
 
-def render_report(report):
+def render_report(report: Dict[str, Any]) -> str:
     """The fleet report (fleet_report, or merge_reports of slices) as one HTML document."""
     hosts = report["hosts"]
     total = report["total"]
@@ -311,7 +313,7 @@ def render_report(report):
     return _document(report["title"], u"".join(body))
 
 
-def render_plan(plan, limit=200):
+def render_plan(plan: Dict[str, Any], limit: int = 200) -> str:
     """The runbook's plan for review and approval, as one HTML document."""
     totals = plan["totals"]
     body = [u"<h1>%s</h1>" % esc(plan["title"]),
@@ -354,5 +356,5 @@ def render_plan(plan, limit=200):
     return _document(plan["title"], u"".join(body))
 
 
-def _json(value):
+def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)

@@ -14,21 +14,23 @@ report is computed here, once.
 
 from __future__ import absolute_import, division, print_function
 
+from typing import Any, Dict, Iterable, Optional
+
 from ansible_collections.mailops.postfix.plugins.module_utils._values import split_list
 
 
-def _count(value):
+def _count(value: Any) -> int:
     return len(value) if isinstance(value, (list, tuple)) else int(value or 0)
 
 
-def _number(result, key):
+def _number(result: Dict[str, Any], key: str) -> int:
     """How many KEY a result has: its list (or number), or - when the IDs were not returned - its counts."""
     if key in result:
         return _count(result[key])
     return int((result.get("counts") or {}).get(key) or 0)
 
 
-def assessment(info):
+def assessment(info: Dict[str, Any]) -> Dict[str, Any]:
     """assess_result from postfix_queue_info's result (whole queue, the junk subset, the incident)."""
     summary = info["summary"]
     junk = (info.get("subsets") or {}).get("junk")
@@ -55,7 +57,7 @@ def assessment(info):
     }
 
 
-def _combined(results):
+def _combined(results: Any) -> Any:
     """Several runs of one phase (the purge of a plan, then of what arrived in the window) as one result."""
     if isinstance(results, dict):
         return results
@@ -84,7 +86,7 @@ def _combined(results):
     return combined
 
 
-def phase_result(result, phase, fetched=None):
+def phase_result(result: Any, phase: str, fetched: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """hold_result, purge_result or requeue_result from postfix_queue_action's result (or a list of them)."""
     result = _combined(result)
     incident = result.get("incident") or {}
@@ -114,7 +116,9 @@ def phase_result(result, phase, fetched=None):
     raise ValueError("phase_result: unknown phase %r (hold, purge or requeue)" % (phase,))
 
 
-def verify_accounting(info, assess=None, hold=None, purge=None, requeue=None, delivered_times=None):
+def verify_accounting(info: Dict[str, Any], assess: Optional[Dict[str, Any]] = None, hold: Optional[Dict[str, Any]] = None,
+                      purge: Optional[Dict[str, Any]] = None, requeue: Optional[Dict[str, Any]] = None,
+                      delivered_times: Any = None) -> Dict[str, Any]:
     """verify_result: every message the runbook held is accounted for, from the incident's ledger on the host.
 
     ``info`` is postfix_queue_info's result after the run (summary, the junk subset, the incident view);
@@ -200,7 +204,7 @@ def verify_accounting(info, assess=None, hold=None, purge=None, requeue=None, de
     return result
 
 
-def fleet_halt(failed, hosts, stop_on_error=False, max_fail_percentage=100):
+def fleet_halt(failed: int, hosts: int, stop_on_error: bool = False, max_fail_percentage: float = 100) -> bool:
     """Whether the fleet controls end the play: FAILED of HOSTS hosts failed so far.
 
     With stop_on_error the first failure ends it; otherwise more failed hosts than
@@ -212,7 +216,7 @@ def fleet_halt(failed, hosts, stop_on_error=False, max_fail_percentage=100):
     return int(failed) > limit * int(hosts) / 100.0
 
 
-def restriction_first(current, check):
+def restriction_first(current: str, check: str) -> str:
     """The restriction list with CHECK ('check_sender_access hash:/path') first, or '' when its table is in it."""
     table = check.split()[-1]
     if table in split_list(current):
@@ -221,7 +225,7 @@ def restriction_first(current, check):
     return check + (", " + current if current else "")
 
 
-def submitters_without(current, users):
+def submitters_without(current: str, users: Iterable[str]) -> str:
     """authorized_submit_users with ``!user`` first for each of USERS not yet refused, or '' when all already are.
 
     The list is matched left to right and the first match wins, so a ``!user`` ahead of everything refuses that user

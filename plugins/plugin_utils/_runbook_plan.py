@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 import hashlib
 import json
 import time
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._values import plan_age_problem
@@ -48,25 +49,25 @@ class PlanError(MailopsError):
     """Not a plan of this collection, or not one this run can apply."""
 
 
-def _canonical(value):
+def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _sha256(value):
+def _sha256(value: Any) -> str:
     return hashlib.sha256(_canonical(value).encode("utf-8")).hexdigest()
 
 
-def part_digest(part):
+def part_digest(part: Dict[str, Any]) -> str:
     """The sha256 of one host's part, as the plan's header records it."""
     return _sha256(part)
 
 
-def plan_id_of(header):
+def plan_id_of(header: Dict[str, Any]) -> str:
     """The ID of a plan: the first ID_LENGTH hex digits of the sha256 of its header (HEADER_KEYS only)."""
     return _sha256({key: header.get(key) for key in HEADER_KEYS})[:ID_LENGTH]
 
 
-def host_part(host, assessment, action_plan):
+def host_part(host: str, assessment: Dict[str, Any], action_plan: Dict[str, Any]) -> Dict[str, Any]:
     """One host's part: the queue as assessed, what hold, purge and requeue will do there.
 
     ``assessment`` is the host's assess_result; ``action_plan`` the check-mode delete's plan (format 1,
@@ -91,7 +92,7 @@ def host_part(host, assessment, action_plan):
     }
 
 
-def window_rule(inputs):
+def window_rule(inputs: Dict[str, Any]) -> str:
     """What the run will do with mail that arrives during the incident window, for the approver."""
     if inputs.get("hold_window") is False:
         held = ("No incident window (hold_window false): mail accepted after the hold is not held; the hold holds "
@@ -109,7 +110,8 @@ def window_rule(inputs):
                 "during the window stays on hold, named in the report" % guard if guard else ""))
 
 
-def fleet_plan(parts, inputs, created, operator, title="Postfix incident plan", fix_tasks=None):
+def fleet_plan(parts: Dict[str, Dict[str, Any]], inputs: Dict[str, Any], created: float, operator: str,
+               title: str = "Postfix incident plan", fix_tasks: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The fleet's plan: its header (what its ID covers, every host part's digest included), the parts, totals."""
     hosts = {host: part for host, part in sorted(parts.items()) if part}
     approved = {name: inputs.get(name) for name in INPUTS}
@@ -136,13 +138,13 @@ def fleet_plan(parts, inputs, created, operator, title="Postfix incident plan", 
     return plan
 
 
-def _check_kind(plan, what):
+def _check_kind(plan: Any, what: str) -> None:
     if not isinstance(plan, dict) or plan.get("format") != FORMAT or plan.get("kind") != KIND:
         raise PlanError("%s is not a %s of format %d (a plan made by another release: make a new plan)"
                         % (what, KIND, FORMAT))
 
 
-def part_for(plan, host):
+def part_for(plan: Dict[str, Any], host: str) -> Optional[Dict[str, Any]]:
     """HOST's part of the plan as its own disk keeps it: the plan's header and the host's part, or None."""
     _check_kind(plan, "the plan")
     part = plan["hosts"].get(host)
@@ -151,7 +153,7 @@ def part_for(plan, host):
     return {"plan_id": plan["plan_id"], "header": {key: plan[key] for key in HEADER_KEYS}, "part": part}
 
 
-def verified_part(kept, plan_id, host, instance):
+def verified_part(kept: Any, plan_id: str, host: str, instance: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """The header and part of a kept part, once proven to be HOST's part of the approved plan PLAN_ID.
 
     ``instance`` is {"name", "config_dir"} of the instance the apply run acts on. Raises PlanError naming
@@ -185,7 +187,7 @@ def verified_part(kept, plan_id, host, instance):
     return header, part
 
 
-def applied(kept, plan_id, host, instance):
+def applied(kept: Any, plan_id: str, host: str, instance: Dict[str, Any]) -> Dict[str, Any]:
     """What an apply run takes from HOST's verified part: the plan's ID, creation time, inputs (INPUTS only), fix
     tasks, and the host's purge and whether it is affected."""
     header, part = verified_part(kept, plan_id, host, instance)
@@ -201,7 +203,8 @@ def applied(kept, plan_id, host, instance):
     }
 
 
-def check_part(kept, plan_id, host, instance, now, max_age, fix_tasks=None):
+def check_part(kept: Any, plan_id: str, host: str, instance: Dict[str, Any], now: float, max_age: Any,
+               fix_tasks: Optional[Dict[str, Any]] = None) -> List[str]:
     """Problems of applying this kept part here and now, each naming what to change (an empty list: apply it).
 
     ``instance`` is {"name", "config_dir"} of the instance here; ``fix_tasks`` is {"path", "sha256"} of the fix
@@ -225,16 +228,16 @@ def check_part(kept, plan_id, host, instance, now, max_age, fix_tasks=None):
     return problems
 
 
-def overridden(approved, current):
+def overridden(approved: Dict[str, Any], current: Dict[str, Any]) -> List[str]:
     """The inputs whose value in this run (``current``) is not the approved one: something overrides the plan."""
     return sorted(name for name, value in approved.items() if _canonical(current.get(name)) != _canonical(value))
 
 
-def _rows(rows, label, limit=3):
+def _rows(rows: Optional[List[Dict[str, Any]]], label: str, limit: int = 3) -> str:
     return ", ".join("%s (%d)" % (str(row[label]).replace("|", "\\|"), row["messages"]) for row in (rows or [])[:limit]) or "-"
 
 
-def artifact(plan, kept):
+def artifact(plan: Dict[str, Any], kept: str) -> Dict[str, Any]:
     """The plan's compact form for set_stats (mailops_plan): its ID, where it is kept, the counts, the inputs."""
     return {
         "id": plan["plan_id"],
@@ -251,7 +254,7 @@ def artifact(plan, kept):
     }
 
 
-def render_markdown(plan, limit=200):
+def render_markdown(plan: Dict[str, Any], limit: int = 200) -> str:
     """The plan for a change ticket: what will happen, per host, and the messages the purge names."""
     totals = plan["totals"]
     lines = ["# %s" % plan["title"], "",
