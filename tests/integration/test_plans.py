@@ -75,6 +75,14 @@ def fleet(lab_session):
     return fresh_fleet(3, JUNK, BACKSCATTER, LEGIT, QUARANTINE)
 
 
+def private_documents(directory, names):
+    """The documents NAMES are in DIRECTORY, each mode 0600, the directory 0700: they name senders and logins."""
+    assert os.stat(directory).st_mode & 0o777 == 0o700, directory
+    assert set(names) <= set(os.listdir(directory)), (names, os.listdir(directory))
+    for name in os.listdir(directory):
+        assert os.stat(os.path.join(directory, name)).st_mode & 0o777 == 0o600, name
+
+
 def test_plan_and_apply_in_separate_jobs_through_ansible_runner(fleet, controller, tmp_path):
     before = untouched(fleet)
     run, artifacts, output = runner_job(controller, tmp_path, "plan-job", "plan.yml", incident(
@@ -88,6 +96,7 @@ def test_plan_and_apply_in_separate_jobs_through_ansible_runner(fleet, controlle
     with open(str(tmp_path / "plan-report" / "plan.json")) as handle:
         written = json.load(handle)
     assert written["plan_id"] == plan["id"]
+    private_documents(str(tmp_path / "plan-report"), ["plan.html", "plan.json", "plan.md"])
     for target in fleet:
         assert oct(os.stat(kept_plans(target, plan["id"])).st_mode & 0o777) == "0o600"
     # between plan and apply, the admin deletes one planned junk message on h01: the apply skips it
@@ -215,6 +224,7 @@ def test_sliced_runs_merge_to_the_unsliced_counts(lab_session, runbook, tmp_path
     merged_dir = str(tmp_path / "merged")
     runbook("report_merge", mailops_report_dir=merged_dir, mailops_report_files=[
         os.path.join(results[index]["report_dir"], "report.json") for index in (0, 1)])
+    private_documents(merged_dir, ["report.html", "report.json", "report.junit.xml", "report.md"])
     with open(os.path.join(merged_dir, "report.json")) as handle:
         merged = json.load(handle)
     # the merged report counts what one unsliced run counts: the slices' sums, and what the ground truth says every
