@@ -48,7 +48,7 @@ class IncidentScope:
         self.instance = instance
         self.junk = Selector.from_options(options["junk"], "incident.junk", now) if options["junk"] else None
         self.hold_ids: List[str] = []
-        self.junk_candidates: List[str] = []
+        self.junk_candidates: List[Tuple[str, int]] = []     # (queue ID, size) of what the junk's envelope matches
         self.window_part: List[str] = []
         self.junk_held: Optional[int] = None
         self.guarded: Dict[str, List[str]] = {}
@@ -59,7 +59,7 @@ class IncidentScope:
             if message["queue_name"] == "hold":
                 self.hold_ids.append(message["queue_id"])
             if self.junk is not None and self.junk.matches(message):
-                self.junk_candidates.append(message["queue_id"])
+                self.junk_candidates.append((message["queue_id"], message["message_size"]))
             yield message
 
     def refuse_unless_allowed(self, action_name: str) -> None:
@@ -98,7 +98,7 @@ class IncidentScope:
         self.junk_held = self.ledger.get("junk_held")
         if action_name == "hold" and self.junk is not None and self.junk_held is None:
             held = {m["queue_id"] for m in kept} | set(self.ledger["held"])
-            self.junk_held = self._count_junk([queue_id for queue_id in self.junk_candidates if queue_id in held])
+            self.junk_held = self._count_junk([c for c in self.junk_candidates if c[0] in held])
         summary = {"incident_id": self.ledger["incident_id"], "ledger": self.path,
                    "excluded_quarantine": quarantined, "selected_held": len(in_held),
                    "selected_window": len(in_window), "junk_held": self.junk_held}
@@ -106,11 +106,13 @@ class IncidentScope:
             summary["guarded"] = [{"source": source, "messages": len(ids)} for source, ids in sorted(self.guarded.items())]
         return kept, summary
 
-    def _count_junk(self, ids: List[str]) -> int:
-        """How many of IDS the junk matches (their queue files read when its options need them)."""
-        if self.junk.needs is None:
-            return len(ids)
-        return sum(1 for _message, queue_file in self.read([{"queue_id": queue_id} for queue_id in ids], self.junk.needs)
+    def _count_junk(self, candidates: List[Tuple[str, int]]) -> int:
+        """How many of CANDIDATES ((queue ID, listed size) each) the junk matches (their queue files read when its
+        options need them; the sizes bound how many whole messages one postcat prints)."""
+        if self.junk is None or self.junk.needs is None:
+            return len(candidates)
+        listed = [{"queue_id": queue_id, "message_size": size} for queue_id, size in candidates]
+        return sum(1 for _message, queue_file in self.read(listed, self.junk.needs)
                    if queue_file is not None and self.junk.matches_file(queue_file))
 
     def _guard(self, kept: List[Message]) -> List[Message]:
