@@ -307,7 +307,9 @@ def main():
     pairs = {"hold": (["hold"], ["hold"]), "purge (list, archive, delete)": (["purge"], ["list", "purge"]),
              "fix": (["fix"], ["fix"]), "requeue": (["requeue"], ["requeue"])}
     for label, (phases, steps) in pairs.items():
-        mine = statistics.median(sum(run["phases_s"].get(name, 0.0) for name in phases) for run in runbook)
+        # the callback names phases by their tasks' prefix ("Hold | ..."): compared without case
+        mine = statistics.median(sum(seconds for name, seconds in run["phases_s"].items() if name.lower() in phases)
+                                 for run in runbook)
         theirs = statistics.median(sum(run["steps_s"][name] for name in steps) for run in raw)
         print("  %s: runbook %.1f s, raw %.1f s, ratio %.2f" % (label, mine, theirs, mine / theirs if theirs else 0))
     with open(os.path.join(args.out, "incident-%s-%d.json" % (args.scenario, args.junk)), "w") as handle:
