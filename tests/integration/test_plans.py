@@ -59,7 +59,7 @@ def runner_job(controller, tmp_path, name, playbook, extravars, limit=None):
     run = ansible_runner.run(private_data_dir=str(private), playbook=playbook, extravars=extravars,
                              envvars=env, limit=limit, process_isolation=False, quiet=True,
                              timeout=600)
-    stats = [event for event in run.events if event["event"] == "playbook_on_stats"]
+    stats = [event for event in run.events if event.get("event") == "playbook_on_stats"]
     artifacts = stats[-1]["event_data"].get("artifact_data") or {} if stats else {}
     output = run.stdout.read()
     return run, artifacts, output
