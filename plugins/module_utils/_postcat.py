@@ -23,9 +23,9 @@ flag the whole message. The trust rules, which decide what a spammer can and can
   and content never gives an attribute;
 - a marker counts only when it is the next marker of the message being printed, the whole line naming that
   message's queue path and ID: a body line that looks like a marker is part of the body (and in ``-e``/``-eh``
-  output there is no body to hold one). Only a body line naming the message's own next marker with its own queue ID could end it early; the queue ID is
-  given when the message is queued, so its sender cannot know it to write it (the queue file's size record cannot
-  tell instead: Postfix does not count a milter's added headers in it);
+  output there is no body to hold one). Only a body line naming the message's own next marker with its own queue
+  path and ID could end it early; the queue ID is given when the message is queued, so its sender cannot know it to
+  write it (the queue file's size record cannot tell instead: Postfix does not count a milter's added headers in it);
 - ``sasl_sender`` (the client's ``AUTH=`` parameter, which needs no authentication) is kept as an attribute but
   never taken for a login: only ``sasl_username`` is;
 - the submitting uid of local mail is read only from the first ``Received:`` header, which Postfix's pickup
@@ -85,7 +85,7 @@ def split(output: bytes, expected_ids: Iterable[str]) -> Dict[str, Dict[str, Any
         match = _ENVELOPE_RE.match(output, at)
         if match is None:
             line = output[at:at + 100].split(b"\n", 1)[0]
-            raise PostcatError("postcat output line %d is outside any message: %r" % (_line_number(output, at), line[:100]))
+            raise PostcatError("postcat output line %d is outside any message: %r" % (_line_number(output, at), line))
         path, raw_id = match.group(1), match.group(2)
         queue_id = raw_id.decode()
         if queue_id not in expected or queue_id in messages:

@@ -503,8 +503,8 @@ class Selector:
                     self.given[option.name] = normalised
                 continue
             self.given[option.name] = normalised
-            if test is None:
-                continue
+            if test is None:       # only a modifier has no test: a filter without one would select more, never less
+                raise SelectionError("%s: the option built no test (a bug in its row of OPTIONS)" % option.name)
             if option.kind == "message":
                 message_tests.append(test)
             elif option.kind == "recipient":
