@@ -36,7 +36,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
-from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message, is_queue_id
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message
 from ansible_collections.mailops.postfix.plugins.module_utils._values import INCIDENT_ID_RULE, is_incident_id, split_list
 
 FORMAT = 1
@@ -137,18 +137,6 @@ def bypassing_services(main_value: str, master_overrides: str) -> List[str]:
 
 def ledger_path(state_dir: str, instance_name: str) -> str:
     return os.path.join(state_dir, instance_name, LEDGER)
-
-
-def scan_hold(queue_directory: str) -> List[str]:
-    """The queue IDs in the hold queue directory, read from the directory itself (root only).
-
-    This is what is on hold before the window opens: cheaper than a listing, and it does not race
-    with the window (the scan happens before it opens).
-    """
-    ids: List[str] = []
-    for _folder, _dirs, files in os.walk(os.path.join(queue_directory, "hold")):
-        ids.extend(name for name in files if is_queue_id(name))
-    return sorted(ids)
 
 
 def owner_of(instance: Dict[str, Any]) -> Dict[str, Any]:

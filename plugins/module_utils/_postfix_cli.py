@@ -36,7 +36,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _postcat, _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import TOOLS
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
-from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper
+from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper, prove_whole
 
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
@@ -140,6 +140,15 @@ def managed_config(config_dir: str) -> Optional[str]:
         if (config_dir or "").startswith("/opt/%s/" % name) or any(os.path.exists(path) for path in markers):
             return name
     return None
+
+
+def queue_ids_on_disk(queue_directory: str, queue_name: str) -> List[str]:
+    """The queue IDs in one queue's directory, read from the directory itself (root only; no postqueue, no race with
+    a listing's own reading): what is on hold before a window opens, before and after a hold of a whole queue."""
+    ids: List[str] = []
+    for _folder, _dirs, files in os.walk(os.path.join(queue_directory, queue_name)):
+        ids.extend(name for name in files if _queue.is_queue_id(name))
+    return sorted(ids)
 
 
 def master_running(queue_directory: str) -> Tuple[Optional[bool], str]:
@@ -271,12 +280,14 @@ class Step:
     """
 
     def __init__(self, kind: str, argv: List[str], ids: Iterable[str] = (), queues: Iterable[str] = (),
-                 flag: Optional[str] = None) -> None:
+                 flag: Optional[str] = None, whole: bool = False) -> None:
         self.kind = kind          # postsuper | flush | flush_all
         self.argv = argv
-        self.ids = list(ids)
+        self.ids = list(ids)      # with whole: the IDs listed in the queue, which postsuper is not given
         self.queues = tuple(queues)
         self.flag = flag
+        self.whole = whole        # postsuper FLAG ALL queue
+        self.directory = ""       # with whole: the queue directory whose hold directory proves the outcome
 
     @property
     def shown(self) -> str:
@@ -287,7 +298,7 @@ class Step:
 
     @property
     def stdin(self) -> Optional[str]:
-        return "".join(queue_id + "\n" for queue_id in self.ids) if self.kind == "postsuper" else None
+        return "".join(queue_id + "\n" for queue_id in self.ids) if self.kind == "postsuper" and not self.whole else None
 
 
 class PostfixCLI:
@@ -570,6 +581,14 @@ class PostfixCLI:
         """``postsuper -FLAG - [queue ...]`` with the IDs on stdin (the queues restrict it to where they were listed)."""
         return Step("postsuper", self.argv("postsuper", "-" + flag, "-") + list(queues), queue_ids, queues, flag)
 
+    def postsuper_whole_step(self, flag: str, queues: Sequence[str], listed_ids: Iterable[str], queue_directory: str) -> Step:
+        """``postsuper -FLAG ALL queue...``: whole queues, in one run; which of their listed IDs it acted on is proved
+        from the queue directory (``_postsuper.prove_whole``) - postsuper prints no per-ID lines for ALL. One run for
+        all of them, so that a message that moved between them since the listing (active to deferred) is proved too."""
+        step = Step("postsuper", self.argv("postsuper", "-" + flag, "ALL", *queues), listed_ids, queues, flag, whole=True)
+        step.directory = queue_directory
+        return step
+
     def flush_step(self, queue_ids: Iterable[str]) -> Step:
         """``postqueue -i ID`` for each ID (Postfix takes one ID per call): one step, one run per ID."""
         return Step("flush", self.argv("postqueue", "-i"), queue_ids)
@@ -581,6 +600,12 @@ class PostfixCLI:
     def run_step(self, step: Step) -> Tuple[Optional[int], Any]:
         """Run a step. postsuper: (rc, PostsuperOutcome), the accounting is in its stderr; a flush: (0, the IDs asked for
         delivery), or PostfixError whose ``done`` says which IDs were, before the one that failed."""
+        if step.kind == "postsuper" and step.whole:
+            if step.flag != "h" or not step.queues or not set(step.queues) <= {"incoming", "active", "deferred"}:
+                raise PostfixError("refusing %s: only a hold takes a whole queue" % step.shown)   # never ALL by accident
+            before = queue_ids_on_disk(step.directory, "hold")
+            rc, _out, err = self.run(step.argv)
+            return rc, prove_whole(err, step.flag, step.ids, before, queue_ids_on_disk(step.directory, "hold"))
         if step.kind == "postsuper":
             _checked_ids("postsuper", step.ids)
             rc, _out, err = self.run(step.argv, step.stdin)

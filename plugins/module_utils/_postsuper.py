@@ -12,12 +12,15 @@ invalid or already in the target state, and 1 on a fatal error possibly
 after acting on some IDs. The truth is one stderr line per changed message
 (``postsuper: ID: placed on hold``) followed by a total per operation
 (``postsuper: Placed on hold: 3 messages``).
+
+``postsuper -h ALL queue`` prints the total only: what it held is proved from the hold directory
+instead (``prove_whole``).
 """
 
 from __future__ import absolute_import, division, print_function
 
 import re
-from typing import List
+from typing import Iterable, List
 
 # postsuper flag -> (per-message verb, total label)
 OPERATIONS = {
@@ -53,11 +56,15 @@ class PostsuperOutcome:
         self.warnings = []
         self.fatal = None
         self.other = []
+        self.whole = False        # ALL: changed was proved from the queue directories, not printed per ID
 
     @property
     def consistent(self) -> bool:
         for flag, total in self.totals.items():
-            if total is not None and total != len(self.changed[flag]):
+            if total is None:
+                continue
+            # ALL also acts on what entered the queue after the listing: its total may be larger, never smaller
+            if total < len(self.changed[flag]) if self.whole else total != len(self.changed[flag]):
                 return False
         return True
 
@@ -88,4 +95,20 @@ def parse_postsuper(stderr: str) -> "PostsuperOutcome":
             outcome.fatal = match.group(1)
             continue
         outcome.other.append(line)
+    return outcome
+
+
+def prove_whole(stderr: str, flag: str, listed: Iterable[str], before: Iterable[str], after: Iterable[str]) -> PostsuperOutcome:
+    """The outcome of ``postsuper -FLAG ALL queue``, which prints no per-ID lines: the listed IDs (those seen in
+    the queue before it ran) that are in the target directory after it ran and were not before.
+
+    ``before`` and ``after`` are the target directory's IDs just before and just after the run. A message that
+    entered the queue after the listing and was acted on too is not among the listed, so never counted here;
+    postsuper's total counts it, which is why the total may be larger than what is proved (``consistent``
+    allows that, never a smaller total).
+    """
+    outcome = parse_postsuper(stderr)
+    new = set(after).difference(before)
+    outcome.changed[flag] = [queue_id for queue_id in listed if queue_id in new]
+    outcome.whole = True
     return outcome

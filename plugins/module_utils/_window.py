@@ -17,7 +17,7 @@ import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _audit, _incident
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, managed_config
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, managed_config, queue_ids_on_disk
 
 # What opening or ending the window returns: (changed, result, diff, warnings).
 Outcome = Tuple[bool, Dict[str, Any], Dict[str, str], List[str]]
@@ -80,7 +80,7 @@ def open_incident(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now
         if os.geteuid() != 0:
             raise _incident.IncidentError("opening an incident reads the hold queue directory and changes main.cf: "
                                           "run as root (become: true)")
-        on_hold = _incident.scan_hold(instance["queue_directory"])
+        on_hold = queue_ids_on_disk(instance["queue_directory"], "hold")
         carried = _incident.carried_from(ledger, on_hold)
         quarantine = sorted(set(on_hold) - set(carried))
         saved = cli.settings(*_incident.WINDOW_PARAMETERS) if window else {}
@@ -147,7 +147,7 @@ def end_window(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now: f
     if ledger["window_ended"] is None:
         # Everything the window held is on hold now: record it, so that what the incident holds is known by ID
         # whatever runs next (a requeue, or a new incident after a failed run, which takes over what is left).
-        arrivals = set(_incident.scan_hold(instance["queue_directory"])) - set(ledger["quarantine"]) - set(ledger["held"])
+        arrivals = set(queue_ids_on_disk(instance["queue_directory"], "hold")) - set(ledger["quarantine"]) - set(ledger["held"])
         ledger["window_arrivals"] = sorted(set(ledger["window_arrivals"]) | arrivals)
         ledger["window_arrivals_final"] = True
         ledger["window_ended"] = int(now)

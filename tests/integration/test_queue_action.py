@@ -98,6 +98,19 @@ def test_hold(frozen_queue, playbook):
     assert sorted(runs["repeat"]["vanished"]) == sorted(junk)
 
 
+def test_hold_of_a_whole_queue_runs_postsuper_on_all_and_proves_each_id(frozen_queue, playbook):
+    """queues: [deferred] alone is the whole queue: one `postsuper -h ALL deferred` (a third of the cost of naming
+    100,000 IDs), its per-ID account proved from the hold directory; the mail already on hold is not counted."""
+    before, runs, queues = four_runs(playbook, action="hold", queues=["deferred"])
+    deferred = [m["queue_id"] for m in before if m["queue_name"] == "deferred"]
+    _common_checks(before, runs, queues, deferred)
+    assert [b["command"].split("postsuper", 1)[1] for b in runs["real"]["batches"]] == [" -h ALL deferred"]
+    assert runs["real"]["batches"][0]["changed"] == len(deferred) == 12
+    assert runs["check"]["batches"][0]["command"] == runs["real"]["batches"][0]["command"]
+    assert all(state == ("hold", False) for state in states(queues["real"]).values())
+    assert runs["repeat"]["batches"] == []            # nothing left in deferred: no postsuper at all
+
+
 @pytest.mark.controller_independent
 def test_hold_without_the_id_lists(frozen_queue, playbook):
     """return_ids=false (as the runbook's roles run it): no ID lists, and the counts say what they would have."""
@@ -122,6 +135,8 @@ def test_exclude_by_recipient_keeps_those_messages_out(frozen_queue, playbook):
     deferred_junk = [m["queue_id"] for m in deferred if m["sender"] == JUNK]
     _common_checks(before, runs, queues, deferred_junk)
     assert runs["real"]["excluded"] == len(deferred) - len(deferred_junk) > 0
+    # less than the whole queue: the IDs are named (postsuper -h ALL would take the excluded too)
+    assert [b["command"].split("postsuper", 1)[1] for b in runs["real"]["batches"]] == [" -h - deferred"]
     after = states(queues["real"])
     assert all(after[m["queue_id"]] == ("deferred", False) for m in deferred if m["sender"] == LEGIT)
 

@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _listing
 from ansible_collections.mailops.postfix.tests.unit import captures
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import queue_ids_on_disk
 
 TABLE = "/etc/postfix/mailops_incident_window.regexp"
 ENTRY = "regexp:" + TABLE
@@ -151,12 +152,13 @@ def test_the_ledger_file_is_private_and_atomic(tmp_path, listing):
         _incident.read_ledger(path)
 
 
-def test_the_hold_directory_is_read_for_queue_ids_only(tmp_path):
+def test_a_queue_directory_is_read_for_queue_ids_only(tmp_path):
     hold = tmp_path / "hold"
     (hold / "A").mkdir(parents=True)       # hash_queue_names may hash hold too
     for name in ("3E5A3160721", "A/4jf2qb2Yd6zBs3G", "not-an-id", ".tmp"):
         (hold / name).write_text("")
-    assert _incident.scan_hold(str(tmp_path)) == ["3E5A3160721", "4jf2qb2Yd6zBs3G"]
+    assert queue_ids_on_disk(str(tmp_path), "hold") == ["3E5A3160721", "4jf2qb2Yd6zBs3G"]
+    assert queue_ids_on_disk(str(tmp_path), "deferred") == []
 
 
 @pytest.mark.parametrize("value", ["", "a b", "-x", "x" * 65, "é", None])

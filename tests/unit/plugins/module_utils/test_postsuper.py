@@ -10,7 +10,8 @@ import shlex
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import OPERATIONS, parse_postsuper
+from ansible_collections.mailops.postfix.plugins.module_utils._listing import parse_json_lines, parse_mailq
+from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import OPERATIONS, parse_postsuper, prove_whole
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 CASES = captures.semantics()
@@ -108,3 +109,45 @@ def test_total_disagreeing_with_lines_is_inconsistent():
 def test_unknown_lines_are_kept_apart():
     outcome = parse_postsuper("postsuper: 1B6FA1720E1: teleported\nsomething else\n")
     assert outcome.other == ["postsuper: 1B6FA1720E1: teleported", "something else"]
+
+
+# postsuper -h ALL prints its total only; what it held is proved from the hold directory. A real run: the
+# second instance's deferred queue listed, `postsuper -c /etc/postfix-b -h ALL`, listed again (held: "!").
+def _whole_run():
+    before = parse_json_lines(captures.read("multi_b_postqueue-c-j.stdout"))
+    after = parse_mailq(captures.read("multi_b_postqueue-c-p_after.stdout"))
+    listed = [m["queue_id"] for m in before if m["queue_name"] == "deferred"]
+    on_hold_before = [m["queue_id"] for m in before if m["queue_name"] == "hold"]
+    on_hold_after = [m["queue_id"] for m in after if m["queue_name"] == "hold"]
+    return captures.read("multi_b_postsuper-c_h_ALL.stderr"), listed, on_hold_before, on_hold_after
+
+
+def test_hold_all_is_proved_from_the_hold_directory():
+    stderr, listed, before, after = _whole_run()
+    assert len(listed) == 2 and not before and sorted(after) == sorted(listed)
+    assert parse_postsuper(stderr).ids("h") == []          # the real run printed no per-ID line
+    outcome = prove_whole(stderr, "h", listed, before, after)
+    assert outcome.ids("h") == listed and outcome.totals["h"] == 2 and outcome.consistent
+
+
+def test_hold_all_counts_only_what_was_listed_and_newly_held():
+    stderr, listed, before, after = _whole_run()
+    # one listed message left the queue before postsuper ran (delivered): not proved, the total says 1
+    outcome = prove_whole(stderr.replace("2 messages", "1 message"), "h", listed, before, after[:1])
+    assert outcome.ids("h") == after[:1] and outcome.consistent
+    # a message already on hold before (the operator's own) is never counted as held by this run
+    outcome = prove_whole(stderr, "h", listed, before + listed[:1], after)
+    assert outcome.ids("h") == listed[1:]
+    # one that entered the queue after the listing and was held too: in postsuper's total, not in the proof
+    outcome = prove_whole(stderr.replace("2 messages", "3 messages"), "h", listed, before, after + ["4jcpGJ5qLszBrJf"])
+    assert outcome.ids("h") == listed and outcome.consistent
+
+
+def test_hold_all_total_smaller_than_the_proof_is_inconsistent():
+    # the directory shows more newly held than postsuper held: someone else held some - the proof is void
+    stderr, listed, before, after = _whole_run()
+    outcome = prove_whole(stderr.replace("2 messages", "1 message"), "h", listed, before, after)
+    assert not outcome.consistent
+    # and a fatal run keeps its fatal line (the caller stops on it)
+    outcome = prove_whole("postsuper: fatal: invalid directory name: corrupt\n", "h", listed, before, before)
+    assert outcome.fatal and outcome.ids("h") == []
