@@ -65,7 +65,8 @@ def run_info(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
 
         with budget([selector] + list(subsets.values())):
             result = collect(cli.list_queue(source, selector.now), selector, params["limit"], params["summary_top"],
-                             subsets if params["subsets"] is not None else None, observe, read, inspect)
+                             subsets if params["subsets"] is not None else None, observe, read, inspect,
+                             params["inspect_max"])
     if params["incident"] is not None:
         result["incident"] = _incident.view(ledger, holds if params["list_queue"] else None, ledger_file, subsets,
                                             lambda _name, subset, messages: count_matching(cli, subset, messages)) \

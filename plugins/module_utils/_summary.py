@@ -12,7 +12,7 @@ senders, domains and delay reasons - read in one pass, while the listing streams
 from __future__ import absolute_import, division, print_function
 
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import (
@@ -122,6 +122,7 @@ class Summary:
 
 
 # Rows for senders without a domain: the null sender keeps its name, like qshape.
+_INSPECT = object()     # a listed message waits for its queue file only to say who is sending
 _NO_DOMAIN = {EMPTY_SENDER: EMPTY_SENDER, "(unknown)": "(unknown)"}
 
 
@@ -165,6 +166,7 @@ class Origins:
         self.top = top
         self.headers = headers
         self.read = 0
+        self.sampled_from: Optional[int] = None     # an even sample of this many selected messages was read
         self.tables: Dict[str, Dict[Any, List[int]]] = {name: {} for name in ("origins", "sasl_usernames", "clients", "local_uids", "subjects")}
 
     def add(self, message: Message, queue_file: QueueFile) -> None:
@@ -186,19 +188,29 @@ class Origins:
 
     def result(self) -> Dict[str, Any]:
         fields = ("messages", "bytes")
-        result = {"read": self.read,
-                  "origins": _top(self.tables["origins"], len(self.tables["origins"]) or 1, "origin", fields),
-                  "top_sasl_usernames": _top(self.tables["sasl_usernames"], self.top, "sasl_username", fields),
-                  "top_clients": _top(self.tables["clients"], self.top, "client_address", fields)}
+        result: Dict[str, Any] = {"read": self.read}
+        if self.sampled_from is not None:
+            result["sampled_from"] = self.sampled_from
+        result.update({"origins": _top(self.tables["origins"], len(self.tables["origins"]) or 1, "origin", fields),
+                       "top_sasl_usernames": _top(self.tables["sasl_usernames"], self.top, "sasl_username", fields),
+                       "top_clients": _top(self.tables["clients"], self.top, "client_address", fields)})
         if self.headers:
             result["top_local_uids"] = _top(self.tables["local_uids"], self.top, "local_uid", fields)
             result["top_subjects"] = _top(self.tables["subjects"], self.top, "subject", fields)
         return result
 
 
+def even_sample(count: int, size: int) -> Set[int]:
+    """SIZE of the indexes 0..COUNT-1, evenly spaced (every COUNT/SIZE-th, the first included); all when SIZE is 0
+    or not smaller than COUNT. Deterministic: the same listing gives the same sample."""
+    if not size or size >= count:
+        return set(range(count))
+    return {index * count // size for index in range(size)}
+
+
 def collect(messages: Iterable[Message], selector: Selector, limit: int, top: int = 10,
             subsets: Optional[Dict[str, Selector]] = None, observe: Optional[Callable[[Message], None]] = None,
-            read: Optional[Reader] = None, inspect: Optional[str] = None) -> Dict[str, Any]:
+            read: Optional[Reader] = None, inspect: Optional[str] = None, inspect_max: int = 0) -> Dict[str, Any]:
     """Read a listing once: select, summarise, keep the first ``limit`` selected messages.
 
     Returns a dict with ``summary`` (of the selected messages), ``messages``, ``listed`` (messages in the listing)
@@ -210,9 +222,16 @@ def collect(messages: Iterable[Message], selector: Selector, limit: int, top: in
     listing first narrows with the envelope options, then only what it left is read, each message once, at the
     costliest tier any of them needs. ``content`` in the result says how many were read and gone, and ``origins``
     who is sending (with ``inspect``).
+
+    ``inspect_max`` (0: no bound) bounds the queue files read only to say who is sending: when the selection itself
+    needs none and selects more, an even sample of that many is read (``even_sample``, in listing order) and
+    ``origins`` says so (``sampled_from``: how many messages it is a sample of). A selection that reads queue files
+    anyway is described whole.
     """
     if limit < 0:
         raise SelectionError("limit must be 0 or more, got %r" % (limit,))
+    if inspect_max < 0:
+        raise SelectionError("inspect_max must be 0 or more, got %r" % (inspect_max,))
     named = [(None, selector)] + sorted((subsets or {}).items())
     summaries = {name: Summary(now=selector.now, top=top) for name, _subset in named}
     origins = Origins(top, headers=inspect == "headers") if inspect else None
@@ -230,19 +249,30 @@ def collect(messages: Iterable[Message], selector: Selector, limit: int, top: in
                 continue
             if subset.needs is None:
                 summaries[name].add(message)
-            if subset.needs is not None or (name is None and origins is not None):
+            if subset.needs is not None:
                 waiting.append(name)
-            elif name is None and len(kept) < limit:
+                continue
+            if name is None and origins is not None:
+                waiting.append(_INSPECT)      # read only to say who is sending: may be sampled
+            if name is None and len(kept) < limit:
                 kept.append(message)
         if waiting:
             pending.append((compact(message, reasons=True), waiting))
     result: Dict[str, Any] = {}
+    inspected = [entry for entry in pending if _INSPECT in entry[1]]
+    sample = even_sample(len(inspected), inspect_max)
+    if origins is not None and len(sample) < len(inspected):
+        origins.sampled_from = len(inspected)
+        for index, (_message, waiting) in enumerate(inspected):
+            if index not in sample:
+                waiting.remove(_INSPECT)
+        pending = [entry for entry in pending if entry[1]]
     if pending:
         if read is None:
             raise SelectionError("options that read queue files need a reader")
         tier = costliest([subset.needs for _name, subset in named] + [inspect])
         names = {message["queue_id"]: waiting for message, waiting in pending}
-        selectors = dict(named)
+        selectors: Dict[Any, Selector] = dict(named)
         counts = {"read": 0, "gone": 0}
         for message, queue_file in read([message for message, _waiting in pending], tier or ORIGIN):
             if queue_file is None:
@@ -250,6 +280,10 @@ def collect(messages: Iterable[Message], selector: Selector, limit: int, top: in
                 continue
             counts["read"] += 1
             for name in names[message["queue_id"]]:
+                if name is _INSPECT:
+                    if origins is not None:
+                        origins.add(message, queue_file)
+                    continue
                 subset = selectors[name]
                 if subset.needs is not None:
                     if not subset.matches_file(queue_file):

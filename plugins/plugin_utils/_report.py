@@ -111,6 +111,8 @@ def merge_origins(origins: Iterable[Optional[Dict[str, Any]]], top: int = 10) ->
     if not origins:
         return None
     merged = {"read": sum(entry.get("read", 0) for entry in origins)}
+    if any(entry.get("sampled_from") is not None for entry in origins):
+        merged["sampled_from"] = sum(entry.get("sampled_from") or entry.get("read", 0) for entry in origins)
     for name, label in _ORIGIN_LISTS:
         if not any(name in entry for entry in origins):
             continue
@@ -123,6 +125,15 @@ def merge_origins(origins: Iterable[Optional[Dict[str, Any]]], top: int = 10) ->
         ranked = sorted(table.items(), key=lambda item: (-item[1]["messages"], -item[1]["bytes"], str(item[0])))
         merged[name] = [dict(values, **{label: key}) for key, values in ranked[:top if name != "origins" else None]]
     return merged
+
+
+def origins_read(origins: Dict[str, Any]) -> str:
+    """How many queue files "who is sending" was read from, and whether that was a sample - said wherever it is shown."""
+    read = origins.get("read", 0)
+    if origins.get("sampled_from") is None:
+        return "%d queue files read (the body never)" % read
+    return ("%d queue files read, an even sample of %d messages (the body never): the counts are the sample's"
+            % (read, origins["sampled_from"]))
 
 
 def host_entry(results: Dict[str, Any], host_name: str = "HOST") -> Dict[str, Any]:
@@ -312,7 +323,8 @@ def render_markdown(report: Dict[str, Any]) -> str:
 
 
 def _origins_section(origins: Dict[str, Any]) -> List[str]:
-    lines = ["Queue files read: %d (the body never)." % origins.get("read", 0), ""]
+    text = origins_read(origins)
+    lines = [text[:1].upper() + text[1:] + ".", ""]
     for key, label, title in (("origins", "origin", "Ways in"), ("top_sasl_usernames", "sasl_username", "SASL logins"),
                               ("top_clients", "client_address", "Original clients"),
                               ("top_local_uids", "local_uid", "Local uids (sendmail)"),

@@ -22,7 +22,7 @@ import html
 import json
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ansible_collections.mailops.postfix.plugins.plugin_utils._report import PHASE_FIGURES
+from ansible_collections.mailops.postfix.plugins.plugin_utils._report import PHASE_FIGURES, origins_read
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 # At most this many hosts' own "who is sending" tables in report.html (all of them are in report.json).
@@ -189,7 +189,8 @@ def _age_rows(report: Dict[str, Any]) -> Tuple[List[Any], List[str]]:
 
 
 def _origin_tables(origins: Optional[Dict[str, Any]], caption: str) -> str:
-    out = []
+    origins = origins or {}
+    out = [u"<p>%s</p>" % esc(origins_read(origins))] if origins.get("sampled_from") is not None else []
     for key, label, title in (("origins", "origin", "ways in"), ("top_sasl_usernames", "sasl_username", "SASL logins"),
                               ("top_clients", "client_address", "original clients"),
                               ("top_local_uids", "local_uid", "local uids (sendmail)"),
@@ -281,8 +282,8 @@ def render_report(report: Dict[str, Any]) -> str:
             body.append(_heat(heat_rows, labels))
     origins = total.get("origins")
     if origins:
-        body.append(u"<h2>Who is sending</h2><p>Read from the queue files (%d read, the body never): what to write "
-                    u"<code>mailops_junk</code> with when the envelope sender is forged.</p>" % origins.get("read", 0))
+        body.append(u"<h2>Who is sending</h2><p>Read from the queue files (%s): what to write "
+                    u"<code>mailops_junk</code> with when the envelope sender is forged.</p>" % esc(origins_read(origins)))
         body.append(_origin_tables(origins, u"fleet"))
         per_host = [(host, hosts[host]["origins"]) for host in sorted(hosts) if hosts[host].get("origins")]
         if len(per_host) > 1:

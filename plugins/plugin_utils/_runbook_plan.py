@@ -285,6 +285,10 @@ def render_markdown(plan: Dict[str, Any], limit: int = 200) -> str:
             lines.append("| %s | %s | %s | %s |" % (
                 host, _rows(entry.get("top_sasl_usernames"), "sasl_username"),
                 _rows(entry.get("top_clients"), "client_address"), _rows(entry.get("top_local_uids"), "local_uid")))
+        sampled = [(host, entry) for host, entry in origins if entry.get("sampled_from") is not None]
+        if sampled:
+            lines += [""] + ["%s: an even sample - %d queue files read of %d messages; the counts are the sample's."
+                             % (host, entry.get("read", 0), entry["sampled_from"]) for host, entry in sampled]
     for host, part in sorted(plan["hosts"].items()):
         messages = (part["purge"]["plan"] or {}).get("messages") or []
         if not messages:

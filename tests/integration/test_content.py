@@ -137,6 +137,15 @@ def test_inspect_origin_reads_no_headers(mixed_queue, playbook):
     assert "top_subjects" not in out["origins"] and "top_local_uids" not in out["origins"]
 
 
+@pytest.mark.controller_independent
+def test_inspect_max_reads_an_even_sample_and_says_so(mixed_queue, playbook):
+    out = playbook("postfix_queue_info", scenario="one_call",
+                   options={"inspect": ["origin", "headers"], "inspect_max": 5, "limit": 0})["results"]["outcome"]
+    assert out["content"] == {"tier": "headers", "read": 5, "gone": 0}          # five queue files read, not 19
+    assert out["origins"]["read"] == 5 and out["origins"]["sampled_from"] == 19 == out["summary"]["total"]
+    assert sum(row["messages"] for row in out["origins"]["origins"]) == 5
+
+
 def _selections(kinds, index_of):
     """(options, expected queue IDs, tier read): each option alone, and with others. INDEX_OF gives the index
     of each of the compromised login's messages (the digit in its forged sender)."""
