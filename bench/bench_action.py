@@ -15,6 +15,7 @@ with one ``postsuper -H ALL hold`` between runs):
 
   ansible_all      the same ansible call holding every message (queues: deferred): with the 10% run,
                    the marginal cost per extra message of the whole call (the IDs returned)
+  postsuper_all    postsuper -h ALL deferred: the whole queue without naming IDs (what a hold of whole queues runs)
   pipeline_all     the raw pipeline holding every message (postqueue -j | jq | postsuper -h -): with the
                    10% pipeline, the raw pipeline's own marginal cost per extra message - what the
                    module's marginal cost is measured against (and, for scale, the loop's per message)
@@ -99,6 +100,8 @@ def main():
             "ansible_all_noids": ansible_hold(dict(all_args, return_ids=False)),
             "module_all_noids": [python, module, all_args_file],
             "pipeline_all": ["sh", "-c", "postqueue -j | jq -r '.queue_id' | postsuper -h - 2>/dev/null"],
+            # the whole queue without naming IDs: what the module runs for a hold of whole queues
+            "postsuper_all": ["sh", "-c", "postsuper -h ALL deferred 2>/dev/null"],
         }
         expected_held = dict((name, args.messages if "_all" in name else selected) for name in commands)
         peaks = dict((name, []) for name in commands)
@@ -191,6 +194,8 @@ def main():
     print("| ansible, return_ids: false (%.2f s / all %.2f s) | %.0f | %.2f | %.2f%% |" % (
         med["ansible_noids"], med["ansible_all_noids"], marginal_noids * 1e6, marginal_noids / marginal_pipeline,
         100 * marginal_noids / loop_per_message))
+    print("| `postsuper -h ALL deferred` alone: %.2f s for all %d (%.0f us each) | | | |" % (
+        med["postsuper_all"], args.messages, 1e6 * med["postsuper_all"] / args.messages))
     print()
     print("peak RSS of the module alone: holding %d, %.0f MiB; holding all %d (return_ids false), %.0f MiB"
           % (selected, result["peak_rss_kib"]["module"] / 1024.0, args.messages,
