@@ -313,30 +313,41 @@ def _archive_step(cli: PostfixCLI, work: _worklist.WorkList, selected: List[Mess
     if check_mode:
         result["archive"] = {"directory": None, "count": len(work.queue_ids), "manifest": None}
         return
+    opened = None
+    if incident and params["action"] != "archive":
+        # the ledger names the archive before its first batch: a run killed after the manifest but before acting
+        # leaves an archive of messages it never deleted, which the next run must withdraw, not archive twice
+        def opened(path: str) -> None:
+            incident.write_ahead(params["action"], work.queue_ids, path)
     try:
         archived, gone, result["archive"] = _archive_first(
             cli, work, selected, params, instance, selector, result.get("plan_id"),
-            incident.ledger["incident_id"] if incident else None)
+            incident.ledger["incident_id"] if incident else None, opened)
     except _ArchiveFailed as exc:
         result["archive"] = exc.archive
+        if incident:
+            incident.withdraw_ahead()     # stopped before acting: nothing to account for
         raise
     work.restrict_to(archived, gone)
 
 
 def _archive_first(cli: PostfixCLI, work: _worklist.WorkList, selected: List[Message], params: Dict[str, Any],
                    instance: Dict[str, Any], selector: Selector, plan_id: Optional[str],
-                   incident_id: Optional[str]) -> Tuple[List[str], List[str], Dict[str, Any]]:
+                   incident_id: Optional[str], opened: Any = None) -> Tuple[List[str], List[str], Dict[str, Any]]:
     """Save every message of the work list (content and envelope) before anything is deleted.
 
     One mbox file per batch, durable before the next. A message gone since the listing (postcat
     cannot open it) is vanished. Any failure to read or write stops the whole action before a
     single deletion. Returns (IDs archived whole, IDs gone meanwhile, the result's archive summary).
+    ``opened(path)``, when given, is called once the archive's directory exists, before its first batch.
     """
     by_id = {m["queue_id"]: m for m in selected}
     writer = _archive.ArchiveWriter(params["archive_dir"], instance["name"], selector.now, incident_id)
     archived, vanished = [], []
     try:
         writer.open()
+        if opened is not None:
+            opened(writer.path)
         for batch in _worklist.batches(work.queue_ids, params["batch_size"]) if work.queue_ids else []:
             writer.begin_batch()
             for kind, queue_id, printed in cli.postcat_messages(batch, "whole"):

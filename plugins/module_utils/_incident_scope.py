@@ -138,6 +138,12 @@ class IncidentScope:
         _incident.intend(self.ledger, action_name, ids, self.now, archive)
         _incident.write_ledger(self.path, self.ledger)
 
+    def withdraw_ahead(self) -> None:
+        """Take back the write-ahead entry of a run that stopped before acting (its archive failed)."""
+        if self.check_mode or self.ledger is None or not self.ledger.pop("pending", None):
+            return
+        _incident.write_ledger(self.path, self.ledger)
+
     def record_outcome(self, action_name: str, result: Dict[str, Any], ok: bool = True) -> None:
         """What Postfix reported changed (and the window arrivals seen), written to the ledger."""
         if self.check_mode or self.ledger is None:
