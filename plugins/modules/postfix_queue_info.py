@@ -69,7 +69,7 @@ options:
         the same queue gives the same sample) and RV(origins) says so with C(sampled_from). Its counts are the
         sample's, not estimates of the whole; the shares are what an admin reads from them. Reading a queue file
         costs about 0.1 ms, so 10,000 take about a second and 100,000 about ten.
-      - Has no effect when the selection itself reads queue files (origin and content options): those are described
+      - Has no effect when the selection itself reads queue files (origin and content options) - those are described
         whole.
     type: int
     default: 0
