@@ -112,7 +112,9 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
                              lambda messages, tier: _content.read(cli, messages, tier)) if params["incident"] else None
     with budget([selector, exclude, incident.junk if incident else None]):
         listed_by_queue: Dict[Optional[str], int] = {}
-        listed = _counted(unique_messages(cli.list_queue(source, selector.now)), listed_by_queue)
+        listed = unique_messages(cli.list_queue(source, selector.now))
+        if action.name == "hold":        # only a hold may take whole queues (_whole_queues)
+            listed = _counted(listed, listed_by_queue)
         if incident:
             listed = incident.note_listing(listed)
         if params["plan"] is not None:
@@ -407,7 +409,7 @@ def _whole_queues(action: _worklist.Action, selector: Selector, exclude: Optiona
             or params["max_messages"] is not None or params["expect_count"] is not None):
         return []
     return sorted(queues[0] for queues, ids in work.by_queue.items()
-                  if len(queues) == 1 and queues[0] is not None and len(ids) == listed_by_queue.get(queues[0]))
+                  if len(queues) == 1 and len(ids) == listed_by_queue.get(queues[0]))
 
 
 def _steps(cli: PostfixCLI, action: _worklist.Action, work: _worklist.WorkList, batch_size: int, selector: Selector,

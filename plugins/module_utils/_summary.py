@@ -121,8 +121,9 @@ class Summary:
         }
 
 
+# A listed message waits for its queue file only to say who is sending (collect: may be left out of a sample).
+_INSPECT = object()
 # Rows for senders without a domain: the null sender keeps its name, like qshape.
-_INSPECT = object()     # a listed message waits for its queue file only to say who is sending
 _NO_DOMAIN = {EMPTY_SENDER: EMPTY_SENDER, "(unknown)": "(unknown)"}
 
 

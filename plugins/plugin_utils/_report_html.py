@@ -188,9 +188,10 @@ def _age_rows(report: Dict[str, Any]) -> Tuple[List[Any], List[str]]:
     return rows, labels
 
 
-def _origin_tables(origins: Optional[Dict[str, Any]], caption: str) -> str:
+def _origin_tables(origins: Optional[Dict[str, Any]], caption: str, say_sample: bool = True) -> str:
     origins = origins or {}
-    out = [u"<p>%s</p>" % esc(origins_read(origins))] if origins.get("sampled_from") is not None else []
+    sampled = say_sample and origins.get("sampled_from") is not None
+    out = [u"<p>%s</p>" % esc(origins_read(origins))] if sampled else []
     for key, label, title in (("origins", "origin", "ways in"), ("top_sasl_usernames", "sasl_username", "SASL logins"),
                               ("top_clients", "client_address", "original clients"),
                               ("top_local_uids", "local_uid", "local uids (sendmail)"),
@@ -284,7 +285,7 @@ def render_report(report: Dict[str, Any]) -> str:
     if origins:
         body.append(u"<h2>Who is sending</h2><p>Read from the queue files (%s): what to write "
                     u"<code>mailops_junk</code> with when the envelope sender is forged.</p>" % esc(origins_read(origins)))
-        body.append(_origin_tables(origins, u"fleet"))
+        body.append(_origin_tables(origins, u"fleet", say_sample=False))   # the paragraph above says it
         per_host = [(host, hosts[host]["origins"]) for host in sorted(hosts) if hosts[host].get("origins")]
         if len(per_host) > 1:
             # the hosts that read the most first; past PER_HOST_ORIGINS of them, report.json has the rest (a report

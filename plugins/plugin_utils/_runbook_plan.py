@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._values import plan_age_problem
+from ansible_collections.mailops.postfix.plugins.plugin_utils._report import origins_read
 
 FORMAT = 3
 KIND = "mailops.postfix runbook plan"
@@ -287,8 +288,7 @@ def render_markdown(plan: Dict[str, Any], limit: int = 200) -> str:
                 _rows(entry.get("top_clients"), "client_address"), _rows(entry.get("top_local_uids"), "local_uid")))
         sampled = [(host, entry) for host, entry in origins if entry.get("sampled_from") is not None]
         if sampled:
-            lines += [""] + ["%s: an even sample - %d queue files read of %d messages; the counts are the sample's."
-                             % (host, entry.get("read", 0), entry["sampled_from"]) for host, entry in sampled]
+            lines += [""] + ["%s: %s." % (host, origins_read(entry)) for host, entry in sampled]
     for host, part in sorted(plan["hosts"].items()):
         messages = (part["purge"]["plan"] or {}).get("messages") or []
         if not messages:

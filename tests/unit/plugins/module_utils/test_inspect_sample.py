@@ -81,3 +81,13 @@ def test_the_fleet_says_it_was_sampled_when_one_host_was():
 def test_a_negative_bound_is_refused():
     with pytest.raises(SelectionError, match="inspect_max"):
         collect(LISTED, Selector.from_params({}), limit=0, read=Reader(), inspect="origin", inspect_max=-1)
+
+
+def test_the_report_says_once_that_it_sampled():
+    from ansible_collections.mailops.postfix.plugins.plugin_utils import _report, _report_html
+    sampled = {"read": 100, "sampled_from": 1000, "origins": [{"origin": "smtp", "messages": 100, "bytes": 1}]}
+    sentence = origins_read(sampled)
+    assert _report._origins_section(sampled)[0] == sentence[:1].upper() + sentence[1:] + "."
+    assert _report_html._origin_tables(sampled, "h01").count("an even sample of 1000 messages") == 1
+    assert "an even sample" not in _report_html._origin_tables(sampled, "fleet", say_sample=False)
+    assert "an even sample" not in _report_html._origin_tables(dict(sampled, sampled_from=None), "h01")

@@ -192,3 +192,12 @@ def test_markdown_and_artifact(plan):
     artifact = _runbook_plan.artifact(plan, "/var/lib/mailops-postfix/INSTANCE/plans/x.json")
     assert artifact["id"] == plan["plan_id"] and artifact["totals"] == plan["totals"]
     assert set(artifact["hosts"]) == {"h1", "h2"} and artifact["hosts"]["h1"]["purge"] == 3
+
+
+def test_markdown_says_which_hosts_were_sampled(plan):
+    plan["hosts"]["h1"]["origins"] = {"read": 10000, "sampled_from": 101000,
+                                      "top_sasl_usernames": [{"sasl_username": "intern@example.org", "messages": 9900}]}
+    plan["hosts"]["h2"]["origins"] = {"read": 40, "top_sasl_usernames": []}
+    text = _runbook_plan.render_markdown(plan)
+    assert "h1: 10000 queue files read, an even sample of 101000 messages" in text
+    assert "h2: 40 queue files read" not in text          # read whole: nothing to say
