@@ -400,7 +400,7 @@ def _counted(messages: Iterable[Message], counts: Dict[Optional[str], int]) -> I
 
 def _whole_queues(action: _worklist.Action, selector: Selector, exclude: Optional[Selector], params: Dict[str, Any],
                   listed_by_queue: Dict[Optional[str], int], work: _worklist.WorkList) -> List[str]:
-    """The queues a hold takes whole with one ``postsuper -h ALL queue...`` (a third of the cost of naming each ID): only
+    """The queues a hold takes whole with one ``postsuper -h ALL queue...`` (a quarter to a third of the cost of naming each ID): only
     when the selection is whole queues (``queues`` or ``all``, nothing excluded, no plan, no count guard) and the
     work list holds every message listed in that queue. What it holds is proved from the hold directory
     (``_postsuper.prove_whole``); mail that entered the queue after the listing is held too, as the selection

@@ -41,7 +41,7 @@ options:
         cannot be held (reported in RV(not_applicable)); mail already held is left alone.
       - A hold of whole queues (the selection is only O(queues), or O(all); no O(exclude), O(plan),
         O(max_messages) or O(expect_count)) runs one C(postsuper -h ALL QUEUE...) for those queues instead of naming
-        each ID - about a third of the cost at 100,000 messages. postsuper prints no per-ID lines for ALL, so the IDs
+        each ID - a quarter to a third of the cost per message where measured (docs/actions.md). postsuper prints no per-ID lines for ALL, so the IDs
         held are proved from the hold directory, read just before and just after (a listed message now on hold
         that was not before). Mail that entered the queue after the listing is held too, as the selection means,
         but is not in RV(queue_ids) (an incident counts it as arrived in its window). Postfix logs no per-ID

@@ -99,7 +99,7 @@ def test_hold(frozen_queue, playbook):
 
 
 def test_hold_of_a_whole_queue_runs_postsuper_on_all_and_proves_each_id(frozen_queue, playbook):
-    """queues: [deferred] alone is the whole queue: one `postsuper -h ALL deferred` (a third of the cost of naming
+    """queues: [deferred] alone is the whole queue: one `postsuper -h ALL deferred` (a quarter to a third of the cost of naming
     100,000 IDs), its per-ID account proved from the hold directory; the mail already on hold is not counted."""
     before, runs, queues = four_runs(playbook, action="hold", queues=["deferred"])
     deferred = [m["queue_id"] for m in before if m["queue_name"] == "deferred"]
