@@ -57,8 +57,7 @@ def fill(instance, messages, domain):
         print("queue already holds %d deferred messages: reusing it" % messages)
         return
     print("filling the queue with %d messages (%d to %s)..." % (messages, messages // 10, domain))
-    instance.thaw()
-    instance.empty()
+    instance.reset()   # stopped, every queue file removed, started thawed
     start = time.time()
     junk = messages // 10
     batch = 5000

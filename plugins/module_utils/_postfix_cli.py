@@ -561,6 +561,10 @@ class PostfixCLI:
         """The lookup table types this Postfix supports (``postconf -m``)."""
         return sorted(self.check(self.argv("postconf", "-m")).split())
 
+    def postmap(self, map_type: str, path: str) -> None:
+        """``postmap TYPE:PATH``: (re)build the indexed table of the map file PATH."""
+        self.check(self.argv("postmap", "%s:%s" % (map_type, path)))
+
     def master_overrides(self) -> str:
         """master.cf's per-service parameter overrides, ``postconf -P`` (service/type/name = value lines)."""
         return self.check(self.argv("postconf", "-P"))

@@ -22,12 +22,13 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import re
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.mailops.postfix.plugins.module_utils import _access
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import SelectionError, Selector
 from ansible_collections.mailops.postfix.plugins.module_utils._values import (
     INCIDENT_ID_RULE, is_incident_id, parse_duration)
@@ -40,24 +41,7 @@ _SPECS = {}
 MODES = ("direct", "plan", "apply")
 # The phases of the whole runbook whose variables an approved plan's inputs are checked against.
 RUNBOOK_PHASES = ("assess", "hold", "fix", "purge", "requeue", "verify")
-# Map types postmap builds an indexed file for (the access maps the fix role owns).
-INDEXED_MAP_TYPES = ("hash", "btree", "lmdb", "cdb", "dbm", "sdbm")
 _PLAN_ID_RE = re.compile(r"\A[0-9a-f]{%d}\Z" % ID_LENGTH)
-# access(5) actions that refuse the mail (never OK, PERMIT, DUNNO, a 2xx/3xx code, or anything else).
-_REJECT_RE = re.compile(r"\A(?:(?:REJECT|DEFER|DEFER_IF_REJECT|DEFER_IF_PERMIT|DISCARD|HOLD)(?: [ -~]*)?"
-                        r"|[45][0-9][0-9](?: [ -~]*)?)\Z")
-_LOCAL_PART = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-# A domain: dot-separated labels, the last one not all digits (300.1.2.3 is no domain); a leading dot for subdomains.
-_DOMAIN = r"\.?(?:%s\.)*(?=[A-Za-z0-9-]*[A-Za-z])%s" % (_LABEL, _LABEL)
-_SENDER_RES = (
-    (re.compile(r"\A%s@%s\Z" % (_LOCAL_PART, _DOMAIN)), "address"),
-    (re.compile(r"\A@%s\Z" % _DOMAIN), "@domain"),
-    (re.compile(r"\A%s@\Z" % _LOCAL_PART), "user@"),
-    (re.compile(r"\A%s\Z" % _DOMAIN), "domain"),
-)
-_IPV4_PREFIX_RE = re.compile(r"\A(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){0,3}\Z")
-_IPV6_RE = re.compile(r"\A[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*\Z")
 _SERIAL_RE = re.compile(r"\A(?:[1-9][0-9]*|(?:100|[1-9]?[0-9])%)\Z")
 
 # Where the runbook's phases read a selection (dict of the modules' selection options).
@@ -108,70 +92,6 @@ def check_selection(name: str, value: Any, required: bool = False) -> List[str]:
         return ["%s: the junk selection is empty, so the purge would select nothing in particular; describe the "
                 "junk with the modules' selection options, for example {\"sender\": [\"spammer@example.com\"]}" % name]
     return []
-
-
-def _one_map_key(where: str, entry: Any, give: str = "") -> List[str]:
-    """An access map key must be one field: a non-empty string without whitespace or control characters (anything
-    after a space would be read as the key's action, such as OK). The problems, or []."""
-    if not isinstance(entry, str) or not entry:
-        return ["%s: expected a non-empty string, got %r" % (where, entry)]
-    if any(ord(char) < 32 or ord(char) == 127 or char.isspace() for char in entry):
-        return ["%s: %r has whitespace or a control character: it would add a second field (an action such as OK) "
-                "to the access map%s" % (where, entry, give)]
-    return []
-
-
-def check_sender_entry(name: str, index: int, entry: Any) -> List[str]:
-    where = "%s[%d]" % (name, index)
-    problems = _one_map_key(where, entry, ". Give one address, @domain, domain or user@ per entry")
-    if problems:
-        return problems
-    if entry == "<>" or entry.upper() == "MAILER-DAEMON":
-        return ["%s: %r would refuse every bounce (the null sender); block the real sender instead" % (where, entry)]
-    if not any(pattern.match(entry) for pattern, _kind in _SENDER_RES):
-        return ["%s: %r is not an access(5) sender key: expected user@domain, @domain, domain or user@"
-                % (where, entry)]
-    return []
-
-
-def check_client_entry(name: str, index: int, entry: Any) -> List[str]:
-    where = "%s[%d]" % (name, index)
-    problems = _one_map_key(where, entry)
-    if problems:
-        return problems
-    if "/" in entry:
-        return ["%s: %r: an indexed access map does not understand CIDR; give the network as an address prefix "
-                "(10.1.2 for 10.1.2.0/24) or use your own cidr: table in fix_tasks_file" % (where, entry)]
-    if _IPV4_PREFIX_RE.match(entry) or _IPV6_RE.match(entry) or re.match(r"\A%s\Z" % _DOMAIN, entry):
-        return []
-    return ["%s: %r is not an access(5) client key: expected an IP address, an address prefix (10.1.2) or a "
-            "host or domain name" % (where, entry)]
-
-
-_LOCAL_USER_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?\Z")
-
-
-def check_login_entry(name: str, index: int, entry: Any) -> List[str]:
-    return _one_map_key("%s[%d]" % (name, index), entry)
-
-
-def check_local_user_entry(name: str, index: int, entry: Any) -> List[str]:
-    where = "%s[%d]" % (name, index)
-    if not isinstance(entry, str) or not _LOCAL_USER_RE.match(entry):
-        return ["%s: %r is not a local user name (letters, digits, '_', '.', '-', starting with a letter or '_'): "
-                "authorized_submit_users takes names" % (where, entry)]
-    return []
-
-
-def _check_list(name: str, value: Any, check: Callable[[str, int, Any], List[str]]) -> List[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        return ["%s: expected a list, got %r" % (name, value)]
-    problems = []
-    for index, entry in enumerate(value):
-        problems.extend(check(name, index, entry))
-    return problems
 
 
 def check_instance(value: Any) -> List[str]:
@@ -280,19 +200,9 @@ def runbook_problems(values: Dict[str, Any], phases: Iterable[str]) -> List[str]
         if not problems or not any(problem.startswith(effective + ":") for problem in problems):
             problems.extend(check_selection(effective, values.get(effective), required=True))
     problems.extend(check_instance(values.get("mailops_instance")))
-    problems.extend(_check_list("fix_block_senders", values.get("fix_block_senders"), check_sender_entry))
-    problems.extend(_check_list("fix_block_clients", values.get("fix_block_clients"), check_client_entry))
-    problems.extend(_check_list("fix_block_sasl_users", values.get("fix_block_sasl_users"), check_login_entry))
-    problems.extend(_check_list("fix_block_local_users", values.get("fix_block_local_users"), check_local_user_entry))
-    action = values.get("fix_reject_action")
-    if action is not None and not (isinstance(action, str) and _REJECT_RE.match(action)):
-        problems.append("fix_reject_action: %r does not refuse the mail; expected REJECT, DEFER, DEFER_IF_REJECT, "
-                        "DEFER_IF_PERMIT, DISCARD or HOLD (optionally followed by a text), or a 4xx/5xx code and a "
-                        "text, on one line" % (action,))
-    map_type = values.get("fix_map_type")
-    if map_type is not None and map_type not in INDEXED_MAP_TYPES:
-        problems.append("fix_map_type: %r is not a map type postmap indexes; expected one of %s"
-                        % (map_type, ", ".join(INDEXED_MAP_TYPES)))
+    problems.extend(_access.entry_problems(values, names="variable"))
+    problems.extend(_access.check_reject_action("fix_reject_action", values.get("fix_reject_action")))
+    problems.extend(_access.check_map_type("fix_map_type", values.get("fix_map_type")))
     for index, value in enumerate(values.get("metrics_config_dirs") or []):
         if not isinstance(value, str) or not os.path.isabs(value):
             problems.append("metrics_config_dirs[%d]: expected an absolute path (a Postfix configuration directory), got "

@@ -14,9 +14,9 @@ report is computed here, once.
 
 from __future__ import absolute_import, division, print_function
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Optional
 
-from ansible_collections.mailops.postfix.plugins.module_utils._values import split_list
+from ansible_collections.mailops.postfix.plugins.module_utils._access import restriction_first, submitters_without  # noqa: F401 (the filters)
 
 
 def _count(value: Any) -> int:
@@ -214,24 +214,3 @@ def fleet_halt(failed: int, hosts: int, stop_on_error: bool = False, max_fail_pe
         raise TypeError("stop_on_error is %r, not a boolean" % (stop_on_error,))
     limit = 0 if stop_on_error else int(max_fail_percentage)
     return int(failed) > limit * int(hosts) / 100.0
-
-
-def restriction_first(current: str, check: str) -> str:
-    """The restriction list with CHECK ('check_sender_access hash:/path') first, or '' when its table is in it."""
-    table = check.split()[-1]
-    if table in split_list(current):
-        return ""
-    current = (current or "").strip()
-    return check + (", " + current if current else "")
-
-
-def submitters_without(current: str, users: Iterable[str]) -> str:
-    """authorized_submit_users with ``!user`` first for each of USERS not yet refused, or '' when all already are.
-
-    The list is matched left to right and the first match wins, so a ``!user`` ahead of everything refuses that user
-    whatever follows (``static:anyone``, the default, included)."""
-    items = split_list(current)
-    missing = [user for user in users if "!" + user not in items]
-    if not missing:
-        return ""
-    return ", ".join(["!" + user for user in missing] + items)

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise for outside users.
+
+"""postfix_block's steps: write and compile the access maps, then put their checks first in main.cf.
+
+The decisions are pure (_access); Postfix's commands run in _postfix_cli. Every map is written and compiled before
+main.cf names it, so a failure part-way leaves no restriction pointing at a missing or half-built table.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _access
+from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI
+
+# What blocking returns: (changed, result, diffs).
+Outcome = Tuple[bool, Dict[str, Any], List[Dict[str, str]]]
+
+
+class BlockInputError(MailopsError):
+    """The module's input is wrong; nothing was changed."""
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _write(path: str, text: str) -> None:
+    """Replace PATH whole (a temporary file beside it, flushed to disk, renamed over it), mode 0644."""
+    temporary = "%s.mailops-%d.tmp" % (path, os.getpid())
+    try:
+        with open(temporary, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.rename(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _stale(path: str, compiled: str, written: bool) -> bool:
+    """Whether postmap must (re)build COMPILED from PATH."""
+    if written or not os.path.exists(compiled):
+        return True
+    source = os.stat(path).st_mtime if os.path.exists(path) else 0
+    return os.stat(compiled).st_mtime < source
+
+
+def requested(params: Dict[str, Any], config_dir: str) -> List[Tuple[_access.Block, str]]:
+    """(block, map path) for every kind of block with entries, in BLOCKS' order; a map path defaults to
+    CONFIG_DIR/mailops_KIND_access."""
+    return [(block, params.get(block.map_option) or os.path.join(config_dir, "mailops_%s_access" % block.kind))
+            for block in _access.BLOCKS if params.get(block.option)]
+
+
+def block(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool) -> Outcome:
+    """Refuse PARAMS' senders, clients, SASL logins (access maps, checks first) and local users (sendmail)."""
+    problems = _access.entry_problems(params)
+    problems += _access.check_reject_action("reject_action", params["reject_action"])
+    if problems:
+        raise BlockInputError("; ".join(problems) + ". Nothing was changed.")
+    config_dir = params["config_dir"] or cli.postconf("config_directory")["config_directory"]
+    blocks = requested(params, config_dir)
+    local_users = params.get(_access.LOCAL_OPTION) or []
+    map_type = params["map_type"]
+    supported = cli.map_types() if blocks else []
+    if blocks and map_type not in supported:
+        raise BlockInputError("map_type: %s is not a map type this Postfix supports (postconf -m: %s). Nothing was "
+                              "changed." % (map_type, ", ".join(supported)))
+    for block_, path in blocks:
+        if not os.path.isdir(os.path.dirname(path)):
+            raise BlockInputError("%s: the directory of %s does not exist. Nothing was changed." % (block_.map_option, path))
+
+    maps, diffs = [], []
+    for block_, path in blocks:
+        text = _access.map_text(params[block_.option], params["reject_action"])
+        before = _read(path)
+        written = before != text
+        compiled = _stale(path, path + _access.MAP_SUFFIX[map_type], written)
+        if not check_mode:
+            if written:
+                _write(path, text)
+            if compiled:
+                cli.postmap(map_type, path)
+        maps.append({"kind": block_.kind, "path": path, "entries": len(params[block_.option]), "written": written,
+                     "compiled": compiled, "parameter": block_.parameter,
+                     "check": "%s %s:%s" % (block_.check, map_type, path)})
+        if written:
+            diffs.append({"before_header": path, "after_header": path, "before": before or "", "after": text})
+
+    names = _access.restriction_parameters(blocks, local_users)
+    current = cli.postconf(*names) if names else {}
+    new = _access.new_parameters(current, blocks, map_type, local_users)
+    if new and not check_mode:
+        edits = dict(new)   # type: Dict[str, Optional[str]]
+        cli.set_parameters(edits, config_dir)
+    if new:
+        main_cf = os.path.join(config_dir, "main.cf")
+        diffs.append({"before_header": main_cf, "after_header": main_cf,
+                      "before": _access.parameters_text({name: current[name] for name in new}),
+                      "after": _access.parameters_text(new)})
+    changed = bool(new) or any(entry["written"] or entry["compiled"] for entry in maps)
+    result = {
+        "config_dir": config_dir,
+        "maps": maps,
+        "parameters": {name: {"before": current[name], "after": value} for name, value in sorted(new.items())},
+        "local_users": list(local_users),
+        "reload": changed and (any(entry["written"] or entry["compiled"] for entry in maps)
+                               or any(name != _access.SUBMITTERS for name in new)),
+    }
+    return changed, result, diffs
