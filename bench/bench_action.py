@@ -16,6 +16,8 @@ with one ``postsuper -H ALL hold`` between runs):
   ansible_all      the same ansible call holding every message (queues: deferred): with the 10% run,
                    the marginal cost per extra message of the whole call (the IDs returned)
   postsuper_all    postsuper -h ALL deferred: the whole queue without naming IDs (what a hold of whole queues runs)
+  ansible_named*   every message again, but naming each ID (max_messages given: a hold that is not of whole queues,
+                   as any narrower selection is) - the module's marginal cost where it cannot use ALL
   pipeline_all     the raw pipeline holding every message (postqueue -j | jq | postsuper -h -): with the
                    10% pipeline, the raw pipeline's own marginal cost per extra message - what the
                    module's marginal cost is measured against (and, for scale, the loop's per message)
@@ -102,6 +104,9 @@ def main():
             "pipeline_all": ["sh", "-c", "postqueue -j | jq -r '.queue_id' | postsuper -h - 2>/dev/null"],
             # the whole queue without naming IDs: what the module runs for a hold of whole queues
             "postsuper_all": ["sh", "-c", "postsuper -h ALL deferred 2>/dev/null"],
+            # every message, each ID named: a count guard makes the hold one that is not of whole queues
+            "ansible_named_all": ansible_hold(dict(all_args, max_messages=args.messages)),
+            "ansible_named_all_noids": ansible_hold(dict(all_args, max_messages=args.messages, return_ids=False)),
         }
         expected_held = dict((name, args.messages if "_all" in name else selected) for name in commands)
         peaks = dict((name, []) for name in commands)
@@ -146,6 +151,8 @@ def main():
     marginal = (med["ansible_all"] - med["ansible"]) / extra
     marginal_noids = (med["ansible_all_noids"] - med["ansible_noids"]) / extra
     marginal_pipeline = (med["pipeline_all"] - med["pipeline"]) / extra
+    marginal_named = (med["ansible_named_all"] - med["ansible"]) / extra
+    marginal_named_noids = (med["ansible_named_all_noids"] - med["ansible_noids"]) / extra
     result = {
         "messages": args.messages, "selected": selected, "rounds": args.rounds,
         "median_seconds": med, "loop_sample": len(sample), "loop_sample_seconds": loop_sample_seconds,
@@ -161,6 +168,10 @@ def main():
         "marginal_per_message_seconds_pipeline": marginal_pipeline,
         "marginal_ratio_to_pipeline": marginal / marginal_pipeline,
         "marginal_ratio_to_pipeline_noids": marginal_noids / marginal_pipeline,
+        "marginal_per_message_seconds_named": marginal_named,
+        "marginal_per_message_seconds_named_noids": marginal_named_noids,
+        "marginal_ratio_to_pipeline_named": marginal_named / marginal_pipeline,
+        "marginal_ratio_to_pipeline_named_noids": marginal_named_noids / marginal_pipeline,
         "peak_rss_kib": dict((name, max(values)) for name, values in peaks.items()),
     }
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
@@ -188,12 +199,18 @@ def main():
     print("|---|---|---|---|")
     print("| raw pipeline (%.2f s / all %.2f s) | %.0f | 1.00 | %.2f%% |" % (
         med["pipeline"], med["pipeline_all"], marginal_pipeline * 1e6, 100 * marginal_pipeline / loop_per_message))
-    print("| ansible, IDs returned (%.2f s / all %.2f s) | %.0f | %.2f | %.2f%% |" % (
+    print("| ansible, whole queue (ALL), IDs returned (%.2f s / all %.2f s) | %.0f | %.2f | %.2f%% |" % (
         med["ansible"], med["ansible_all"], marginal * 1e6, marginal / marginal_pipeline,
         100 * marginal / loop_per_message))
-    print("| ansible, return_ids: false (%.2f s / all %.2f s) | %.0f | %.2f | %.2f%% |" % (
+    print("| ansible, whole queue (ALL), return_ids: false (%.2f s / all %.2f s) | %.0f | %.2f | %.2f%% |" % (
         med["ansible_noids"], med["ansible_all_noids"], marginal_noids * 1e6, marginal_noids / marginal_pipeline,
         100 * marginal_noids / loop_per_message))
+    print("| ansible, each ID named, IDs returned (%.2f s / all %.2f s) | %.0f | %.2f | %.2f%% |" % (
+        med["ansible"], med["ansible_named_all"], marginal_named * 1e6, marginal_named / marginal_pipeline,
+        100 * marginal_named / loop_per_message))
+    print("| ansible, each ID named, return_ids: false (%.2f s / all %.2f s) | %.0f | %.2f | %.2f%% |" % (
+        med["ansible_noids"], med["ansible_named_all_noids"], marginal_named_noids * 1e6,
+        marginal_named_noids / marginal_pipeline, 100 * marginal_named_noids / loop_per_message))
     print("| `postsuper -h ALL deferred` alone: %.2f s for all %d (%.0f us each) | | | |" % (
         med["postsuper_all"], args.messages, 1e6 * med["postsuper_all"] / args.messages))
     print()
