@@ -148,9 +148,14 @@ def entry_problems(values: Mapping[str, Any], names: str = "option") -> List[str
 
 
 def map_text(entries: Iterable[str], action: str) -> str:
-    """An access map this collection owns: a header, then one ``KEY ACTION`` line per entry."""
+    """An access map this collection owns: a header, then one ``KEY ACTION`` line per entry (each key once: postmap
+    warns of a duplicate key and keeps the first)."""
+    keys = []   # type: List[str]
+    for entry in entries:
+        if entry not in keys:
+            keys.append(entry)
     return "# Managed by mailops.postfix: rewritten whole on every run.\n" + "".join(
-        "%s %s\n" % (entry, action) for entry in entries)
+        "%s %s\n" % (key, action) for key in keys)
 
 
 def restriction_first(current: str, check: str) -> str:

@@ -81,6 +81,8 @@ def block(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool) -> Outcome:
         raise BlockInputError("map_type: %s is not a map type this Postfix supports (postconf -m: %s). Nothing was "
                               "changed." % (map_type, ", ".join(supported)))
     for block_, path in blocks:
+        if not os.path.isabs(path):
+            raise BlockInputError("%s: %s is not an absolute path. Nothing was changed." % (block_.map_option, path))
         if not os.path.isdir(os.path.dirname(path)):
             raise BlockInputError("%s: the directory of %s does not exist. Nothing was changed." % (block_.map_option, path))
 
@@ -95,7 +97,7 @@ def block(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool) -> Outcome:
                 _write(path, text)
             if compiled:
                 cli.postmap(map_type, path)
-        maps.append({"kind": block_.kind, "path": path, "entries": len(params[block_.option]), "written": written,
+        maps.append({"kind": block_.kind, "path": path, "entries": len(set(params[block_.option])), "written": written,
                      "compiled": compiled, "parameter": block_.parameter,
                      "check": "%s %s:%s" % (block_.check, map_type, path)})
         if written:

@@ -130,7 +130,7 @@ maps:
       description: The map file.
       type: str
     entries:
-      description: How many entries it has.
+      description: How many entries it has (each key once).
       type: int
     written:
       description: Whether the file was (or in check mode would be) rewritten.

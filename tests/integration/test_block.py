@@ -121,6 +121,7 @@ def test_check_mode_reports_the_change_and_changes_nothing(playbook, config_dir)
     ({"clients": ["10.1.2.0/24"]}, "clients[0]: '10.1.2.0/24': an indexed access map does not understand CIDR"),
     ({"senders": ["spammer@example.com"], "reject_action": "OK"}, "reject_action: 'OK' does not refuse the mail"),
     ({"senders": ["spammer@example.com"], "map_type": "sdbm"}, "map_type: sdbm is not a map type this Postfix supports"),
+    ({"clients": ["192.0.2.7"], "client_map": "relative/map"}, "client_map: relative/map is not an absolute path"),
     ({"senders": ["spammer@example.com"], "sender_map": "/nonexistent/dir/map"},
      "sender_map: the directory of /nonexistent/dir/map does not exist"),
 ])

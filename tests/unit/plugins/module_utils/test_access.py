@@ -50,6 +50,11 @@ def test_map_text_is_one_key_and_action_per_line():
     assert text.startswith("# ") and text.endswith("\n")
 
 
+def test_a_key_given_twice_is_written_once():
+    text = _access.map_text(["a@example.com", "b@example.com", "a@example.com"], "REJECT")
+    assert text.splitlines()[1:] == ["a@example.com REJECT", "b@example.com REJECT"]
+
+
 @pytest.mark.parametrize("values, names, expected", [
     ({"senders": ["spammer@example.com OK"]}, "option", "senders[0]: 'spammer@example.com OK' has whitespace"),
     ({"fix_block_senders": ["<>"]}, "variable", "fix_block_senders[0]: '<>' would refuse every bounce"),
