@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.mailops.postfix.plugins.module_utils import _access
 from ansible_collections.mailops.postfix.plugins.module_utils._incident import DEFAULT_STATE_DIR
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
 from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import host_values, plain
@@ -52,8 +53,8 @@ def fleet_halt(hostvars, hosts, stop_on_error=False, max_fail_percentage=100):
 class FilterModule(object):
     def filters(self):
         found = {name: _guarded(getattr(_runbook, name), name)
-                 for name in ("assessment", "phase_result", "verify_accounting", "restriction_first",
-                              "submitters_without")}
+                 for name in ("assessment", "phase_result", "verify_accounting")}
+        found.update({name: _guarded(getattr(_access, name), name) for name in ("restriction_first", "submitters_without")})
         found["fleet_halt"] = fleet_halt
         found["state_dir"] = state_dir
         return found

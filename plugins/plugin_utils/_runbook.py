@@ -16,8 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 from typing import Any, Dict, Optional
 
-from ansible_collections.mailops.postfix.plugins.module_utils._access import restriction_first, submitters_without  # noqa: F401 (the filters)
-
 
 def _count(value: Any) -> int:
     return len(value) if isinstance(value, (list, tuple)) else int(value or 0)

@@ -11,7 +11,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailops.postfix.plugins.filter import runbook as runbook_filters
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _listing
+from ansible_collections.mailops.postfix.plugins.module_utils import _access, _incident, _listing
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
 from ansible_collections.mailops.postfix.tests.unit import captures
 
@@ -141,7 +141,7 @@ def test_phase_results_from_counts_when_the_ids_were_not_returned():
     ("permit_mynetworks,\n    check_sender_access hash:/etc/postfix/m", ""),
 ])
 def test_restriction_first(current, expected):
-    assert _runbook.restriction_first(current, "check_sender_access hash:/etc/postfix/m") == expected
+    assert _access.restriction_first(current, "check_sender_access hash:/etc/postfix/m") == expected
 
 
 @pytest.mark.parametrize("failed, hosts, stop_on_error, percentage, halt", [
@@ -174,3 +174,9 @@ def test_the_filter_reads_booleans_as_ansible_does(stop_on_error, halt):
 def test_the_filter_refuses_what_is_not_a_boolean_or_a_number(stop_on_error, percentage):
     with pytest.raises(AnsibleFilterError, match="mailops_stop_on_error must be a boolean"):
         runbook_filters.fleet_halt({"h1": {}}, ["h1"], stop_on_error, percentage)
+
+
+def test_the_blocking_filters_are_the_module_s_own_functions():
+    filters = runbook_filters.FilterModule().filters()
+    assert filters["submitters_without"]("static:anyone", ["www-data"]) == "!www-data, static:anyone"
+    assert filters["restriction_first"]("", "check_client_access hash:/etc/postfix/c") == "check_client_access hash:/etc/postfix/c"
