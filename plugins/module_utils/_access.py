@@ -16,13 +16,13 @@ from __future__ import absolute_import, division, print_function
 
 import re
 from collections import namedtuple
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils._values import split_list
 
 # Map types postmap builds an indexed file for, and the file it writes for each.
 MAP_SUFFIX = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".pag", "sdbm": ".pag"}
-INDEXED_MAP_TYPES = ("hash", "btree", "lmdb", "cdb", "dbm", "sdbm")
+INDEXED_MAP_TYPES = tuple(MAP_SUFFIX)
 DEFAULT_REJECT_ACTION = "REJECT blocked by the mail administrators during an incident"
 SUBMITTERS = "authorized_submit_users"
 
@@ -150,12 +150,8 @@ def entry_problems(values: Mapping[str, Any], names: str = "option") -> List[str
 def map_text(entries: Iterable[str], action: str) -> str:
     """An access map this collection owns: a header, then one ``KEY ACTION`` line per entry (each key once: postmap
     warns of a duplicate key and keeps the first)."""
-    keys = []   # type: List[str]
-    for entry in entries:
-        if entry not in keys:
-            keys.append(entry)
     return "# Managed by mailops.postfix: rewritten whole on every run.\n" + "".join(
-        "%s %s\n" % (key, action) for key in keys)
+        "%s %s\n" % (key, action) for key in dict.fromkeys(entries))
 
 
 def restriction_first(current: str, check: str) -> str:
@@ -206,7 +202,3 @@ def new_parameters(current: Mapping[str, str], blocks: Sequence[Tuple[Block, str
         if new:
             values[SUBMITTERS] = new
     return {name: value for name, value in values.items() if value != current[name]}
-
-
-def parameters_text(values: Mapping[str, Optional[str]]) -> str:
-    return "".join("%s = %s\n" % (name, values[name]) for name in sorted(values))

@@ -16,9 +16,10 @@ from __future__ import absolute_import, division, print_function
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _access
+from ansible_collections.mailops.postfix.plugins.module_utils import _access, _files
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI
+from ansible_collections.mailops.postfix.plugins.module_utils._values import parameters_text
 
 # What blocking returns: (changed, result, diffs).
 Outcome = Tuple[bool, Dict[str, Any], List[Dict[str, str]]]
@@ -36,27 +37,9 @@ def _read(path: str) -> Optional[str]:
         return None
 
 
-def _write(path: str, text: str) -> None:
-    """Replace PATH whole (a temporary file beside it, flushed to disk, renamed over it), mode 0644."""
-    temporary = "%s.mailops-%d.tmp" % (path, os.getpid())
-    try:
-        with open(temporary, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.rename(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def _stale(path: str, compiled: str, written: bool) -> bool:
     """Whether postmap must (re)build COMPILED from PATH."""
-    if written or not os.path.exists(compiled):
-        return True
-    source = os.stat(path).st_mtime if os.path.exists(path) else 0
-    return os.stat(compiled).st_mtime < source
+    return written or not os.path.exists(compiled) or os.stat(compiled).st_mtime < os.stat(path).st_mtime
 
 
 def requested(params: Dict[str, Any], config_dir: str) -> List[Tuple[_access.Block, str]]:
@@ -76,10 +59,11 @@ def block(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool) -> Outcome:
     blocks = requested(params, config_dir)
     local_users = params.get(_access.LOCAL_OPTION) or []
     map_type = params["map_type"]
-    supported = cli.map_types() if blocks else []
-    if blocks and map_type not in supported:
-        raise BlockInputError("map_type: %s is not a map type this Postfix supports (postconf -m: %s). Nothing was "
-                              "changed." % (map_type, ", ".join(supported)))
+    if blocks:
+        supported = cli.map_types()
+        if map_type not in supported:
+            raise BlockInputError("map_type: %s is not a map type this Postfix supports (postconf -m: %s). Nothing was "
+                                  "changed." % (map_type, ", ".join(supported)))
     for block_, path in blocks:
         if not os.path.isabs(path):
             raise BlockInputError("%s: %s is not an absolute path. Nothing was changed." % (block_.map_option, path))
@@ -94,7 +78,7 @@ def block(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool) -> Outcome:
         compiled = _stale(path, path + _access.MAP_SUFFIX[map_type], written)
         if not check_mode:
             if written:
-                _write(path, text)
+                _files.write_text(path, text, 0o644)
             if compiled:
                 cli.postmap(map_type, path)
         maps.append({"kind": block_.kind, "path": path, "entries": len(set(params[block_.option])), "written": written,
@@ -112,15 +96,15 @@ def block(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool) -> Outcome:
     if new:
         main_cf = os.path.join(config_dir, "main.cf")
         diffs.append({"before_header": main_cf, "after_header": main_cf,
-                      "before": _access.parameters_text({name: current[name] for name in new}),
-                      "after": _access.parameters_text(new)})
-    changed = bool(new) or any(entry["written"] or entry["compiled"] for entry in maps)
+                      "before": parameters_text({name: current[name] for name in new}),
+                      "after": parameters_text(new)})
+    maps_changed = any(entry["written"] or entry["compiled"] for entry in maps)
     result = {
         "config_dir": config_dir,
         "maps": maps,
         "parameters": {name: {"before": current[name], "after": value} for name, value in sorted(new.items())},
         "local_users": list(local_users),
-        "reload": changed and (any(entry["written"] or entry["compiled"] for entry in maps)
-                               or any(name != _access.SUBMITTERS for name in new)),
+        # smtpd reads the maps and the restriction lists; sendmail reads authorized_submit_users at every submission
+        "reload": maps_changed or any(name != _access.SUBMITTERS for name in new),
     }
-    return changed, result, diffs
+    return maps_changed or bool(new), result, diffs

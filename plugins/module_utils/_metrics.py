@@ -29,11 +29,10 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _incident
+from ansible_collections.mailops.postfix.plugins.module_utils import _files, _incident
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import QUEUE_NAMES, unique_messages
 from ansible_collections.mailops.postfix.plugins.module_utils._summary import AGE_BUCKET_MINUTES
 
@@ -169,19 +168,7 @@ def render(instance_name: str, stats: QueueStats, ledger: Optional[Dict[str, Any
 
 def write_textfile(directory: str, name: str, text: str) -> str:
     """Write DIRECTORY/NAME atomically: a temporary file beside it, fsynced, mode 0644, renamed over the old one."""
-    handle, temporary = tempfile.mkstemp(prefix="." + name + ".", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)
-        os.rename(temporary, os.path.join(directory, name))
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return os.path.join(directory, name)
+    return _files.write_text(os.path.join(directory, name), text, 0o644)
 
 
 def run(cli: Any, directory: str, state_dir: str, now: Optional[float] = None, write: bool = True) -> Dict[str, Any]:

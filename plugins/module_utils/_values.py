@@ -16,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 import math
 import re
-from typing import Any, List, Optional, Type
+from typing import Any, List, Mapping, Optional, Type
 
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 
@@ -119,6 +119,11 @@ def plan_age_problem(created: float, now: float, max_age: float, max_age_name: s
 def split_list(value: Optional[str]) -> List[str]:
     """A Postfix list parameter's elements (commas and/or whitespace separate them)."""
     return [item for item in _LIST_SPLIT_RE.split(value or "") if item]
+
+
+def parameters_text(values: Mapping[str, Optional[str]]) -> str:
+    """main.cf parameters as ``name = value`` lines, sorted by name (a diff's before or after)."""
+    return "".join("%s = %s\n" % (name, values[name]) for name in sorted(values))
 
 
 def is_incident_id(value: Any) -> bool:

@@ -14,17 +14,14 @@ before main.cf is changed, so whatever fails afterwards, ending the window finds
 from __future__ import absolute_import, division, print_function
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _audit, _incident
+from ansible_collections.mailops.postfix.plugins.module_utils import _audit, _files, _incident
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, managed_config, queue_ids_on_disk
+from ansible_collections.mailops.postfix.plugins.module_utils._values import parameters_text
 
 # What opening or ending the window returns: (changed, result, diff, warnings).
 Outcome = Tuple[bool, Dict[str, Any], Dict[str, str], List[str]]
-
-
-def _parameters_text(values: Mapping[str, Optional[str]]) -> str:
-    return "".join("%s = %s\n" % (name, values[name]) for name in sorted(values))
 
 
 def _current(cli: PostfixCLI) -> Dict[str, str]:
@@ -88,7 +85,7 @@ def open_incident(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now
                                    table, params["operator"])
     wanted = _incident.window_values(before, table) if window else {}
     after = dict(before, **wanted)
-    diff = {"before": _parameters_text(before), "after": _parameters_text(after)}
+    diff = {"before": parameters_text(before), "after": parameters_text(after)}
     changed = bool(wanted) or not continued
     if check_mode:
         shown = ledger if continued else new
@@ -104,7 +101,7 @@ def open_incident(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now
         ledger = new
         _incident.write_ledger(path, ledger)     # first: whatever fails next, ending the window finds it
     if wanted:
-        _write_table(table, _incident.window_rule(ledger["incident_id"]))
+        _files.write_text(table, _incident.window_rule(ledger["incident_id"]), 0o644)
         cli.set_parameters(wanted, instance["config_dir"])
         # the hold that follows lists the queue only once no cleanup process with the old settings is left
         warnings.extend(cli.reload(instance["config_dir"], instance["queue_directory"]))
@@ -127,7 +124,7 @@ def end_window(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now: f
     after = dict(before)
     for name, value in restore.items():
         after[name] = value if value is not None else cli.default(name)
-    diff = {"before": _parameters_text(before), "after": _parameters_text(after)}
+    diff = {"before": parameters_text(before), "after": parameters_text(after)}
     changed = bool(restore) or ledger["window_ended"] is None
     warnings = []
     kept = [name for name, value in restore.items()
@@ -156,14 +153,6 @@ def end_window(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now: f
         _incident.write_ledger(path, ledger)
     _log(cli, params, "window ended", ledger, warnings)
     return True, _result(ledger, path, instance, after), diff, warnings
-
-
-def _write_table(path: str, text: str) -> None:
-    temporary = path + ".tmp"
-    with open(temporary, "w") as handle:
-        handle.write(text)
-    os.chmod(temporary, 0o644)
-    os.rename(temporary, path)
 
 
 def _log(cli: PostfixCLI, params: Dict[str, Any], event: str, ledger: _incident.Ledger, warnings: List[str]) -> None:

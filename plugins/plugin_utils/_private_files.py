@@ -11,8 +11,9 @@ owner can read, whatever the umask - written in place by the controller's own pr
 from __future__ import absolute_import, division, print_function
 
 import os
-import tempfile
 from typing import Any, Dict, List, Sequence
+
+from ansible_collections.mailops.postfix.plugins.module_utils import _files
 
 
 class PrivateFilesError(ValueError):
@@ -48,19 +49,4 @@ def write(directory: str, files: Sequence[Dict[str, str]]) -> List[str]:
     directory = os.path.abspath(directory)
     os.makedirs(directory, 0o700, exist_ok=True)
     os.chmod(directory, 0o700)
-    written = []
-    for entry in files:
-        path = os.path.join(directory, entry["name"])
-        fd, temporary = tempfile.mkstemp(prefix=".%s." % entry["name"], dir=directory)   # created 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(entry["content"])
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-        written.append(path)
-    return written
+    return [_files.write_text(os.path.join(directory, entry["name"]), entry["content"], 0o600) for entry in files]
