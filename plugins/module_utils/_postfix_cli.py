@@ -41,6 +41,9 @@ from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import 
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 JSON_SINCE = (3, 1)
+# The daemons that accept mail and apply the settings a block changes (restrictions, access maps, header checks): a
+# reload has taken effect for mail coming in once none of them started before it is left.
+INBOUND_DAEMONS = ("smtpd", "qmqpd", "cleanup")
 
 # Postfix's words -> what the operator can do about them.
 _HINTS = (
@@ -249,13 +252,15 @@ def _boot_ticks() -> Optional[float]:
         return None
 
 
-def _processes_started_before(queue_directory: str, command: str, ticks: float) -> List[int]:
-    """PIDs of the instance's master's children running COMMAND that started before TICKS (since boot)."""
+def _processes_started_before(queue_directory: str, commands: Iterable[str], ticks: float) -> List[Dict[str, Any]]:
+    """The instance's master's children running one of COMMANDS that started before TICKS (since boot), as
+    {"pid", "command"} by PID."""
     try:
         with open(os.path.join(queue_directory, "pid", "master.pid")) as handle:
             master = int(handle.read().split()[0])
     except (IOError, OSError, ValueError, IndexError):
         return []
+    wanted = set(commands)
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -266,10 +271,10 @@ def _processes_started_before(queue_directory: str, command: str, ticks: float) 
         except (IOError, OSError):
             continue
         fields = rest.split()
-        if name.partition("(")[2] == command and len(fields) > 19 and int(fields[1]) == master \
-                and int(fields[19]) < ticks:
-            found.append(int(entry))
-    return found
+        command = name.partition("(")[2]
+        if command in wanted and len(fields) > 19 and int(fields[1]) == master and int(fields[19]) < ticks:
+            found.append({"pid": int(entry), "command": command})
+    return sorted(found, key=lambda process: process["pid"])
 
 
 class Step:
@@ -532,30 +537,42 @@ class PostfixCLI:
             self.check(argv)
             age_replaced(main_cf, before, started)
 
-    def reload(self, config_dir: str, queue_directory: Optional[str] = None, timeout: float = 60) -> List[str]:
+    def reload(self, config_dir: str, queue_directory: Optional[str] = None, timeout: float = 60,
+               commands: Iterable[str] = ("cleanup",)) -> Dict[str, Any]:
         """``postfix -c DIR reload``: the instance's master re-reads main.cf and its services restart with it.
 
-        Always with -c: without it, a host with postmulti's multi_instance_wrapper reloads every instance. With
-        ``queue_directory``, returns only once the new configuration is what cleanup(8) applies: every cleanup process
-        the master started before the reload has exited (a busy one finishes its message first, with the old settings
-        - header_checks included). Returns the warnings (none when that happened within TIMEOUT seconds).
+        Always with -c: without it, a host with postmulti's multi_instance_wrapper reloads every instance. Postfix's
+        reload does not wait: the master asks its children to exit, and a busy one exits only once it is done - an
+        smtpd at the end of its client's session, a cleanup after its message -, applying the old settings until
+        then. With ``queue_directory``, returns only once every process running one of COMMANDS (daemon names, as
+        master.cf's command column has them) that the master started before the reload has exited, or TIMEOUT
+        seconds have passed. Returns {"waited_for": [{"pid", "command"}] old processes found right after the reload,
+        "still_running": those left at the timeout, "seconds": the wait, "warnings": [one when any is left]}.
         """
         before = _boot_ticks()
         argv = [self.tool("postfix"), "-c", config_dir, "reload"]
         rc, _out, err = self.run_to_exit(argv)       # not waiting for the queue check it leaves in the background
         if rc != 0:
             raise _command_failed(argv, rc, err)
+        outcome = {"waited_for": [], "still_running": [], "seconds": 0.0, "warnings": []}   # type: Dict[str, Any]
         if queue_directory is None or before is None:
-            return []
-        deadline = time.monotonic() + timeout
-        while True:
-            old = _processes_started_before(queue_directory, "cleanup", before)
-            if not old:
-                return []
-            if time.monotonic() >= deadline:
-                return ["cleanup processes started before the reload are still running after %ds (pids %s): a message "
-                        "they accept gets the old settings" % (timeout, ", ".join(str(pid) for pid in old))]
+            return outcome
+        started = time.monotonic()
+        old = outcome["waited_for"] = _processes_started_before(queue_directory, commands, before)
+        while old:
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                outcome["still_running"] = old
+                outcome["warnings"].append(
+                    "%s started before the reload %s still running after %ds (%s): until they exit, what they accept "
+                    "gets the old settings" % (" and ".join(sorted(set(p["command"] for p in old))),
+                                               "is" if len(old) == 1 else "are", timeout,
+                                               ", ".join("pid %d" % p["pid"] for p in old)))
+                break
             time.sleep(0.05)
+            old = _processes_started_before(queue_directory, commands, before)
+        outcome["seconds"] = round(time.monotonic() - started, 3)
+        return outcome
 
     def map_types(self) -> List[str]:
         """The lookup table types this Postfix supports (``postconf -m``)."""

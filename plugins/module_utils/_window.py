@@ -104,7 +104,7 @@ def open_incident(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now
         _files.write_text(table, _incident.window_rule(ledger["incident_id"]), 0o644)
         cli.set_parameters(wanted, instance["config_dir"])
         # the hold that follows lists the queue only once no cleanup process with the old settings is left
-        warnings.extend(cli.reload(instance["config_dir"], instance["queue_directory"]))
+        warnings.extend(cli.reload(instance["config_dir"], instance["queue_directory"])["warnings"])
     if changed:
         _log(cli, params, "opened" if not continued else "window restored", ledger, warnings)
     return changed, _result(ledger, path, instance, after, continued, bypassed), diff, warnings
@@ -138,7 +138,7 @@ def end_window(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, now: f
     if restore:
         cli.set_parameters(restore, instance["config_dir"])
         # the window's arrivals are read from the hold directory once no cleanup process applies the window any more
-        warnings.extend(cli.reload(instance["config_dir"], instance["queue_directory"]))
+        warnings.extend(cli.reload(instance["config_dir"], instance["queue_directory"])["warnings"])
     if os.path.exists(table) and not _incident.window_in_effect(after, table):
         os.unlink(table)
     if ledger["window_ended"] is None:

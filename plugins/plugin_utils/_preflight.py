@@ -58,7 +58,7 @@ EXISTING_CONTROLLER_FILES = ("fix_tasks_file",)
 POSITIVE = ("hold_batch_size", "purge_batch_size", "requeue_batch_size", "requeue_max_active",
             "requeue_max_active_timeout", "verify_settle_retries", "assess_summary_top", "report_top",
             "purge_max_messages")
-NOT_NEGATIVE = ("purge_batch_pause", "requeue_batch_pause", "verify_settle_delay")
+NOT_NEGATIVE = ("purge_batch_pause", "requeue_batch_pause", "verify_settle_delay", "fix_reload_timeout")
 DURATIONS = ("mailops_plan_max_age",)
 INSTANCE_OPTIONS = ("config_dir", "postfix_bin_dir", "postfix_tool_paths", "source")
 

@@ -44,7 +44,7 @@ def test_reload_returns_when_postfix_exits_not_when_its_background_check_does(tm
     cli = PostfixCLI(tool_paths={"postfix": script})
     try:
         if rc == 0:
-            assert cli.reload("/etc/postfix-test") == []
+            assert cli.reload("/etc/postfix-test") == {"waited_for": [], "still_running": [], "seconds": 0.0, "warnings": []}
         else:
             with pytest.raises(PostfixError, match="reload failed .exit 1.: postfix/postfix-script: refreshing"):
                 cli.reload("/etc/postfix-test")

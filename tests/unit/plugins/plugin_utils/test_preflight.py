@@ -70,6 +70,7 @@ BAD = [
     ({"requeue_max_active": True}, "requeue_max_active: expected a whole number"),
     ({"purge_max_messages": 0}, "purge_max_messages: expected a whole number of at least 1"),
     ({"purge_batch_pause": -1}, "purge_batch_pause: expected a number of 0 or more"),
+    ({"fix_reload_timeout": -5}, "fix_reload_timeout: expected a number of 0 or more"),
     ({"mailops_max_fail_percentage": 150}, "mailops_max_fail_percentage: expected a whole number from 0 to 100"),
     ({"mailops_serial": "0"}, "mailops_serial"),
     ({"mailops_serial": "ten"}, "mailops_serial"),
