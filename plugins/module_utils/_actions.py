@@ -154,6 +154,8 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
     steps = [] if action.name == "archive" else \
         _steps(cli, action, work, params["batch_size"], selector, whole, instance["queue_directory"])
     if check_mode or action.name == "archive":
+        if incident:
+            incident.count_junk_held(result["incident"])
         result["batches"] = [{"command": step.shown, "sent": len(step.ids), "changed": len(step.ids)} for step in steps]
         result["queue_ids"] = work.queue_ids
         result["changed_count"] = len(work.queue_ids)
@@ -166,10 +168,19 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
     for key in ("batches", "queue_ids", "requeued_long_held", "vanished", "pending"):
         result[key] = acted[key]
     result["changed_count"] = len(result["queue_ids"])
+    uncounted = None
     if incident:
+        try:
+            incident.count_junk_held(result["incident"])
+        except MailopsError as exc:     # what was held is recorded all the same, then the run fails
+            uncounted = MailopsError("the messages are held and recorded in the incident's ledger, but counting the "
+                                     "junk among them failed (%s): run the hold again - it counts them then - before "
+                                     "the purge, which is not bounded by the junk held until then" % exc)
         incident.record_outcome(action.name, result, acted["error"] is None)
     if acted["error"] is not None:
         raise acted["error"]
+    if uncounted is not None:
+        raise uncounted
     if action.name == "requeue" or result["requeued_long_held"]:
         trouble = cli.wake_pickup() if result["changed_count"] else None
         if trouble:
@@ -350,9 +361,13 @@ def _archive_first(cli: PostfixCLI, work: _worklist.WorkList, selected: List[Mes
         writer.open()
         if opened is not None:
             opened(writer.path)
-        for batch in _worklist.batches(work.queue_ids, params["batch_size"]) if work.queue_ids else []:
+        # At most batch_size messages and 16 MiB of their listed sizes a batch (postcat's output is held while it is
+        # written); the next batch's postcat runs while this one is written and made durable.
+        listed = [by_id[queue_id] for queue_id in work.queue_ids]
+        id_batches = ([m["queue_id"] for m in batch] for batch in _content.batches(listed, _content.BODY, params["batch_size"]))
+        for _batch, printed_batch in cli.postcat_batches(id_batches, "whole"):
             writer.begin_batch()
-            for kind, queue_id, printed in cli.postcat_messages(batch, "whole"):
+            for kind, queue_id, printed in printed_batch:
                 if kind == "gone":
                     vanished.append(queue_id)
                     continue

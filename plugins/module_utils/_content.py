@@ -44,11 +44,12 @@ def read(cli: Any, messages: Sequence[Message], tier: str, body_limit: Optional[
     gone since the listing - in batches (see batches) of one postcat each."""
     reading = READING[tier]
     owner_uid = cli.mail_owner_uid() if tier != ORIGIN and messages else None
-    for batch in batches(messages, tier, batch_size):
-        by_id: Dict[str, Message] = {}
-        for message in batch:
-            by_id.setdefault(message["queue_id"], message)
-        for kind, queue_id, printed in cli.postcat_messages(list(by_id), reading):
+    by_id: Dict[str, Message] = {}
+    for message in messages:
+        by_id.setdefault(message["queue_id"], message)
+    unique = (list(dict.fromkeys(m["queue_id"] for m in batch)) for batch in batches(messages, tier, batch_size))
+    for _batch, printed_batch in cli.postcat_batches(unique, reading):
+        for kind, queue_id, printed in printed_batch:
             if kind == "gone":
                 yield by_id[queue_id], None
                 continue

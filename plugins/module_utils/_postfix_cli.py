@@ -21,6 +21,7 @@ overlap on two cores), and the runner stays usable without a module object
 
 from __future__ import absolute_import, division, print_function
 
+import collections
 import errno
 import fcntl
 import grp
@@ -31,6 +32,7 @@ import stat
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _postcat, _queue
@@ -44,6 +46,9 @@ JSON_SINCE = (3, 1)
 # The daemons that accept mail and apply the settings a block changes (restrictions, access maps, header checks): a
 # reload has taken effect for mail coming in once none of them started before it is left.
 INBOUND_DAEMONS = ("smtpd", "qmqpd", "cleanup")
+# How many batches' postcat runs ahead of the batch being worked through (postcat_batches): postcat and the module's
+# Python overlap on two cores; more would hold more batches' output for little (the host's disk and Postfix share them).
+READ_AHEAD = 1
 
 # Postfix's words -> what the operator can do about them.
 _HINTS = (
@@ -691,19 +696,22 @@ class PostfixCLI:
         """``postcat -q [FLAGS] ID...`` (one run for many IDs); returns (rc, stdout bytes, stderr)."""
         return self.run_bytes(self.argv("postcat", "-q", *(tuple(flags) + tuple(_checked_ids("postcat", queue_ids)))))
 
-    def postcat_messages(self, queue_ids: Iterable[str],
-                         reading: str = "whole") -> Iterator[Tuple[str, str, Optional[Dict[str, Any]]]]:
+    def postcat_messages(self, queue_ids: Iterable[str], reading: str = "whole",
+                         first: Optional[Tuple[Optional[int], bytes, str]] = None
+                         ) -> Iterator[Tuple[str, str, Optional[Dict[str, Any]]]]:
         """Every message of QUEUE_IDS as postcat prints it, in order: yields ("message", ID, printed) or ("gone", ID, None).
 
         ``reading`` is what postcat prints: "envelope" (``-e``, the envelope records), "headers" (``-e -h``),
         "whole" (everything). One ``postcat -q`` for many IDs, its output split by _postcat. postcat prints in
         order and dies at the first ID it cannot open - a message gone since the listing: that ID is gone and
-        postcat is asked again for the rest. Any other failure is a PostfixError.
+        postcat is asked again for the rest. Any other failure is a PostfixError. ``first``, when given, is what
+        the first ``postcat`` of all of QUEUE_IDS returned (run ahead by postcat_batches).
         """
         flags = _postcat.FLAGS[reading]
         remaining = list(queue_ids)
         while remaining:
-            rc, out, err = self.postcat(remaining, flags)
+            rc, out, err = first if first is not None else self.postcat(remaining, flags)
+            first = None
             try:
                 printed = _postcat.split(out, remaining)
             except _postcat.PostcatError as exc:
@@ -724,6 +732,32 @@ class PostfixCLI:
                                    ["postcat"], rc, err)
             yield "gone", missing, None
             remaining = remaining[1:]
+
+    def postcat_batches(self, batches: Iterable[List[str]], reading: str = "whole", ahead: int = READ_AHEAD
+                        ) -> Iterator[Tuple[List[str], Iterator[Tuple[str, str, Optional[Dict[str, Any]]]]]]:
+        """For each batch of queue IDs, in order: (the batch, its messages as postcat_messages yields them).
+
+        While the caller works through one batch (parsing it, writing an archive, fsync), the ``postcat`` of the
+        next AHEAD batches already runs, each in a thread of its own: postcat reading queue files and the caller's
+        Python overlap, as ``postcat | filter`` does in a shell pipeline. Only postcat's first run of a batch runs
+        ahead; a message gone since the listing is handled, in order, when its batch is worked through. At most
+        AHEAD + 1 batches' output is held at once. Each batch's messages must be consumed before the next batch.
+        """
+        flags = _postcat.FLAGS[reading]
+        source = iter(batches)
+        with ThreadPoolExecutor(max_workers=ahead + 1) as pool:
+            started = collections.deque()   # type: Any
+            while True:
+                while len(started) <= ahead:
+                    batch = next(source, None)
+                    if batch is None:
+                        break
+                    batch = list(batch)
+                    started.append((batch, pool.submit(self.postcat, batch, flags)))
+                if not started:
+                    return
+                batch, running = started.popleft()
+                yield batch, self.postcat_messages(batch, reading, first=running.result())
 
     def reinject(self, sender: str, recipients: List[str], content: bytes) -> None:
         """Submit a message again with its envelope: ``sendmail -i -f SENDER -- RCPT...``."""

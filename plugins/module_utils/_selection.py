@@ -585,8 +585,9 @@ class Selector:
         return (m for m in messages if self.matches(m))
 
 
-def budget(selectors: Iterable[Optional["Selector"]]) -> _regex.CpuBudget:
-    """The CPU budget a selection runs under when its selectors have regular expressions (see _regex)."""
+def budget(selectors: Iterable[Optional["Selector"]], consequence: str = "Nothing was changed") -> _regex.CpuBudget:
+    """The CPU budget a selection runs under when its selectors have regular expressions (see _regex); CONSEQUENCE
+    ends its error's message."""
     regexes = {}
     for selector in selectors:
         if selector is not None:
@@ -594,8 +595,8 @@ def budget(selectors: Iterable[Optional["Selector"]]) -> _regex.CpuBudget:
     shown = ", ".join("%s=%r" % item for item in sorted(regexes.items()))
     return _regex.CpuBudget(_regex.CPU_BUDGET if regexes else 0,
                             "the selection used more than %d s of CPU time matching its regular expressions (%s): one "
-                            "of them may backtrack without end on these values. Nothing was changed"
-                            % (_regex.CPU_BUDGET, shown), SelectionError)
+                            "of them may backtrack without end on these values. %s"
+                            % (_regex.CPU_BUDGET, shown, consequence), SelectionError)
 
 
 def argument_spec() -> Dict[str, Dict[str, Any]]:

@@ -231,7 +231,10 @@ options:
       junk:
         description:
           - With O(action=hold), the junk (selection options as a dictionary), counted among what is held; with origin or
-            content options, the queue files of the held messages its envelope options match are read to count it.
+            content options, the queue files of the held messages its envelope options match are read to count it -
+            once they are held, so that reading them never delays the hold. A message gone by then was not held and
+            is not counted. Should the count fail, what was held is recorded all the same and the task fails; the
+            next hold counts it.
         type: dict
       scope:
         description:

@@ -310,3 +310,20 @@ def test_bad_input_changes_nothing(mixed_queue, playbook):
     assert "value of inspect must be one or more of" in info[0]["msg"]
     assert "header_regex.Subject" in info[1]["msg"] and "exponentially" in info[1]["msg"]
     assert spool_digest() == before
+
+
+@pytest.mark.controller_independent
+def test_an_incident_s_hold_counts_the_junk_by_login_and_bounds_the_purge(mixed_queue, playbook, postfix, tmp_path):
+    """The hold counts the junk among what it held by reading the held messages' queue files (the imitations of the
+    login are not junk); a purge wider than that count deletes nothing; the purge by login deletes exactly the junk."""
+    out = playbook("postfix_queue_action", scenario="incident_hold_purge", state_dir=str(tmp_path / "state"),
+                   archive_dir=str(tmp_path / "archive"), junk_logins=[INTERN])["results"]
+    held, wide, purged = out["held"], out["wide"], out["purged"]
+    assert not held.get("failed") and held["changed_count"] == 19, held
+    assert held["incident"]["junk_held"] == len(mixed_queue["intern"]) == 6, held["incident"]
+    assert wide["failed"] and "only 6 of them matched the junk when they were held" in wide["msg"], wide
+    assert wide["changed_count"] == 0
+    assert not purged.get("failed") and sorted(purged["queue_ids"]) == mixed_queue["intern"], purged
+    assert purged["archive"]["count"] == 6
+    left = sorted(m["queue_id"] for m in postfix.queue() if m["queue_name"] == "hold")
+    assert left == sorted(i for kind, ids in mixed_queue.items() if kind != "intern" for i in ids)

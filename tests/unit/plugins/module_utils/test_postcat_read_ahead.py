@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.postfix contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""postcat_batches: the next batch's postcat runs while the caller works through this one, and what each batch yields
+is what postcat_messages yields for it alone - in order, a message gone since the listing included.
+
+The runner runs a real program: a stand-in for ``postcat -q`` that prints, for each ID it is given, Postfix 3.7's own
+``postcat -q`` capture of that message, and dies at an ID it has no capture for with postcat's own words - as postcat
+does at a queue file it cannot open.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import stat
+import sys
+
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI
+from ansible_collections.mailops.postfix.tests.unit import captures
+
+# queue ID -> the capture of ``postcat -q ID`` (tests/unit/fixtures/postfix-3.7.11/COMMANDS.txt)
+CAPTURED = {"32D2F160014": "postcat-q_deferred_multi", "623E4160083": "postcat-q_bounce_nullsender",
+            "106AB1600C3": "postcat-q_utf8", "8D9F3160044": "postcat-q_maildrop", "C125C160007": "postcat-q_incoming",
+            "85C97160036": "postcat-q_active", "52C091601EB": "postcat-q_hold"}
+
+STAND_IN = r'''#!%(python)s
+import os, sys, time
+ids = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+with open(%(log)r, "a") as log:
+    log.write(" ".join(ids) + "\n")
+if os.environ.get("STAND_IN_SIGNAL") == ids[0]:
+    open(%(marker)r, "w").close()
+if os.environ.get("STAND_IN_WAIT") == ids[0]:
+    # this run ends only once the run of the next batch has started - or fails after 60 s without it
+    deadline = time.monotonic() + 60
+    while not os.path.exists(%(marker)r):
+        if time.monotonic() > deadline:
+            sys.stderr.write("postcat: fatal: no other postcat ran meanwhile\n")
+            sys.exit(2)
+        time.sleep(0.01)
+out = sys.stdout.buffer
+for queue_id in ids:
+    name = %(captured)r.get(queue_id)
+    if name is None:
+        sys.stderr.write("postcat: fatal: open queue file %%s: No such file or directory\n" %% queue_id)
+        sys.exit(1)
+    with open(os.path.join(%(fixtures)r, name + ".stdout"), "rb") as handle:
+        out.write(handle.read())
+'''
+
+
+def stand_in(tmp_path):
+    script = tmp_path / "postcat"
+    log = tmp_path / "runs.log"
+    script.write_text(STAND_IN % {"python": sys.executable, "log": str(log), "marker": str(tmp_path / "started"),
+                                  "captured": CAPTURED, "fixtures": captures.FIXTURES})
+    script.chmod(stat.S_IRWXU)
+    return PostfixCLI(tool_paths={"postcat": str(script)}), log
+
+
+def alone(cli, batch):
+    return [(kind, queue_id, printed and printed["content"]) for kind, queue_id, printed in cli.postcat_messages(batch)]
+
+
+BATCHES = [["32D2F160014", "623E4160083"], ["106AB1600C3", "0000000DEAD", "8D9F3160044"], ["C125C160007"],
+           ["0000000BEEF"], ["85C97160036", "52C091601EB"]]
+
+
+def test_each_batch_yields_what_it_yields_alone_in_order_gone_messages_included(tmp_path):
+    cli, log = stand_in(tmp_path)
+    expected = [(batch, alone(cli, batch)) for batch in BATCHES]
+    log.write_text(u"")
+    got = [(batch, [(kind, queue_id, printed and printed["content"]) for kind, queue_id, printed in messages])
+           for batch, messages in cli.postcat_batches(iter(BATCHES))]
+    assert got == expected
+    assert [entry for _batch, entries in got for entry in entries if entry[0] == "gone"] == [
+        ("gone", "0000000DEAD", None), ("gone", "0000000BEEF", None)]
+    assert sum(1 for _b, entries in got for entry in entries if entry[0] == "message") == len(CAPTURED)
+    # one run per batch, and one more for the rest of a batch after its gone message - nothing read twice
+    runs = sorted(log.read_text().splitlines())
+    assert runs == sorted(["32D2F160014 623E4160083", "106AB1600C3 0000000DEAD 8D9F3160044", "8D9F3160044",
+                           "C125C160007", "0000000BEEF", "85C97160036 52C091601EB"])
+
+
+def test_the_next_batch_s_postcat_runs_while_this_one_does(tmp_path):
+    cli, _log = stand_in(tmp_path)
+    # the first batch's postcat finishes only once the second batch's has started: without reading ahead it would
+    # wait alone and fail
+    cli.env = dict(cli.env, STAND_IN_WAIT=BATCHES[0][0], STAND_IN_SIGNAL=BATCHES[1][0])
+    first = next(iter(cli.postcat_batches(iter(BATCHES))))
+    assert [queue_id for _kind, queue_id, _printed in first[1]] == BATCHES[0]
+
+
+def test_nothing_to_read(tmp_path):
+    cli, log = stand_in(tmp_path)
+    assert list(cli.postcat_batches(iter([]))) == []
+    assert not log.exists()
