@@ -12,7 +12,6 @@ does at a queue file it cannot open.
 
 from __future__ import absolute_import, division, print_function
 
-import os
 import stat
 import sys
 
