@@ -365,7 +365,7 @@ def _archive_first(cli: PostfixCLI, work: _worklist.WorkList, selected: List[Mes
         # written); the next batch's postcat runs while this one is written and made durable.
         listed = [by_id[queue_id] for queue_id in work.queue_ids]
         id_batches = ([m["queue_id"] for m in batch] for batch in _content.batches(listed, _content.BODY, params["batch_size"]))
-        for _batch, printed_batch in cli.postcat_batches(id_batches, "whole"):
+        for printed_batch in cli.postcat_batches(id_batches, "whole"):
             writer.begin_batch()
             for kind, queue_id, printed in printed_batch:
                 if kind == "gone":

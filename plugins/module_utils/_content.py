@@ -48,7 +48,7 @@ def read(cli: Any, messages: Sequence[Message], tier: str, body_limit: Optional[
     for message in messages:
         by_id.setdefault(message["queue_id"], message)
     unique = (list(dict.fromkeys(m["queue_id"] for m in batch)) for batch in batches(messages, tier, batch_size))
-    for _batch, printed_batch in cli.postcat_batches(unique, reading):
+    for printed_batch in cli.postcat_batches(unique, reading):
         for kind, queue_id, printed in printed_batch:
             if kind == "gone":
                 yield by_id[queue_id], None

@@ -575,8 +575,7 @@ class PostfixCLI:
         started = time.monotonic()
         old = outcome["waited_for"] = _processes_started_before(queue_directory, commands, before)
         while old:
-            waited = time.monotonic() - started
-            if waited >= timeout:
+            if time.monotonic() - started >= timeout:
                 outcome["still_running"] = old
                 outcome["warnings"].append(
                     "%s started before the reload %s still running after %ds (%s): until they exit, what they accept "
@@ -746,8 +745,8 @@ class PostfixCLI:
             remaining = remaining[1:]
 
     def postcat_batches(self, batches: Iterable[List[str]], reading: str = "whole", ahead: int = READ_AHEAD
-                        ) -> Iterator[Tuple[List[str], Iterator[Tuple[str, str, Optional[Dict[str, Any]]]]]]:
-        """For each batch of queue IDs, in order: (the batch, its messages as postcat_messages yields them).
+                        ) -> Iterator[Iterator[Tuple[str, str, Optional[Dict[str, Any]]]]]:
+        """For each batch of queue IDs, in order: its messages, as postcat_messages yields them.
 
         While the caller works through one batch (parsing it, writing an archive, fsync), the ``postcat`` of the
         next AHEAD batches already runs, each in a thread of its own: postcat reading queue files and the caller's
@@ -764,12 +763,11 @@ class PostfixCLI:
                     batch = next(source, None)
                     if batch is None:
                         break
-                    batch = list(batch)
                     started.append((batch, pool.submit(self.postcat, batch, flags)))
                 if not started:
                     return
                 batch, running = started.popleft()
-                yield batch, self.postcat_messages(batch, reading, first=running.result())
+                yield self.postcat_messages(batch, reading, first=running.result())
 
     def reinject(self, sender: str, recipients: List[str], content: bytes) -> None:
         """Submit a message again with its envelope: ``sendmail -i -f SENDER -- RCPT...``."""

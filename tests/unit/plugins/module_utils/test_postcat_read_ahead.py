@@ -70,8 +70,10 @@ def test_each_batch_yields_what_it_yields_alone_in_order_gone_messages_included(
     cli, log = stand_in(tmp_path)
     expected = [(batch, alone(cli, batch)) for batch in BATCHES]
     log.write_text(u"")
-    got = [(batch, [(kind, queue_id, printed and printed["content"]) for kind, queue_id, printed in messages])
-           for batch, messages in cli.postcat_batches(iter(BATCHES))]
+    yielded = [[(kind, queue_id, printed and printed["content"]) for kind, queue_id, printed in messages]
+               for messages in cli.postcat_batches(iter(BATCHES))]
+    assert len(yielded) == len(BATCHES)
+    got = list(zip(BATCHES, yielded))
     assert got == expected
     assert [entry for _batch, entries in got for entry in entries if entry[0] == "gone"] == [
         ("gone", "0000000DEAD", None), ("gone", "0000000BEEF", None)]
@@ -88,7 +90,7 @@ def test_the_next_batch_s_postcat_runs_while_this_one_does(tmp_path):
     # wait alone and fail
     cli.env = dict(cli.env, STAND_IN_WAIT=BATCHES[0][0], STAND_IN_SIGNAL=BATCHES[1][0])
     first = next(iter(cli.postcat_batches(iter(BATCHES))))
-    assert [queue_id for _kind, queue_id, _printed in first[1]] == BATCHES[0]
+    assert [queue_id for _kind, queue_id, _printed in first] == BATCHES[0]
 
 
 def test_nothing_to_read(tmp_path):
