@@ -19,8 +19,10 @@ import os
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _audit, _changeplan, _content, _postcat, _worklist
+from ansible_collections.mailops.postfix.plugins.module_utils import (
+    _archive, _audit, _changeplan, _content, _postcat, _verdicts, _worklist)
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
+from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, PostfixError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message, compact, unique_messages
 from ansible_collections.mailops.postfix.plugins.module_utils._incident_scope import IncidentScope
@@ -122,7 +124,7 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
             result["plan_id"], result["skipped_changed"] = plan_id, skipped
             picked = Picked(selected, reading=reading)
         else:
-            picked = _select(cli, selector, exclude, listed, params["return_plan"])
+            picked = _select(cli, selector, exclude, listed, params["return_plan"], incident.verdicts if incident else None)
         warnings.extend(cli.warnings)
         if exclude:
             result["excluded"] = picked.excluded
@@ -176,7 +178,9 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
             uncounted = MailopsError("the messages are held and recorded in the incident's ledger, but counting the "
                                      "junk among them failed (%s): run the hold again - it counts them then - before "
                                      "the purge, which is not bounded by the junk held until then" % exc)
-        incident.record_outcome(action.name, result, acted["error"] is None)
+        trouble = incident.record_outcome(action.name, result, acted["error"] is None)
+        if trouble:
+            warnings.append(trouble)
     if acted["error"] is not None:
         raise acted["error"]
     if uncounted is not None:
@@ -220,10 +224,11 @@ class Picked:
 
 
 def _select(cli: PostfixCLI, selector: Selector, exclude: Optional[Selector], listed: Iterable[Message],
-            fingerprint: bool = False) -> Picked:
+            fingerprint: bool = False, verdicts: Optional[_verdicts.Verdicts] = None) -> Picked:
     """The listing narrowed by the envelope options, then - only for what they left - by the origin and content options
-    (queue files read once, at the costliest tier the selection or the exclusion needs). The messages are kept
-    compact: 100,000 selected stay small."""
+    (queue files read once, at the costliest tier the selection or the exclusion needs; with VERDICTS, an incident's
+    verdicts kept from an earlier reading are taken instead where they hold - never for a plan's fingerprints, which
+    need the files). The messages are kept compact: 100,000 selected stay small."""
     kept, excluded, to_check = [], 0, set()
     for message in selector.select(listed):
         if exclude is not None and exclude.matches(message):
@@ -238,24 +243,40 @@ def _select(cli: PostfixCLI, selector: Selector, exclude: Optional[Selector], li
     to_read = kept if selector.needs else [message for message in kept if message["queue_id"] in to_check]
     headers = fingerprinted_headers(selector)
     body_limit = max([s.body_limit for s in (selector, exclude) if s is not None and s.body_limit] or [None])
-    survivors, gone, digests = set(), [], {}
-    for message, queue_file in _content.read(cli, to_read, tier, body_limit):
+    judged = [s for s in (selector if selector.needs else None, exclude if to_check else None) if s is not None]
+    survivors, gone, digests, counts = set(), [], {}, {}     # type: ignore[var-annotated]
+    if fingerprint and selector.needs:
+        verdicts = None
+
+        def read(messages: List[Message], reading: str) -> Iterator[Tuple[Message, Optional[QueueFile]]]:
+            for message, queue_file in _content.read(cli, messages, reading, body_limit):
+                if queue_file is not None:
+                    digests[message["queue_id"]] = _content.fingerprint(queue_file, headers)
+                yield message, queue_file
+    else:
+        def read(messages: List[Message], reading: str) -> Iterator[Tuple[Message, Optional[QueueFile]]]:
+            return _content.read(cli, messages, reading, body_limit)
+    for message, found in _verdicts.judge(verdicts, judged, to_read, tier, read, counts):
         queue_id = message["queue_id"]
-        if queue_file is None:
+        if found is None:
             gone.append(queue_id)
             continue
-        if not selector.matches_file(queue_file):
+        matches = dict(zip(judged, found))
+        if not matches.get(selector, True):
             continue
-        if queue_id in to_check and exclude.matches_file(queue_file):
+        if queue_id in to_check and matches[exclude]:
             excluded += 1
             continue
         survivors.add(queue_id)
-        if fingerprint and selector.needs:
-            digests[queue_id] = _content.fingerprint(queue_file, headers)
     read_ids = {message["queue_id"] for message in to_read}
     messages = [message for message in kept if message["queue_id"] in survivors or message["queue_id"] not in read_ids]
-    content = {"tier": selector.needs, "headers": headers, "fingerprints": digests} if fingerprint and selector.needs else None
-    return Picked(messages, excluded, gone, content, {"tier": tier, "read": len(to_read) - len(gone), "gone": len(gone)})
+    content = {"tier": selector.needs, "headers": headers,
+               "fingerprints": {queue_id: digests[queue_id] for queue_id in survivors if queue_id in digests}} \
+        if fingerprint and selector.needs else None
+    reading = {"tier": tier, "read": counts["read"], "gone": counts["gone"]}
+    if verdicts is not None:
+        reading["remembered"] = counts["remembered"]
+    return Picked(messages, excluded, gone, content, reading)
 
 
 def fingerprinted_headers(selector: Selector) -> List[str]:

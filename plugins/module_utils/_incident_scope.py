@@ -11,9 +11,9 @@ ledger. The ledger's rules are _incident's (pure decisions and the file); this i
 
 from __future__ import absolute_import, division, print_function
 
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _incident
+from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _incident, _verdicts
 from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import HEADERS, Selector, budget
@@ -48,19 +48,26 @@ class IncidentScope:
         self.instance = instance
         self.junk = Selector.from_options(options["junk"], "incident.junk", now) if options["junk"] else None
         self.hold_ids: List[str] = []
-        self.junk_candidates: List[Tuple[str, int]] = []     # (queue ID, size) of what the junk's envelope matches
+        self.junk_candidates: List[Tuple[str, Any, int]] = []     # (queue ID, arrival time, size) of what the junk's
+        #                                                             envelope matches
         self.window_part: List[str] = []
         self.junk_held: Optional[int] = None
-        self.junk_to_count: Optional[List[Tuple[str, int]]] = None   # what the hold counts once it is held
+        self.junk_to_count: Optional[List[Tuple[str, Any, int]]] = None   # what the hold counts once it is held
         self.guarded: Dict[str, List[str]] = {}
+        self.junk_reading: Optional[Dict[str, int]] = None
+        # what the origin and content options found in the queue files already read (the assessment's, an earlier
+        # run's): taken instead of reading them again; this run's readings are kept for the next
+        self.verdicts = _verdicts.Verdicts(_verdicts.path_for(options["state_dir"], instance["name"]))
+        self.listed_ids: Set[str] = set()
 
     def note_listing(self, listed: Iterable[Message]) -> Iterator[Message]:
         """Pass the listing through, noting what is on hold (and, with incident.junk, what its envelope matches)."""
         for message in listed:
+            self.listed_ids.add(message["queue_id"])
             if message["queue_name"] == "hold":
                 self.hold_ids.append(message["queue_id"])
             if self.junk is not None and self.junk.matches(message):
-                self.junk_candidates.append((message["queue_id"], message["message_size"]))
+                self.junk_candidates.append((message["queue_id"], message["arrival_time"], message["message_size"]))
             yield message
 
     def refuse_unless_allowed(self, action_name: str) -> None:
@@ -118,15 +125,20 @@ class IncidentScope:
         with budget([self.junk], "The hold itself is done"):
             self.junk_held = summary["junk_held"] = self._count_junk(self.junk_to_count)
         self.junk_to_count = None
+        if self.junk_reading is not None:
+            summary["junk_reading"] = self.junk_reading
 
-    def _count_junk(self, candidates: List[Tuple[str, int]]) -> int:
-        """How many of CANDIDATES ((queue ID, listed size) each) the junk matches (their queue files read when its
-        options need them; the sizes bound how many whole messages one postcat prints)."""
+    def _count_junk(self, candidates: List[Tuple[str, Any, int]]) -> int:
+        """How many of CANDIDATES ((queue ID, listed arrival time, listed size) each) the junk matches: their queue files
+        read when its options need them and no verdict of an earlier reading holds (the listed sizes bound how many
+        whole messages one postcat prints); ``junk_reading`` says how many were remembered, read and gone."""
         if self.junk is None or self.junk.needs is None:
             return len(candidates)
-        listed = [{"queue_id": queue_id, "message_size": size} for queue_id, size in candidates]
-        return sum(1 for _message, queue_file in self.read(listed, self.junk.needs)
-                   if queue_file is not None and self.junk.matches_file(queue_file))
+        self.junk_reading = {}
+        listed = [{"queue_id": queue_id, "arrival_time": arrival, "message_size": size}
+                  for queue_id, arrival, size in candidates]
+        return sum(1 for _message, found in _verdicts.judge(self.verdicts, [self.junk], listed, self.junk.needs,
+                                                            self.read, self.junk_reading) if found and found[0])
 
     def _guard(self, kept: List[Message]) -> List[Message]:
         """The release guard: what arrived in the window, grouped by source (login, client, local uid); a source with
@@ -157,10 +169,11 @@ class IncidentScope:
             return
         _incident.write_ledger(self.path, self.ledger)
 
-    def record_outcome(self, action_name: str, result: Dict[str, Any], ok: bool = True) -> None:
-        """What Postfix reported changed (and the window arrivals seen), written to the ledger."""
+    def record_outcome(self, action_name: str, result: Dict[str, Any], ok: bool = True) -> Optional[str]:
+        """What Postfix reported changed (and the window arrivals seen), written to the ledger; then the verdicts this
+        run read kept for the next (returns None, or the warning that they could not be)."""
         if self.check_mode or self.ledger is None:
-            return
+            return None
         if action_name == "hold" and self.ledger.get("junk_held") is None:
             self.ledger["junk_held"] = self.junk_held
         if action_name in RELEASING and self.options.get("guard_max_per_source"):
@@ -168,3 +181,4 @@ class IncidentScope:
         _incident.record(self.ledger, action_name, result["queue_ids"], self.window_part, self.now,
                          {"matched": result["matched"], "plan_id": result.get("plan_id"), "ok": ok})
         _incident.write_ledger(self.path, self.ledger)
+        return self.verdicts.save(self.listed_ids)

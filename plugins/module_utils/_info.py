@@ -11,9 +11,9 @@ the selection, its summary, who is sending -> the incident. It only reads.
 
 from __future__ import absolute_import, division, print_function
 
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _content, _incident
+from ansible_collections.mailops.postfix.plugins.module_utils import _content, _incident, _verdicts
 from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import (
     PostfixCLI, managed_config, master_running)
@@ -41,8 +41,11 @@ def count_matching(cli: PostfixCLI, selector: Selector, messages: Iterable[Messa
                    if queue_file is not None and selector.matches_file(queue_file))
 
 
-def run_info(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
-    """The module's result (without ``changed``), and the warnings. Raises MailopsError."""
+def run_info(params: Dict[str, Any], check_mode: bool = False) -> Tuple[Dict[str, Any], List[str]]:
+    """The module's result (without ``changed``), and the warnings. Raises MailopsError.
+
+    With ``incident``, what the origin and content options of the selection and the subsets found in the queue files
+    read is kept on the host for the incident's later runs (see _verdicts) - not in check mode."""
     selector = Selector.from_params(params)
     subsets = {str(name): Selector.from_options(value, "subsets.%s" % name, selector.now)
                for name, value in (params["subsets"] or {}).items()}
@@ -54,10 +57,17 @@ def run_info(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
     if params["incident"] is not None:
         ledger_file = _incident.ledger_path(params["incident"]["state_dir"], instance["name"])
         ledger = _incident.read_ledger(ledger_file, instance)
-    result, holds = {}, []
+    result: Dict[str, Any] = {}
+    holds: List[Message] = []
+    listed_ids: Set[str] = set()
+    verdicts = _verdicts.Verdicts(_verdicts.path_for(params["incident"]["state_dir"], instance["name"])) \
+        if params["incident"] is not None and not check_mode else None
     if params["list_queue"]:
-        observe = (lambda message: holds.append(message) if message["queue_name"] == "hold" else None) \
-            if ledger is not None else None
+        def observe(message: Message) -> None:
+            if ledger is not None and message["queue_name"] == "hold":
+                holds.append(message)
+            if verdicts is not None:
+                listed_ids.add(message["queue_id"])
         body_limit = max([s.body_limit for s in [selector] + list(subsets.values()) if s.body_limit] or [None])
 
         def read(messages: List[Message], tier: str) -> Iterator[Tuple[Message, Optional[QueueFile]]]:
@@ -65,8 +75,12 @@ def run_info(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
 
         with budget([selector] + list(subsets.values())):
             result = collect(cli.list_queue(source, selector.now), selector, params["limit"], params["summary_top"],
-                             subsets if params["subsets"] is not None else None, observe, read, inspect,
-                             params["inspect_max"])
+                             subsets if params["subsets"] is not None else None,
+                             observe if ledger is not None or verdicts is not None else None, read, inspect,
+                             params["inspect_max"], verdicts.note if verdicts is not None else None)
+        trouble = verdicts.save(listed_ids) if verdicts is not None else None
+        if trouble:
+            cli.warnings.append(trouble)
     if params["incident"] is not None:
         result["incident"] = _incident.view(ledger, holds if params["list_queue"] else None, ledger_file, subsets,
                                             lambda _name, subset, messages: count_matching(cli, subset, messages)) \

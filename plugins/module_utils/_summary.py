@@ -211,7 +211,8 @@ def even_sample(count: int, size: int) -> Set[int]:
 
 def collect(messages: Iterable[Message], selector: Selector, limit: int, top: int = 10,
             subsets: Optional[Dict[str, Selector]] = None, observe: Optional[Callable[[Message], None]] = None,
-            read: Optional[Reader] = None, inspect: Optional[str] = None, inspect_max: int = 0) -> Dict[str, Any]:
+            read: Optional[Reader] = None, inspect: Optional[str] = None, inspect_max: int = 0,
+            remember: Optional[Callable[[Selector, Message, bool], None]] = None) -> Dict[str, Any]:
     """Read a listing once: select, summarise, keep the first ``limit`` selected messages.
 
     Returns a dict with ``summary`` (of the selected messages), ``messages``, ``listed`` (messages in the listing)
@@ -228,6 +229,9 @@ def collect(messages: Iterable[Message], selector: Selector, limit: int, top: in
     needs none and selects more, an even sample of that many is read (``even_sample``, in listing order) and
     ``origins`` says so (``sampled_from``: how many messages it is a sample of). A selection that reads queue files
     anyway is described whole.
+
+    ``remember(selector, message, matched)``, when given, is told each verdict of a selector's origin and content
+    options on a message read (see _verdicts).
     """
     if limit < 0:
         raise SelectionError("limit must be 0 or more, got %r" % (limit,))
@@ -287,7 +291,10 @@ def collect(messages: Iterable[Message], selector: Selector, limit: int, top: in
                     continue
                 subset = selectors[name]
                 if subset.needs is not None:
-                    if not subset.matches_file(queue_file):
+                    matched = subset.matches_file(queue_file)
+                    if remember is not None:
+                        remember(subset, message, matched)
+                    if not matched:
                         continue
                     summaries[name].add(message)
                 if name is None:

@@ -222,6 +222,11 @@ options:
         would be held again at once); they record what they release, and the first release after the window
         ended records every window arrival still on hold.
       - Fails when the instance has no incident (in check mode, what is on hold now counts as the earlier hold).
+      - The origin and content options (of the selection, O(exclude) and O(incident.junk)) take the verdicts an
+        earlier run kept on the host (M(mailops.postfix.postfix_queue_info) or this module with O(incident); the
+        same options, the same message - queue ID, arrival time and size as listed) instead of reading those queue
+        files again, and keep what this run read (C(STATE_DIR/INSTANCE/verdicts.json), mode 0600; not in check
+        mode). A selection that makes a plan (O(return_plan)) and a plan applied always read the queue files.
     type: dict
     suboptions:
       state_dir:
@@ -444,10 +449,11 @@ content:
     - When queue files were read (origin or content options in the selection or in O(exclude), or a plan made with
       them) - C(tier) (V(origin), V(headers) or V(body) - what was read), C(read) (queue files read), and C(gone)
       (messages gone between the listing and their reading, never acted on - in RV(vanished), or with a plan in
-      RV(skipped_changed)).
+      RV(skipped_changed)); with O(incident), C(remembered) (messages whose verdicts an earlier run kept, not read
+      again).
   returned: when queue files were read
   type: dict
-  sample: {"tier": "origin", "read": 1532, "gone": 2}
+  sample: {"tier": "origin", "read": 1532, "gone": 2, "remembered": 98000}
 excluded:
   description: With O(exclude), how many selected messages it left out.
   returned: when exclude is given
@@ -458,8 +464,10 @@ incident:
     - With O(incident), how the incident narrowed the action - C(incident_id), C(ledger), C(excluded_quarantine)
       (messages of the earlier hold left out), C(selected_held) and C(selected_window) (of the messages acted on,
       those the incident held before its window opened and those its window held), C(junk_held) (the junk counted
-      when the incident held it, the bound of a delete) and, with O(incident.guard_max_per_source), C(guarded) (the
-      sources the release guard kept on hold, each with C(source) and C(messages)).
+      when the incident held it, the bound of a delete), C(junk_reading) (when a hold counted the junk by its origin
+      or content options - how many verdicts were C(remembered) from an earlier run, how many queue files C(read),
+      how many messages C(gone)) and, with O(incident.guard_max_per_source), C(guarded) (the sources the release
+      guard kept on hold, each with C(source) and C(messages)).
   returned: when incident is given and the queue could be listed
   type: dict
   sample: {"incident_id": "ticket-4711", "ledger": "/var/lib/mailops-postfix/postfix/incident.json",

@@ -77,7 +77,14 @@ options:
     description:
       - Also report the instance's incident (M(mailops.postfix.postfix_incident)) against this listing - is
         its window open, is the earlier hold still on hold (same IDs), what the incident held, purged and
-        released, and what it holds that is accounted for nowhere (RV(incident)). Nothing is changed.
+        released, and what it holds that is accounted for nowhere (RV(incident)). Nothing is changed in the
+        queue or the ledger.
+      - What the origin and content options of the selection and of O(subsets) found in the queue files read is
+        kept on the host beside the ledger (C(STATE_DIR/INSTANCE/verdicts.json), mode 0600; not in check mode), so
+        that the incident's hold and purge (M(mailops.postfix.postfix_queue_action) with O(incident)) do not read the
+        same queue files again. A verdict is used only while the listing shows the same message (queue ID, arrival
+        time and size) and for the same origin and content options; anything else is read. Should the file not be
+        writable, a warning says so and the result is unchanged.
     type: dict
     suboptions:
       state_dir:
@@ -398,7 +405,7 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
-        result, warnings = run_info(module.params)
+        result, warnings = run_info(module.params, module.check_mode)
     except MailopsError as exc:
         module.fail_json(msg=str(exc))
     for warning in warnings:

@@ -327,3 +327,32 @@ def test_an_incident_s_hold_counts_the_junk_by_login_and_bounds_the_purge(mixed_
     assert purged["archive"]["count"] == 6
     left = sorted(m["queue_id"] for m in postfix.queue() if m["queue_name"] == "hold")
     assert left == sorted(i for kind, ids in mixed_queue.items() if kind != "intern" for i in ids)
+
+
+@pytest.mark.controller_independent
+def test_the_hold_and_the_purge_take_the_assessment_s_verdicts_and_read_only_what_arrived_since(
+        mixed_queue, playbook, postfix, tmp_path):
+    """The assessment reads the junk's queue files once and keeps its verdicts on the host (0600); a message of the
+    login arriving after it is read by the hold, whose count takes the other 19 verdicts; the purge reads none and
+    deletes exactly the login's 7 messages."""
+    state_dir = tmp_path / "state"
+    assessed = playbook("postfix_queue_action", scenario="incident_remembered_assess", state_dir=str(state_dir),
+                        junk_logins=[INTERN])["results"]["assessed"]
+    assert assessed["subsets"]["junk"]["count"] == 6 and assessed["content"]["read"] == 19, assessed["content"]
+    kept = state_dir / "postfix" / "verdicts.json"
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
+    postfix.smtp_as(INTERN, INTERN_CLIENT, "ceo9@bank9.example", ["victim9@example.net"], _intern_message(9))
+    live_postfix.wait_for(lambda: postfix.by_queue() == {"deferred": 19, "incoming": 1}, 60,
+                          "the login's new message in incoming", postfix.queue)
+    late = [m["queue_id"] for m in postfix.queue() if m["queue_name"] == "incoming"]
+    out = playbook("postfix_queue_action", scenario="incident_remembered_act", state_dir=str(state_dir),
+                   archive_dir=str(tmp_path / "archive"), junk_logins=[INTERN])["results"]
+    held, purged = out["held"], out["purged"]
+    assert not held.get("failed") and held["changed_count"] == 20, held
+    assert held["incident"]["junk_held"] == 7, held["incident"]
+    assert held["incident"]["junk_reading"] == {"remembered": 19, "read": 1, "gone": 0}, held["incident"]
+    assert not purged.get("failed") and sorted(purged["queue_ids"]) == sorted(mixed_queue["intern"] + late), purged
+    assert purged["content"] == {"tier": "origin", "read": 0, "remembered": 20, "gone": 0}, purged["content"]
+    assert purged["archive"]["count"] == 7
+    left = sorted(m["queue_id"] for m in postfix.queue() if m["queue_name"] == "hold")
+    assert left == sorted(i for kind, ids in mixed_queue.items() if kind != "intern" for i in ids)
