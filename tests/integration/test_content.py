@@ -338,7 +338,7 @@ def test_the_hold_and_the_purge_take_the_assessment_s_verdicts_and_read_only_wha
     state_dir = tmp_path / "state"
     assessed = playbook("postfix_queue_action", scenario="incident_remembered_assess", state_dir=str(state_dir),
                         junk_logins=[INTERN])["results"]["assessed"]
-    assert assessed["subsets"]["junk"]["count"] == 6 and assessed["content"]["read"] == 19, assessed["content"]
+    assert assessed["subsets"]["junk"]["total"] == 6 and assessed["content"]["read"] == 19, assessed["content"]
     kept = state_dir / "postfix" / "verdicts.json"
     assert oct(kept.stat().st_mode & 0o777) == "0o600"
     postfix.smtp_as(INTERN, INTERN_CLIENT, "ceo9@bank9.example", ["victim9@example.net"], _intern_message(9))
