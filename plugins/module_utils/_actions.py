@@ -245,17 +245,15 @@ def _select(cli: PostfixCLI, selector: Selector, exclude: Optional[Selector], li
     body_limit = max([s.body_limit for s in (selector, exclude) if s is not None and s.body_limit] or [None])
     judged = [s for s in (selector if selector.needs else None, exclude if to_check else None) if s is not None]
     survivors, gone, digests, counts = set(), [], {}, {}     # type: ignore[var-annotated]
-    if fingerprint and selector.needs:
-        verdicts = None
+    fingerprinting = bool(fingerprint and selector.needs)
+    if fingerprinting:
+        verdicts = None     # a plan's fingerprints need every queue file read
 
-        def read(messages: List[Message], reading: str) -> Iterator[Tuple[Message, Optional[QueueFile]]]:
-            for message, queue_file in _content.read(cli, messages, reading, body_limit):
-                if queue_file is not None:
-                    digests[message["queue_id"]] = _content.fingerprint(queue_file, headers)
-                yield message, queue_file
-    else:
-        def read(messages: List[Message], reading: str) -> Iterator[Tuple[Message, Optional[QueueFile]]]:
-            return _content.read(cli, messages, reading, body_limit)
+    def read(messages: List[Message], reading: str) -> Iterator[Tuple[Message, Optional[QueueFile]]]:
+        for message, queue_file in _content.read(cli, messages, reading, body_limit):
+            if fingerprinting and queue_file is not None:
+                digests[message["queue_id"]] = _content.fingerprint(queue_file, headers)
+            yield message, queue_file
     for message, found in _verdicts.judge(verdicts, judged, to_read, tier, read, counts):
         queue_id = message["queue_id"]
         if found is None:
@@ -272,7 +270,7 @@ def _select(cli: PostfixCLI, selector: Selector, exclude: Optional[Selector], li
     messages = [message for message in kept if message["queue_id"] in survivors or message["queue_id"] not in read_ids]
     content = {"tier": selector.needs, "headers": headers,
                "fingerprints": {queue_id: digests[queue_id] for queue_id in survivors if queue_id in digests}} \
-        if fingerprint and selector.needs else None
+        if fingerprinting else None
     reading = {"tier": tier, "read": counts["read"], "gone": counts["gone"]}
     if verdicts is not None:
         reading["remembered"] = counts["remembered"]

@@ -137,8 +137,7 @@ class IncidentScope:
         self.junk_reading = {}
         listed = [{"queue_id": queue_id, "arrival_time": arrival, "message_size": size}
                   for queue_id, arrival, size in candidates]
-        return sum(1 for _message, found in _verdicts.judge(self.verdicts, [self.junk], listed, self.junk.needs,
-                                                            self.read, self.junk_reading) if found and found[0])
+        return _verdicts.count(self.verdicts, self.junk, listed, self.read, self.junk_reading)
 
     def _guard(self, kept: List[Message]) -> List[Message]:
         """The release guard: what arrived in the window, grouped by source (login, client, local uid); a source with

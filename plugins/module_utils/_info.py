@@ -31,14 +31,16 @@ def inspect_tier(values: Optional[List[str]]) -> Optional[str]:
     return HEADERS if "headers" in values else (ORIGIN if "origin" in values else None)
 
 
-def count_matching(cli: PostfixCLI, selector: Selector, messages: Iterable[Message]) -> int:
-    """How many of MESSAGES match SELECTOR, their queue files read when its options need them."""
+def count_matching(cli: PostfixCLI, selector: Selector, messages: Iterable[Message],
+                   verdicts: Optional[_verdicts.Verdicts] = None) -> int:
+    """How many of MESSAGES match SELECTOR, their queue files read when its options need them and no verdict in
+    VERDICTS holds (what is read is noted there)."""
     candidates = [message for message in messages if selector.matches(message)]
     if selector.needs is None:
         return len(candidates)
     with budget([selector]):
-        return sum(1 for _message, queue_file in _content.read(cli, candidates, selector.needs, selector.body_limit)
-                   if queue_file is not None and selector.matches_file(queue_file))
+        return _verdicts.count(verdicts, selector, candidates,
+                               lambda unread, tier: _content.read(cli, unread, tier, selector.body_limit))
 
 
 def run_info(params: Dict[str, Any], check_mode: bool = False) -> Tuple[Dict[str, Any], List[str]]:
@@ -78,13 +80,14 @@ def run_info(params: Dict[str, Any], check_mode: bool = False) -> Tuple[Dict[str
                              subsets if params["subsets"] is not None else None,
                              observe if ledger is not None or verdicts is not None else None, read, inspect,
                              params["inspect_max"], verdicts.note if verdicts is not None else None)
-        trouble = verdicts.save(listed_ids) if verdicts is not None else None
-        if trouble:
-            cli.warnings.append(trouble)
     if params["incident"] is not None:
         result["incident"] = _incident.view(ledger, holds if params["list_queue"] else None, ledger_file, subsets,
-                                            lambda _name, subset, messages: count_matching(cli, subset, messages)) \
+                                            lambda _name, subset, messages: count_matching(cli, subset, messages,
+                                                                                           verdicts)) \
             if ledger is not None else None
+    trouble = verdicts.save(listed_ids) if verdicts is not None else None
+    if trouble:
+        cli.warnings.append(trouble)
     result["listed_at"] = selector.now
     running, reason = master_running(instance["queue_directory"])
     details = {"tools": cli.tools_found(), "map_types": cli.map_types(),

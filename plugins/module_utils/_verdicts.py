@@ -143,3 +143,11 @@ def judge(verdicts: Optional[Verdicts], selectors: Sequence[Any], messages: Iter
             for selector, matched in zip(selectors, found):
                 verdicts.note(selector, message, matched)
         yield message, found
+
+
+def count(verdicts: Optional[Verdicts], selector: Any, messages: Iterable[Message], read: Reader,
+          counts: Optional[Dict[str, int]] = None) -> int:
+    """How many of MESSAGES SELECTOR's origin and content options match (``judge``: a kept verdict where one holds,
+    otherwise the queue file read at the selector's tier); a message gone since the listing does not count."""
+    return sum(1 for _message, found in judge(verdicts, [selector], messages, selector.needs, read, counts)
+               if found is not None and found[0])
