@@ -83,8 +83,9 @@ options:
         kept on the host beside the ledger (C(STATE_DIR/INSTANCE/verdicts.json), mode 0600; not in check mode), so
         that the incident's hold and purge (M(mailops.postfix.postfix_queue_action) with O(incident)) do not read the
         same queue files again. A verdict is used only while the listing shows the same message (queue ID, arrival
-        time and size) and for the same origin and content options; anything else is read. Should the file not be
-        writable, a warning says so and the result is unchanged.
+        time and size) and for the same origin and content options; anything else is read. The count of each
+        subset among the incident's messages still on hold takes the verdicts of this run's own reading. Should the
+        file not be writable, a warning says so and the result is unchanged.
     type: dict
     suboptions:
       state_dir:
