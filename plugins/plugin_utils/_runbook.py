@@ -14,7 +14,7 @@ report is computed here, once.
 
 from __future__ import absolute_import, division, print_function
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 
 def _count(value: Any) -> int:
@@ -212,3 +212,103 @@ def fleet_halt(failed: int, hosts: int, stop_on_error: bool = False, max_fail_pe
         raise TypeError("stop_on_error is %r, not a boolean" % (stop_on_error,))
     limit = 0 if stop_on_error else int(max_fail_percentage)
     return int(failed) > limit * int(hosts) / 100.0
+
+
+# A phase as one task (the runbook_phase action): its module runs, one after the other on the host, and the facts
+# it keeps - set on the host once, with the results of the steps that ran even when a later step fails.
+STEP_KEYS = ("module", "args", "facts", "skip", "may_fail", "require_running")
+KEEPS = ("result", "incident", "instance", "assessment", "hold", "purge", "requeue")
+_NOT_KEPT = ("ansible_facts", "invocation", "_ansible_no_log", "_ansible_verbose_always", "_ansible_verbose_override")
+
+
+def _boolean(value: Any, what: str) -> bool:
+    # a template gives a string on ansible-core before 2.19
+    value = {"true": True, "false": False}.get(value.lower(), value) if isinstance(value, str) else value
+    if not isinstance(value, bool):
+        raise ValueError("%s is %r, not a boolean" % (what, value))
+    return value
+
+
+def phase_steps(args: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The runbook_phase task's steps, checked and with their defaults; ValueError says what is wrong."""
+    unknown = sorted(set(args) - {"phase", "steps"})
+    if unknown:
+        raise ValueError("unknown option(s) %s (phase, steps)" % ", ".join(unknown))
+    phase = args.get("phase")
+    if not isinstance(phase, str) or not phase:
+        raise ValueError("phase is %r, not a phase's name" % (phase,))
+    steps = args.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise ValueError("steps is %r, not a list of steps" % (steps,))
+    checked = []
+    seen = set()  # type: set
+    for number, step in enumerate(steps, 1):
+        where = "step %d" % number
+        if not isinstance(step, dict):
+            raise ValueError("%s is %r, not a dictionary" % (where, step))
+        unknown = sorted(set(step) - set(STEP_KEYS))
+        if unknown:
+            raise ValueError("%s: unknown key(s) %s (%s)" % (where, ", ".join(unknown), ", ".join(STEP_KEYS)))
+        module = step.get("module")
+        if not isinstance(module, str) or module.count(".") != 2:
+            raise ValueError("%s: module is %r, not a module's fully qualified name" % (where, module))
+        where = "%s (%s)" % (where, module)
+        step_args = step.get("args", {})
+        if not isinstance(step_args, dict):
+            raise ValueError("%s: args is %r, not a dictionary" % (where, step_args))
+        facts = step.get("facts", {})
+        if not isinstance(facts, dict):
+            raise ValueError("%s: facts is %r, not a dictionary of variable: what it keeps" % (where, facts))
+        for fact, keep in facts.items():
+            if not isinstance(fact, str) or not fact.isidentifier() or fact.startswith("ansible_"):
+                raise ValueError("%s: fact %r is not a variable's name" % (where, fact))
+            if fact in seen:
+                raise ValueError("%s: fact %s is kept by an earlier step" % (where, fact))
+            if keep not in KEEPS:
+                raise ValueError("%s: fact %s keeps %r, not one of %s" % (where, fact, keep, ", ".join(KEEPS)))
+            seen.add(fact)
+        flags = {flag: _boolean(step.get(flag, False), "%s: %s" % (where, flag))
+                 for flag in ("skip", "may_fail", "require_running")}
+        checked.append(dict(flags, module=module, args=step_args, facts=dict(facts)))
+    return checked
+
+
+def kept(keep: str, result: Dict[str, Any]) -> Any:
+    """What a fact keeps of its step's module RESULT (keep: one of KEEPS)."""
+    if keep == "result":
+        return {key: value for key, value in result.items() if key not in _NOT_KEPT}
+    if keep == "incident":
+        return result.get("incident")
+    if keep == "instance":
+        return dict(result["instance"], incident=result.get("incident"), postfix_version=result.get("postfix_version"))
+    if keep == "assessment":
+        return assessment(result)
+    return phase_result(result, keep)
+
+
+def step_facts(step: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
+    """The facts STEP keeps of its RESULT; a step that failed (may_fail) or was skipped keeps its whole results only
+    (as ``register`` would: a fact from an earlier run is never left standing)."""
+    whole = bool(result.get("failed") or result.get("skipped"))
+    return {fact: kept(keep, result) for fact, keep in step["facts"].items() if not whole or keep == "result"}
+
+
+def not_running(result: Dict[str, Any], host: str) -> Optional[str]:
+    """Why the runbook can not go on with a host whose Postfix is not running (None: it runs)."""
+    instance = result.get("instance") or {}
+    if instance.get("running"):
+        return None
+    return ("Postfix (%s) is not running on %s: the runbook needs it (the window and the fix reload it, requeued mail "
+            "goes through pickup). Start it, or leave this host out. Nothing was changed here."
+            % (instance.get("config_dir"), host))
+
+
+def strip_omitted(value: Any, omit: Optional[str]) -> Any:
+    """VALUE without the dictionary entries set to Ansible's omit placeholder (ansible-core before 2.19 leaves them)."""
+    if not omit:
+        return value
+    if isinstance(value, dict):
+        return {key: strip_omitted(item, omit) for key, item in value.items() if item != omit}
+    if isinstance(value, list):
+        return [strip_omitted(item, omit) for item in value if item != omit]
+    return value

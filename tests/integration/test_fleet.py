@@ -113,6 +113,25 @@ def test_failure_between_hold_and_requeue_end_window_and_rerun(fleet, runbook):
         assert window_settings(target) == settings[target]
 
 
+
+def test_a_hold_that_fails_after_its_window_opened_is_reported_with_the_window_open(fleet, runbook, tmp_path):
+    """The hold phase is one task (runbook_phase): its window opens, the queues go on hold, then the hold's audit record
+    can not be written (its path is a directory) and the phase fails. The facts its first step kept survive the failure
+    (kept_facts, taken by the runbook's rescue): the report says the window is open and how to end it."""
+    audit = tmp_path / "audit-log-is-a-directory"
+    audit.mkdir()
+    settings = window_settings("h01")
+    out = runbook("cleanup", expect_rc=2, _limit="h01", hold_audit_log=str(audit))
+    assert "its audit record could not be written" in out["output"]
+    entry = out["report"]["hosts"]["h01"]
+    assert entry["status"] == "partial" and entry["window_open"], entry
+    assert any("mailops.postfix.end_window" in problem for problem in entry["problems"]), entry
+    # the report tells the truth: the window is open on the host, and nothing has left it
+    assert window_settings("h01") != settings and sink("h01") == []
+    runbook("end_window", _limit="h01")
+    assert window_settings("h01") == settings
+
+
 def test_check_mode_changes_nothing(fleet, runbook):
     before = untouched(fleet)
     out = runbook("cleanup", check_mode=True)

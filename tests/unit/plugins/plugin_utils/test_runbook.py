@@ -133,6 +133,80 @@ def test_phase_results_from_counts_when_the_ids_were_not_returned():
     assert (both["purged"], both["vanished"], both["archived"], both["skipped_changed"]) == (7, 7, 7, 1)
 
 
+
+HOLD_STEPS = [{"module": "mailops.postfix.postfix_incident", "args": {"state": "open"},
+               "facts": {"hold_incident": "incident"}},
+              {"module": "mailops.postfix.postfix_queue_action", "args": {"action": "hold"},
+               "facts": {"hold_result": "hold"}}]
+
+
+def test_a_phase_s_steps_with_their_defaults():
+    steps = _runbook.phase_steps({"phase": "hold", "steps": HOLD_STEPS + [{"module": "ansible.builtin.find",
+                                                                           "skip": "True", "may_fail": False}]})
+    assert [(s["module"], s["facts"], s["skip"], s["may_fail"], s["require_running"]) for s in steps] == [
+        ("mailops.postfix.postfix_incident", {"hold_incident": "incident"}, False, False, False),
+        ("mailops.postfix.postfix_queue_action", {"hold_result": "hold"}, False, False, False),
+        ("ansible.builtin.find", {}, True, False, False)]
+    assert steps[2]["args"] == {}
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"phase": "hold"}, "steps is None"),
+    ({"phase": "hold", "steps": HOLD_STEPS, "when": True}, "unknown option(s) when"),
+    ({"phase": "", "steps": HOLD_STEPS}, "phase is ''"),
+    ({"phase": "hold", "steps": [{"module": "postfix_incident"}]}, "step 1: module is 'postfix_incident'"),
+    ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], args="state=open")]}, "args is 'state=open'"),
+    ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], facts="hold_incident")]}, "facts is 'hold_incident'"),
+    ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], facts={"plan-applied": "result"})]},
+     "fact 'plan-applied' is not a variable's name"),
+    ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], facts={"ansible_host": "result"})]}, "fact 'ansible_host'"),
+    ({"phase": "hold", "steps": [HOLD_STEPS[0], dict(HOLD_STEPS[1], facts={"hold_incident": "hold"})]},
+     "step 2 (mailops.postfix.postfix_queue_action): fact hold_incident is kept by an earlier step"),
+    ({"phase": "hold", "steps": [dict(HOLD_STEPS[1], facts={"hold_result": "fix"})]},
+     "fact hold_result keeps 'fix', not one of"),
+    ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], skip="maybe")]}, "skip is 'maybe'"),
+    ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], may_fail=1)]}, "may_fail is 1"),
+    ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], when="x")]}, "unknown key(s) when"),
+])
+def test_a_phase_s_steps_refused(args, words):
+    with pytest.raises(ValueError) as caught:
+        _runbook.phase_steps(args)
+    assert words in str(caught.value)
+
+
+def test_what_a_step_keeps_is_what_the_phase_s_filters_give():
+    action = {"changed_count": 3, "matched": 4, "matched_by_queue": {"active": 1}, "changed": True,
+              "incident": {"incident_id": "t-1", "window_open": True, "junk_held": 2}, "invocation": {"x": 1},
+              "ansible_facts": {"plan_applied": "forged"}}
+    assert _runbook.kept("incident", action) == action["incident"]
+    for phase in ("hold", "purge", "requeue"):
+        assert _runbook.kept(phase, action) == _runbook.phase_result(action, phase)
+    whole = _runbook.kept("result", action)
+    assert "ansible_facts" not in whole and "invocation" not in whole and whole["matched"] == 4
+    step = _runbook.phase_steps({"phase": "p", "steps": [{"module": "a.b.c", "facts": {"r": "result", "i": "incident"},
+                                                          "may_fail": True}]})[0]
+    assert _runbook.step_facts(step, action) == {"r": whole, "i": action["incident"]}
+    failed = {"failed": True, "msg": "no such instance"}
+    assert _runbook.step_facts(step, failed) == {"r": failed}
+    assert _runbook.step_facts(step, {"skipped": True}) == {"r": {"skipped": True}}
+    info = {"summary": summary(10), "subsets": {"junk": summary(3)}, "incident": None, "listed_at": 5.0,
+            "postfix_version": "3.7.11", "instance": {"running": False, "running_reason": "no master.pid",
+                                                      "config_dir": "/etc/postfix-b"}}
+    assert _runbook.kept("assessment", info) == _runbook.assessment(info)
+    assert _runbook.kept("instance", info) == dict(info["instance"], incident=None, postfix_version="3.7.11")
+    assert "Postfix (/etc/postfix-b) is not running on h1: " in _runbook.not_running(info, "h1")
+    info["instance"]["running"] = True
+    assert _runbook.not_running(info, "h1") is None
+
+
+def test_omitted_options_are_left_out():
+    omit = "__omit_place_holder__abc"
+    args = {"state": "open", "incident_id": omit, "incident": {"junk": omit, "state_dir": "/var/lib/x"},
+            "queues": ["hold", omit]}
+    assert _runbook.strip_omitted(args, omit) == {"state": "open", "incident": {"state_dir": "/var/lib/x"},
+                                                  "queues": ["hold"]}
+    assert _runbook.strip_omitted(args, None) is args
+
 @pytest.mark.parametrize("current, expected", [
     ("", "check_sender_access hash:/etc/postfix/m"),
     ("permit_mynetworks, reject_unauth_destination",
