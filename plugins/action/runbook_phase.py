@@ -27,6 +27,7 @@ except ImportError:  # ansible-core 2.20 and earlier: the role's next task sets 
 
 try:  # ansible-core 2.19 and later: module_defaults for a module an action plugin runs itself
     from ansible.executor.module_common import _apply_action_arg_defaults
+    get_action_args_with_defaults = None
 except ImportError:  # pragma: no cover - ansible-core 2.17 and 2.18
     _apply_action_arg_defaults = None
     from ansible.executor.module_common import get_action_args_with_defaults

@@ -47,7 +47,7 @@ options:
       - The module runs, in order. Each is a dictionary with C(module) (a module's fully qualified name, required),
         C(args) (its options, default none), C(facts) (the host variables that keep what it returned, each named with
         what it keeps, below; default none), C(skip) (true - the step is not run, its facts not set; default false),
-        C(may_fail) (true - a failure of this step does not fail the phase: its facts that keep C(result) keep the
+        C(may_fail) (true - a failure of this step does not fail the phase - its facts that keep C(result) keep the
         failed result for the tasks after it to judge, its other facts are not set; default false) and
         C(require_running) (true - the phase fails after this step, its facts kept, unless the step's result shows
         the Postfix instance running; default false).

@@ -113,7 +113,6 @@ def test_failure_between_hold_and_requeue_end_window_and_rerun(fleet, runbook):
         assert window_settings(target) == settings[target]
 
 
-
 def test_a_hold_that_fails_after_its_window_opened_is_reported_with_the_window_open(fleet, runbook, tmp_path):
     """The hold phase is one task (runbook_phase): its window opens, the queues go on hold, then the hold's audit record
     can not be written (its path is a directory) and the phase fails. The facts its first step kept survive the failure

@@ -133,7 +133,6 @@ def test_phase_results_from_counts_when_the_ids_were_not_returned():
     assert (both["purged"], both["vanished"], both["archived"], both["skipped_changed"]) == (7, 7, 7, 1)
 
 
-
 HOLD_STEPS = [{"module": "mailops.postfix.postfix_incident", "args": {"state": "open"},
                "facts": {"hold_incident": "incident"}},
               {"module": "mailops.postfix.postfix_queue_action", "args": {"action": "hold"},
@@ -206,6 +205,7 @@ def test_omitted_options_are_left_out():
     assert _runbook.strip_omitted(args, omit) == {"state": "open", "incident": {"state_dir": "/var/lib/x"},
                                                   "queues": ["hold"]}
     assert _runbook.strip_omitted(args, None) is args
+
 
 @pytest.mark.parametrize("current, expected", [
     ("", "check_sender_access hash:/etc/postfix/m"),
