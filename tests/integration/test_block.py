@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """postfix_block through Ansible, on a real Postfix's configuration: Debian's postconf and postmap, over ssh.
 
-Each test gets its own configuration directory (a copy of /etc/postfix's main.cf and master.cf), so the checks read
+Each test gets its own configuration directory (Debian's pristine main.cf and master.cf), so the checks read
 what Postfix itself reads - ``postconf -c DIR -h``, ``postmap -q`` - and the default instance is never changed.
 """
 
@@ -22,12 +22,17 @@ BLOCK = {"senders": ["spammer@example.com", "@spam.example"], "clients": ["192.0
          "sasl_users": ["intern@example.org"], "local_users": ["www-data"]}
 
 
+# Debian's pristine configuration files, as the package ships them: /etc/postfix/main.cf does not exist on a machine
+# whose Postfix was installed with "No configuration" until a test writes it (the postfix fixture).
+PRISTINE = {"main.cf": "/usr/share/postfix/main.cf.debian", "master.cf": "/usr/share/postfix/master.cf.dist"}
+
+
 @pytest.fixture
 def config_dir(tmp_path):
     directory = tmp_path / "postfix"
     directory.mkdir()
-    for name in ("main.cf", "master.cf"):
-        shutil.copy(os.path.join("/etc/postfix", name), str(directory / name))
+    for name, source in PRISTINE.items():
+        shutil.copy(source, str(directory / name))
     os.chmod(str(tmp_path), 0o755)
     return str(directory)
 
