@@ -23,7 +23,7 @@ from ansible_collections.mailops.postfix.plugins.module_utils import (
     _archive, _audit, _changeplan, _content, _postcat, _verdicts, _worklist)
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
 from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import PostfixCLI, PostfixError
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import WHOLE_QUEUES, PostfixCLI, PostfixError
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message, compact, unique_messages
 from ansible_collections.mailops.postfix.plugins.module_utils._incident_scope import IncidentScope
 from ansible_collections.mailops.postfix.plugins.module_utils._reinject import reinject
@@ -110,11 +110,15 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
     instance = _instance(cli, action, result)
     source = cli.choose_source(params["source"], instance["version"])
     result["selection"] = selector.given
+    on_disk = _reads_directories(action, selector, exclude, params, check_mode, diff)
     incident = IncidentScope(params["incident"], instance, selector.now, check_mode,
                              lambda messages, tier: _content.read(cli, messages, tier)) if params["incident"] else None
     with budget([selector, exclude, incident.junk if incident else None]):
         listed_by_queue: Dict[Optional[str], int] = {}
-        listed = unique_messages(cli.list_queue(source, selector.now))
+        if on_disk:
+            listed = unique_messages(cli.list_on_disk(instance["queue_directory"], list(selector.given["queues"]) + ["hold"]))
+        else:
+            listed = unique_messages(cli.list_queue(source, selector.now))
         if action.name == "hold":        # only a hold may take whole queues (_whole_queues)
             listed = _counted(listed, listed_by_queue)
         if incident:
@@ -136,6 +140,7 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
             selected, result["incident"] = incident.restrict(action.name, selected)
     result["matched"] = len(selected)
     result["listed_at"] = selector.now
+    result["listed_from"] = "queue directories" if on_disk else "postqueue"
     result["matched_by_queue"] = _count_by_queue(selected)
     _worklist.check_guards(action.name, selector, len(selected), params["all"] or params["plan"] is not None,
                            params["max_messages"], params["expect_count"])
@@ -432,6 +437,27 @@ def _counted(messages: Iterable[Message], counts: Dict[Optional[str], int]) -> I
         yield message
 
 
+def _whole_selection(action: _worklist.Action, selector: Selector, exclude: Optional[Selector],
+                     params: Dict[str, Any]) -> bool:
+    """Whether the selection is whole queues for a hold: only ``queues`` (or ``all``), nothing excluded, no plan, no
+    count guard."""
+    return (action.name == "hold" and set(selector.given) <= {"queues"} and exclude is None and params["plan"] is None
+            and params["max_messages"] is None and params["expect_count"] is None)
+
+
+def _reads_directories(action: _worklist.Action, selector: Selector, exclude: Optional[Selector],
+                       params: Dict[str, Any], check_mode: bool, diff: bool) -> bool:
+    """Whether a hold lists its queues from their directories instead of postqueue: a hold of whole queues named in
+    ``queues`` (incoming, active, deferred - what ``postsuper -h ALL`` takes), run for real, as root (the directories
+    are Postfix's), with no returned plan or diff and no incident junk to count (that needs each message's envelope,
+    arrival time and size: a listing). All it needs of a message then is its queue and ID: one listing of 100,000
+    deferred messages costs about as much as the hold itself, the directories a fraction of it."""
+    queues = selector.given.get("queues") or []
+    return (_whole_selection(action, selector, exclude, params) and bool(queues) and set(queues) <= set(WHOLE_QUEUES)
+            and not check_mode and not diff and not params["return_plan"] and not params["archive_dir"]
+            and not (params["incident"] or {}).get("junk") and os.geteuid() == 0)
+
+
 def _whole_queues(action: _worklist.Action, selector: Selector, exclude: Optional[Selector], params: Dict[str, Any],
                   listed_by_queue: Dict[Optional[str], int], work: _worklist.WorkList) -> List[str]:
     """The queues a hold takes whole with one ``postsuper -h ALL queue...`` (a quarter to a third of the cost of naming each ID): only
@@ -439,8 +465,7 @@ def _whole_queues(action: _worklist.Action, selector: Selector, exclude: Optiona
     work list holds every message listed in that queue. What it holds is proved from the hold directory
     (``_postsuper.prove_whole``); mail that entered the queue after the listing is held too, as the selection
     means, and is not counted as held by this run (an incident counts it as arrived in the window)."""
-    if (action.name != "hold" or not set(selector.given) <= {"queues"} or exclude is not None or params["plan"] is not None
-            or params["max_messages"] is not None or params["expect_count"] is not None):
+    if not _whole_selection(action, selector, exclude, params):
         return []
     return sorted(queues[0] for queues, ids in work.by_queue.items()
                   if len(queues) == 1 and len(ids) == listed_by_queue.get(queues[0]))

@@ -43,6 +43,7 @@ from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import 
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 JSON_SINCE = (3, 1)
+WHOLE_QUEUES = ("incoming", "active", "deferred")   # the queues a hold may take whole (postsuper -h ALL QUEUE...)
 # The daemons that accept mail and apply the settings a block changes (restrictions, access maps, header checks): a
 # reload has taken effect for mail coming in once none of them started before it is left.
 INBOUND_DAEMONS = ("smtpd", "qmqpd", "cleanup")
@@ -157,6 +158,24 @@ def queue_ids_on_disk(queue_directory: str, queue_name: str) -> List[str]:
     for _folder, _dirs, files in os.walk(os.path.join(queue_directory, queue_name)):
         ids.extend(name for name in files if _queue.is_queue_id(name))
     return sorted(ids)
+
+
+def queued_on_disk(queue_directory: str, queue_names: Iterable[str]) -> Iterator[Dict[str, Any]]:
+    """The messages in these queues, read from their directories (root only): each queue file Postfix itself would
+    list - a regular file named as a queue ID whose owner may read, write and execute it (cleanup writes an incoming
+    file without the execute bit until it is complete; showq and postsuper pass over it until then, as
+    mail_open_ok(3) says). A listing without envelopes (``_queue.on_disk``): no postqueue, no queue file opened."""
+    for queue_name in queue_names:
+        for folder, _dirs, files in os.walk(os.path.join(queue_directory, queue_name)):
+            for name in files:
+                if not _queue.is_queue_id(name):
+                    continue
+                try:
+                    mode = os.lstat(os.path.join(folder, name)).st_mode
+                except OSError:         # gone since the directory was read
+                    continue
+                if stat.S_ISREG(mode) and mode & stat.S_IRWXU == stat.S_IRWXU:
+                    yield _queue.on_disk(queue_name, name)
 
 
 def master_running(queue_directory: str) -> Tuple[Optional[bool], str]:
@@ -496,6 +515,11 @@ class PostfixCLI:
             messages = _listing.iter_mailq(lines, now)
         return messages
 
+    @staticmethod
+    def list_on_disk(queue_directory: str, queue_names: Sequence[str]) -> Iterator[Dict[str, Any]]:
+        """Yield the messages of these queues from their directories (``queued_on_disk``): queue and ID only."""
+        return queued_on_disk(queue_directory, queue_names)
+
     def postconf(self, *names: str) -> Dict[str, str]:
         """{name: value} of the instance's parameters."""
         out = self.check(self.argv("postconf", "-h") + list(names))
@@ -636,7 +660,7 @@ class PostfixCLI:
         """Run a step. postsuper: (rc, PostsuperOutcome), the accounting is in its stderr; a flush: (0, the IDs asked for
         delivery), or PostfixError whose ``done`` says which IDs were, before the one that failed."""
         if step.kind == "postsuper" and step.whole:
-            if step.flag != "h" or not step.queues or not set(step.queues) <= {"incoming", "active", "deferred"}:
+            if step.flag != "h" or not step.queues or not set(step.queues) <= set(WHOLE_QUEUES):
                 raise PostfixError("refusing %s: only a hold takes a whole queue" % step.shown)   # never ALL by accident
             before = queue_ids_on_disk(step.directory, "hold")
             rc, _out, err = self.run(step.argv)

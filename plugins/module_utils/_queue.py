@@ -109,6 +109,13 @@ def compact(message: Message, reasons: bool = False) -> Message:
     }
 
 
+def on_disk(queue_name: str, queue_id: str) -> Message:
+    """A message known only from its queue directory: its queue and ID; what a listing would add - arrival time,
+    size, envelope - unknown (None, no recipients)."""
+    return {"queue_id": queue_id, "queue_name": queue_name, "arrival_time": None, "message_size": None,
+            "forced_expire": False, "sender": None, "recipients": []}
+
+
 def expanded(message: Message) -> Message:
     """A message in postqueue -j's form again (recipients as dicts), from any form."""
     recipients = []

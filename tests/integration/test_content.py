@@ -320,6 +320,7 @@ def test_an_incident_s_hold_counts_the_junk_by_login_and_bounds_the_purge(mixed_
                    archive_dir=str(tmp_path / "archive"), junk_logins=[INTERN])["results"]
     held, wide, purged = out["held"], out["wide"], out["purged"]
     assert not held.get("failed") and held["changed_count"] == 19, held
+    assert held["listed_from"] == "postqueue"     # whole queues, but counting the junk needs the envelopes
     assert held["incident"]["junk_held"] == len(mixed_queue["intern"]) == 6, held["incident"]
     assert wide["failed"] and "only 6 of them matched the junk when they were held" in wide["msg"], wide
     assert wide["changed_count"] == 0
@@ -349,6 +350,7 @@ def test_the_hold_and_the_purge_take_the_assessment_s_verdicts_and_read_only_wha
                    archive_dir=str(tmp_path / "archive"), junk_logins=[INTERN])["results"]
     held, purged = out["held"], out["purged"]
     assert not held.get("failed") and held["changed_count"] == 20, held
+    assert held["listed_from"] == "postqueue"
     assert held["incident"]["junk_held"] == 7, held["incident"]
     assert held["incident"]["junk_reading"] == {"remembered": 19, "read": 1, "gone": 0}, held["incident"]
     assert not purged.get("failed") and sorted(purged["queue_ids"]) == sorted(mixed_queue["intern"] + late), purged

@@ -7,6 +7,8 @@ listing of all five queues. ALL must never stand for less than the whole of a qu
 
 from __future__ import absolute_import, division, print_function
 
+import os
+
 import pytest
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _actions, _worklist
@@ -70,3 +72,78 @@ def test_only_a_hold_ever_runs_on_all():
     step = PostfixCLI().postsuper_whole_step("d", ["deferred"], ["A"], "/nonexistent")
     with pytest.raises(Exception, match="only a hold takes a whole queue"):
         PostfixCLI().run_step(step)
+
+
+ROOT = os.geteuid() == 0
+PLAIN_HOLD = dict(GUARDS, return_plan=False, archive_dir=None, incident=None)
+
+
+def _reads(options, exclude=None, guards=None, check_mode=False, diff=False):
+    selector = Selector.from_params(options, NOW)
+    excluded = Selector.from_options(exclude, "exclude", NOW) if exclude else None
+    return _actions._reads_directories(_worklist.ACTIONS["hold"], selector, excluded,
+                                       dict(PLAIN_HOLD, **(guards or {})), check_mode, diff)
+
+
+def test_a_hold_of_whole_queues_lists_their_directories_as_root():
+    assert _reads({"queues": ["incoming", "active", "deferred"]}) is ROOT
+    assert _reads({"queues": ["deferred"]}) is ROOT
+    assert _reads({"queues": ["deferred"]}, guards={"incident": {"state_dir": "/x", "junk": None}}) is ROOT
+
+
+@pytest.mark.parametrize("options, exclude, guards, check_mode, diff", [
+    ({"queues": ["deferred"], "sender": "x@example.org"}, None, None, False, False),     # needs the envelope
+    ({"queues": ["deferred", "maildrop"]}, None, None, False, False),                  # maildrop is held by ID
+    ({"all": True}, None, None, False, False),                                         # all queues, maildrop too
+    ({"queues": ["deferred"]}, {"sender": "nobody@example.org"}, None, False, False),  # an exclude
+    ({"queues": ["deferred"]}, None, {"max_messages": 100000}, False, False),          # a count guard
+    ({"queues": ["deferred"]}, None, {"plan": {"plan_id": "x"}}, False, False),        # a plan's exact IDs
+    ({"queues": ["deferred"]}, None, {"return_plan": True}, False, False),             # a plan shows envelopes
+    ({"queues": ["deferred"]}, None, None, True, False),                               # check mode shows the listing
+    ({"queues": ["deferred"]}, None, None, False, True),                               # so does a diff
+    ({"queues": ["deferred"]}, None, {"incident": {"junk": {"sasl_username": ["x"]}}}, False, False),  # junk counted
+])
+def test_anything_that_needs_more_than_queue_and_id_lists_with_postqueue(options, exclude, guards, check_mode, diff):
+    assert _reads(options, exclude, guards, check_mode, diff) is False
+
+
+def _queue_file(root, queue, queue_id, mode=0o700, hashed=True):
+    folder = os.path.join(root, queue, queue_id[0]) if hashed else os.path.join(root, queue)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, queue_id)
+    with open(path, "wb") as handle:
+        handle.write(b"C                                        ")
+    os.chmod(path, mode)
+    return path
+
+
+def test_the_directories_list_what_postfix_would_list(tmp_path):
+    """Each queue file, hashed or not, as showq and postsuper see them (mail_open_ok): a file cleanup is still writing
+    (no owner execute bit), a name that is not a queue ID, and anything not a regular file are passed over."""
+    ids = {m["queue_id"]: m["queue_name"] for m in LISTED}
+    for queue_id, queue in ids.items():
+        _queue_file(str(tmp_path), queue, queue_id, hashed=queue != "incoming")
+    ids = {queue_id: queue for queue_id, queue in ids.items() if queue != "maildrop"}     # not asked for
+    _queue_file(str(tmp_path), "incoming", "4DB5E1A0FF3", mode=0o600)            # still being written
+    _queue_file(str(tmp_path), "deferred", "not-a-queue-id")
+    os.symlink("/etc/passwd", os.path.join(str(tmp_path), "deferred", "5EC6F2B10A4"))
+    os.mkdir(os.path.join(str(tmp_path), "deferred", "6FD7A3C21B5"))
+    listed = list(PostfixCLI.list_on_disk(str(tmp_path), ["incoming", "active", "deferred", "hold"]))
+    assert sorted((m["queue_id"], m["queue_name"]) for m in listed) == sorted(ids.items())
+    assert all(m["arrival_time"] is None and m["sender"] is None and m["recipients"] == [] for m in listed)
+
+
+def test_a_hold_from_the_directories_takes_the_same_whole_queues_as_from_the_listing(tmp_path):
+    for message in LISTED:
+        _queue_file(str(tmp_path), message["queue_name"], message["queue_id"])
+    selector = Selector.from_params({"queues": ["incoming", "active", "deferred"]}, NOW)
+    counts = {}
+    on_disk = list(_actions._counted(PostfixCLI.list_on_disk(str(tmp_path), ["incoming", "active", "deferred", "hold"]),
+                                     counts))
+    work = _worklist.work_list("hold", list(selector.select(on_disk)), NOW)
+    whole = _actions._whole_queues(_worklist.ACTIONS["hold"], selector, None, GUARDS, counts, work)
+    steps = _actions._steps(PostfixCLI(), _worklist.ACTIONS["hold"], work, 1000, selector, whole, str(tmp_path))
+    listed_whole, listed_steps, _work = _decide({"queues": ["incoming", "active", "deferred"]})
+    assert whole == listed_whole
+    assert [step.argv for step in steps] == [step.argv for step in listed_steps]
+    assert sorted(steps[0].ids) == sorted(listed_steps[0].ids)
