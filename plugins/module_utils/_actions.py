@@ -110,7 +110,7 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
     instance = _instance(cli, action, result)
     source = cli.choose_source(params["source"], instance["version"])
     result["selection"] = selector.given
-    on_disk = _reads_directories(action, selector, exclude, params, check_mode, diff)
+    on_disk = _reads_directories(action, selector, exclude, params)
     incident = IncidentScope(params["incident"], instance, selector.now, check_mode,
                              lambda messages, tier: _content.read(cli, messages, tier)) if params["incident"] else None
     with budget([selector, exclude, incident.junk if incident else None]):
@@ -446,15 +446,15 @@ def _whole_selection(action: _worklist.Action, selector: Selector, exclude: Opti
 
 
 def _reads_directories(action: _worklist.Action, selector: Selector, exclude: Optional[Selector],
-                       params: Dict[str, Any], check_mode: bool, diff: bool) -> bool:
+                       params: Dict[str, Any]) -> bool:
     """Whether a hold lists its queues from their directories instead of postqueue: a hold of whole queues named in
-    ``queues`` (incoming, active, deferred - what ``postsuper -h ALL`` takes), run for real, as root (the directories
-    are Postfix's), with no returned plan or diff and no incident junk to count (that needs each message's envelope,
-    arrival time and size: a listing). All it needs of a message then is its queue and ID: one listing of 100,000
-    deferred messages costs about as much as the hold itself, the directories a fraction of it."""
+    ``queues`` (incoming, active, deferred - what ``postsuper -h ALL`` takes), as root (the directories are Postfix's),
+    with no returned plan and no incident junk to count (both need each message's envelope, arrival time and size: a
+    listing). All it needs of a message then is its queue and ID - the diff too: one listing of 100,000 deferred
+    messages costs about as much as the hold itself, the directories a fraction of it."""
     queues = selector.given.get("queues") or []
     return (_whole_selection(action, selector, exclude, params) and bool(queues) and set(queues) <= set(WHOLE_QUEUES)
-            and not check_mode and not diff and not params["return_plan"] and not params["archive_dir"]
+            and not params["return_plan"] and not params["archive_dir"]
             and not (params["incident"] or {}).get("junk") and os.geteuid() == 0)
 
 

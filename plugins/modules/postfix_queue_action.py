@@ -46,11 +46,11 @@ options:
         that was not before). Mail that entered the queue after the listing is held too, as the selection means,
         but is not in RV(queue_ids) (an incident counts it as arrived in its window). Postfix logs no per-ID
         C(placed on hold) line for it - O(audit_log) and the incident's ledger keep the IDs.
-      - Such a hold of queues named in O(queues) (incoming, active, deferred), run for real as root with no
-        O(return_plan), diff or C(junk) in O(incident) (counting the junk needs each message's envelope, arrival
-        time and size), lists those queues and hold from their directories instead of C(postqueue): all it needs
-        is each message's queue and ID, and at 100,000 deferred messages the listing costs about what the hold
-        does. See RV(listed_from).
+      - Such a hold of queues named in O(queues) (incoming, active, deferred), run as root with no
+        O(return_plan) and no C(junk) in O(incident) (both need each message's envelope, arrival time and size),
+        lists those queues and hold from their directories instead of C(postqueue) - all it needs is each
+        message's queue and ID, and at 100,000 deferred messages the listing costs about what the hold does. See
+        RV(listed_from).
       - V(release) (C(postsuper -H)) moves held mail to deferred, keeping its ID. Mail held longer than its
         lifetime would bounce at once; O(long_held) says what to do with it.
       - V(requeue) (C(postsuper -r)) sends mail from incoming, active, deferred and hold through cleanup

@@ -105,7 +105,8 @@ def test_hold_of_a_whole_queue_runs_postsuper_on_all_and_proves_each_id(frozen_q
     deferred = [m["queue_id"] for m in before if m["queue_name"] == "deferred"]
     _common_checks(before, runs, queues, deferred)
     assert [b["command"].split("postsuper", 1)[1] for b in runs["real"]["batches"]] == [" -h ALL deferred"]
-    assert runs["real"]["listed_from"] == "queue directories" and runs["check"]["listed_from"] == "postqueue"
+    assert runs["real"]["listed_from"] == runs["check"]["listed_from"] == "queue directories"   # all a hold of whole
+    #                                                                       queues needs: each message's queue and ID
     assert runs["real"]["batches"][0]["changed"] == len(deferred) == 12
     assert runs["check"]["batches"][0]["command"] == runs["real"]["batches"][0]["command"]
     assert all(state == ("hold", False) for state in states(queues["real"]).values())

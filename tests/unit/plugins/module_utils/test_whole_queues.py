@@ -78,11 +78,10 @@ ROOT = os.geteuid() == 0
 PLAIN_HOLD = dict(GUARDS, return_plan=False, archive_dir=None, incident=None)
 
 
-def _reads(options, exclude=None, guards=None, check_mode=False, diff=False):
+def _reads(options, exclude=None, guards=None):
     selector = Selector.from_params(options, NOW)
     excluded = Selector.from_options(exclude, "exclude", NOW) if exclude else None
-    return _actions._reads_directories(_worklist.ACTIONS["hold"], selector, excluded,
-                                       dict(PLAIN_HOLD, **(guards or {})), check_mode, diff)
+    return _actions._reads_directories(_worklist.ACTIONS["hold"], selector, excluded, dict(PLAIN_HOLD, **(guards or {})))
 
 
 def test_a_hold_of_whole_queues_lists_their_directories_as_root():
@@ -91,20 +90,18 @@ def test_a_hold_of_whole_queues_lists_their_directories_as_root():
     assert _reads({"queues": ["deferred"]}, guards={"incident": {"state_dir": "/x", "junk": None}}) is ROOT
 
 
-@pytest.mark.parametrize("options, exclude, guards, check_mode, diff", [
-    ({"queues": ["deferred"], "sender": "x@example.org"}, None, None, False, False),     # needs the envelope
-    ({"queues": ["deferred", "maildrop"]}, None, None, False, False),                  # maildrop is held by ID
-    ({"all": True}, None, None, False, False),                                         # all queues, maildrop too
-    ({"queues": ["deferred"]}, {"sender": "nobody@example.org"}, None, False, False),  # an exclude
-    ({"queues": ["deferred"]}, None, {"max_messages": 100000}, False, False),          # a count guard
-    ({"queues": ["deferred"]}, None, {"plan": {"plan_id": "x"}}, False, False),        # a plan's exact IDs
-    ({"queues": ["deferred"]}, None, {"return_plan": True}, False, False),             # a plan shows envelopes
-    ({"queues": ["deferred"]}, None, None, True, False),                               # check mode shows the listing
-    ({"queues": ["deferred"]}, None, None, False, True),                               # so does a diff
-    ({"queues": ["deferred"]}, None, {"incident": {"junk": {"sasl_username": ["x"]}}}, False, False),  # junk counted
+@pytest.mark.parametrize("options, exclude, guards", [
+    ({"queues": ["deferred"], "sender": "x@example.org"}, None, None),     # needs the envelope
+    ({"queues": ["deferred", "maildrop"]}, None, None),                  # maildrop is held by ID
+    ({"all": True}, None, None),                                         # all queues, maildrop too
+    ({"queues": ["deferred"]}, {"sender": "nobody@example.org"}, None),  # an exclude
+    ({"queues": ["deferred"]}, None, {"max_messages": 100000}),          # a count guard
+    ({"queues": ["deferred"]}, None, {"plan": {"plan_id": "x"}}),        # a plan's exact IDs
+    ({"queues": ["deferred"]}, None, {"return_plan": True}),             # a plan shows envelopes
+    ({"queues": ["deferred"]}, None, {"incident": {"junk": {"sasl_username": ["x"]}}}),  # junk counted
 ])
-def test_anything_that_needs_more_than_queue_and_id_lists_with_postqueue(options, exclude, guards, check_mode, diff):
-    assert _reads(options, exclude, guards, check_mode, diff) is False
+def test_anything_that_needs_more_than_queue_and_id_lists_with_postqueue(options, exclude, guards):
+    assert _reads(options, exclude, guards) is False
 
 
 def _queue_file(root, queue, queue_id, mode=0o700, hashed=True):
