@@ -112,8 +112,9 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
     result["selection"] = selector.given
     on_disk = _reads_directories(action, selector, exclude, params)
     incident = IncidentScope(params["incident"], instance, selector.now, check_mode,
-                             lambda messages, tier: _content.read(cli, messages, tier)) if params["incident"] else None
-    with budget([selector, exclude, incident.junk if incident else None]):
+                             lambda messages, tier: _content.read(cli, messages, tier),
+                             action.name) if params["incident"] else None
+    with budget([selector, exclude] + (incident.selectors if incident else [])):
         listed_by_queue: Dict[Optional[str], int] = {}
         if on_disk:
             listed = unique_messages(cli.list_on_disk(instance["queue_directory"], list(selector.given["queues"]) + ["hold"]))
@@ -161,8 +162,6 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
     steps = [] if action.name == "archive" else \
         _steps(cli, action, work, params["batch_size"], selector, whole, instance["queue_directory"])
     if check_mode or action.name == "archive":
-        if incident:
-            incident.count_junk_held(result["incident"])
         result["batches"] = [{"command": step.shown, "sent": len(step.ids), "changed": len(step.ids)} for step in steps]
         result["queue_ids"] = work.queue_ids
         result["changed_count"] = len(work.queue_ids)
@@ -175,21 +174,12 @@ def _run(cli: PostfixCLI, params: Dict[str, Any], check_mode: bool, result: Dict
     for key in ("batches", "queue_ids", "requeued_long_held", "vanished", "pending"):
         result[key] = acted[key]
     result["changed_count"] = len(result["queue_ids"])
-    uncounted = None
     if incident:
-        try:
-            incident.count_junk_held(result["incident"])
-        except MailopsError as exc:     # what was held is recorded all the same, then the run fails
-            uncounted = MailopsError("the messages are held and recorded in the incident's ledger, but counting the "
-                                     "junk among them failed (%s): run the hold again - it counts them then - before "
-                                     "the purge, which is not bounded by the junk held until then" % exc)
         trouble = incident.record_outcome(action.name, result, acted["error"] is None)
         if trouble:
             warnings.append(trouble)
     if acted["error"] is not None:
         raise acted["error"]
-    if uncounted is not None:
-        raise uncounted
     if action.name == "requeue" or result["requeued_long_held"]:
         trouble = cli.wake_pickup() if result["changed_count"] else None
         if trouble:
@@ -449,13 +439,12 @@ def _reads_directories(action: _worklist.Action, selector: Selector, exclude: Op
                        params: Dict[str, Any]) -> bool:
     """Whether a hold lists its queues from their directories instead of postqueue: a hold of whole queues named in
     ``queues`` (incoming, active, deferred - what ``postsuper -h ALL`` takes), as root (the directories are Postfix's),
-    with no returned plan and no incident junk to count (both need each message's envelope, arrival time and size: a
-    listing). All it needs of a message then is its queue and ID - the diff too: one listing of 100,000 deferred
-    messages costs about as much as the hold itself, the directories a fraction of it."""
+    with no returned plan (it needs each message's envelope, arrival time and size: a listing). All it needs of a
+    message then is its queue and ID - the diff and an incident's junk (recorded, counted by the first purge) too: one
+    listing of 100,000 deferred messages costs about as much as the hold itself, the directories a fraction of it."""
     queues = selector.given.get("queues") or []
     return (_whole_selection(action, selector, exclude, params) and bool(queues) and set(queues) <= set(WHOLE_QUEUES)
-            and not params["return_plan"] and not params["archive_dir"]
-            and not (params["incident"] or {}).get("junk") and os.geteuid() == 0)
+            and not params["return_plan"] and not params["archive_dir"] and os.geteuid() == 0)
 
 
 def _whole_queues(action: _worklist.Action, selector: Selector, exclude: Optional[Selector], params: Dict[str, Any],

@@ -168,6 +168,7 @@ def new_ledger(incident_id: str, instance: Dict[str, Any], now: float, quarantin
         "window_arrivals": [],
         "purged": [],
         "released": [],
+        "junk": None,
         "junk_held": None,
         "history": [{"time": int(now), "event": "opened", "incident_id": incident_id, "operator": operator,
                      "carried_over": len(carried)}],
@@ -221,6 +222,13 @@ def validate_ledger(ledger: Any, path: str) -> Ledger:
     for key in ("quarantine", "held", "window_arrivals", "purged", "released"):
         if not isinstance(ledger.get(key), list):
             raise IncidentError("%s: %s is missing or not a list" % (path, key))
+    junk = ledger.get("junk")
+    if junk is not None and not (isinstance(junk, dict) and isinstance(junk.get("options"), dict)
+                                 and isinstance(junk.get("time"), (int, float)) and not isinstance(junk["time"], bool)):
+        raise IncidentError("%s: junk (the junk its hold recorded) is not {options, time}" % path)
+    if ledger.get("junk_held") is not None and (not isinstance(ledger["junk_held"], int)
+                                                or isinstance(ledger["junk_held"], bool)):
+        raise IncidentError("%s: junk_held is not a number" % path)
     return ledger
 
 
@@ -329,20 +337,39 @@ def narrow(ledger: Ledger, selected: Iterable[Message], scope: str,
     return kept, 0 if include_quarantine else len(quarantine_ids)
 
 
+def record_junk(ledger: Ledger, options: Dict[str, Any], now: float) -> Ledger:
+    """The hold: what the incident's junk is (its selection options, given to the hold as incident.junk, and the time
+    its age options count from), recorded once - the first purge counts it among what the incident held (junk_to_count).
+    A later hold does not change it: the bound of the purge is what was junk when the mail was first held."""
+    if ledger.get("junk") is None and ledger.get("junk_held") is None:
+        ledger["junk"] = {"options": {key: value for key, value in options.items() if value is not None},
+                          "time": now}
+    return ledger
+
+
+def junk_to_count(ledger: Ledger) -> Optional[Dict[str, Any]]:
+    """The junk a purge counts among what the incident still holds, as the bound of every purge (junk_held): the
+    definition the hold recorded, until the first purge has counted it. None when there is none or it is counted."""
+    if ledger.get("junk_held") is not None:
+        return None
+    return ledger.get("junk")
+
+
 def purge_guard(ledger: Ledger, selected: Iterable[Message]) -> Tuple[int, int]:
     """Refuse a purge that would delete more of what the runbook held than was junk when it held it.
 
     Junk that arrived in the window is not limited here (a live incident keeps sending): only the
-    part of the selection that was queued before the window is compared with what the hold phase
-    counted as junk. Returns (held part, window part) counts.
+    part of the selection that was queued before the window is compared with how many of the messages
+    the incident held matched the junk its hold recorded (counted by the first purge that selects any of
+    them, junk_to_count). Returns (held part, window part) counts.
     """
     _quarantine, in_held, in_window = classify(ledger, selected)
     bound = ledger.get("junk_held")
     if bound is not None and len(in_held) > bound:
         raise IncidentError(
             "the selection matches %d messages that were queued before the incident window opened, but only %d "
-            "of them matched the junk when they were held: the selection is wider than the junk. Nothing was "
-            "deleted" % (len(in_held), bound))
+            "of the messages the incident held match the junk its hold recorded: the selection is wider than the "
+            "junk. Nothing was deleted" % (len(in_held), bound))
     return len(in_held), len(in_window)
 
 

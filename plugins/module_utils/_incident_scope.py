@@ -38,7 +38,8 @@ def source_of(queue_file: QueueFile) -> str:
 class IncidentScope:
     """The incident option of one run: its ledger on the host, read before and written after acting."""
 
-    def __init__(self, options: Dict[str, Any], instance: Dict[str, Any], now: float, check_mode: bool, read: Any) -> None:
+    def __init__(self, options: Dict[str, Any], instance: Dict[str, Any], now: float, check_mode: bool, read: Any,
+                 action_name: str = "") -> None:
         self.options = options
         self.read = read          # read(messages, tier): (message, queue file or None), see _content.read
         self.now = now
@@ -47,12 +48,15 @@ class IncidentScope:
         self.ledger = _incident.read_ledger(self.path, instance)
         self.instance = instance
         self.junk = Selector.from_options(options["junk"], "incident.junk", now) if options["junk"] else None
+        # the first purge counts the junk the hold recorded among what the incident still holds: the bound of a purge
+        recorded = _incident.junk_to_count(self.ledger) if action_name == "delete" and self.ledger is not None else None
+        self.counted_junk = Selector.from_options(recorded["options"], "the incident's junk (recorded by its hold)",
+                                                  recorded["time"]) if recorded else None
         self.hold_ids: List[str] = []
-        self.junk_candidates: List[Tuple[str, Any, int]] = []     # (queue ID, arrival time, size) of what the junk's
-        #                                                             envelope matches
+        self.junk_candidates: List[Tuple[str, Any, int]] = []     # (queue ID, arrival time, size) of what is on hold
+        #                                                             and the recorded junk's envelope matches
         self.window_part: List[str] = []
         self.junk_held: Optional[int] = None
-        self.junk_to_count: Optional[List[Tuple[str, Any, int]]] = None   # what the hold counts once it is held
         self.guarded: Dict[str, List[str]] = {}
         self.junk_reading: Optional[Dict[str, int]] = None
         # what the origin and content options found in the queue files already read (the assessment's, an earlier
@@ -60,14 +64,20 @@ class IncidentScope:
         self.verdicts = _verdicts.Verdicts(_verdicts.path_for(options["state_dir"], instance["name"]))
         self.listed_ids: Set[str] = set()
 
+    @property
+    def selectors(self) -> List[Optional[Selector]]:
+        """The incident's own selectors (the given junk, the recorded junk a purge counts): for the CPU budget."""
+        return [self.junk, self.counted_junk]
+
     def note_listing(self, listed: Iterable[Message]) -> Iterator[Message]:
-        """Pass the listing through, noting what is on hold (and, with incident.junk, what its envelope matches)."""
+        """Pass the listing through, noting what is on hold (and, when this purge counts the recorded junk, what on hold
+        its envelope matches)."""
         for message in listed:
             self.listed_ids.add(message["queue_id"])
             if message["queue_name"] == "hold":
                 self.hold_ids.append(message["queue_id"])
-            if self.junk is not None and self.junk.matches(message):
-                self.junk_candidates.append((message["queue_id"], message["arrival_time"], message["message_size"]))
+                if self.counted_junk is not None and self.counted_junk.matches(message):
+                    self.junk_candidates.append((message["queue_id"], message["arrival_time"], message["message_size"]))
             yield message
 
     def refuse_unless_allowed(self, action_name: str) -> None:
@@ -101,43 +111,39 @@ class IncidentScope:
             kept = self._guard(kept)
         _q, in_held, in_window = _incident.classify(self.ledger, kept)
         self.window_part = [message["queue_id"] for message in in_window]
+        if action_name == "hold" and self.junk is not None:
+            _incident.record_junk(self.ledger, self.options["junk"], self.now)
+        if action_name == "delete" and self.counted_junk is not None and in_held:
+            self._count_junk_held()
         if action_name == "delete":
             _incident.purge_guard(self.ledger, kept)
         self.junk_held = self.ledger.get("junk_held")
-        if action_name == "hold" and self.junk is not None and self.junk_held is None:
-            # counted once they are held (count_junk_held): reading their queue files first would leave the junk
-            # free to be delivered meanwhile - at 100,000 messages selected by login, about ten seconds
-            held = {m["queue_id"] for m in kept} | set(self.ledger["held"])
-            self.junk_to_count = [c for c in self.junk_candidates if c[0] in held]
         summary = {"incident_id": self.ledger["incident_id"], "ledger": self.path,
                    "excluded_quarantine": quarantined, "selected_held": len(in_held),
                    "selected_window": len(in_window), "junk_held": self.junk_held}
+        if self.junk_reading is not None:
+            summary["junk_reading"] = self.junk_reading
         if action_name in RELEASING and self.options.get("guard_max_per_source"):
             summary["guarded"] = [{"source": source, "messages": len(ids)} for source, ids in sorted(self.guarded.items())]
         return kept, summary
 
-    def count_junk_held(self, summary: Dict[str, Any]) -> None:
-        """After the hold: how many of what it held (and earlier holds of the incident held) the junk matches, into
-        SUMMARY (the result's incident part) and, by record_outcome, the ledger. A message gone meanwhile is not held
-        and not counted."""
-        if self.junk_to_count is None:
+    def _count_junk_held(self) -> None:
+        """The first purge that selects messages the incident held: how many of them still on hold the junk its hold
+        recorded matches (their queue files read when its options need them and no verdict of an earlier reading
+        holds; the listed sizes bound how many whole messages one postcat prints), as the ledger's ``junk_held`` - the
+        bound of every purge of the incident. A held queue file never changes, and what left the hold can not be
+        purged, so the count is the one the hold would have made, less what left the hold since.
+        ``junk_reading`` says how many verdicts were remembered, read and gone."""
+        assert self.ledger is not None and self.counted_junk is not None
+        held = set(self.ledger["held"])
+        candidates = [{"queue_id": queue_id, "arrival_time": arrival, "message_size": size}
+                      for queue_id, arrival, size in self.junk_candidates if queue_id in held]
+        if self.counted_junk.needs is None:
+            self.ledger["junk_held"] = len(candidates)
             return
-        with budget([self.junk], "The hold itself is done"):
-            self.junk_held = summary["junk_held"] = self._count_junk(self.junk_to_count)
-        self.junk_to_count = None
-        if self.junk_reading is not None:
-            summary["junk_reading"] = self.junk_reading
-
-    def _count_junk(self, candidates: List[Tuple[str, Any, int]]) -> int:
-        """How many of CANDIDATES ((queue ID, listed arrival time, listed size) each) the junk matches: their queue files
-        read when its options need them and no verdict of an earlier reading holds (the listed sizes bound how many
-        whole messages one postcat prints); ``junk_reading`` says how many were remembered, read and gone."""
-        if self.junk is None or self.junk.needs is None:
-            return len(candidates)
         self.junk_reading = {}
-        listed = [{"queue_id": queue_id, "arrival_time": arrival, "message_size": size}
-                  for queue_id, arrival, size in candidates]
-        return _verdicts.count(self.verdicts, self.junk, listed, self.read, self.junk_reading)
+        self.ledger["junk_held"] = _verdicts.count(self.verdicts, self.counted_junk, candidates, self.read,
+                                                   self.junk_reading)
 
     def _guard(self, kept: List[Message]) -> List[Message]:
         """The release guard: what arrived in the window, grouped by source (login, client, local uid); a source with
@@ -173,8 +179,6 @@ class IncidentScope:
         run read kept for the next (returns None, or the warning that they could not be)."""
         if self.check_mode or self.ledger is None:
             return None
-        if action_name == "hold" and self.ledger.get("junk_held") is None:
-            self.ledger["junk_held"] = self.junk_held
         if action_name in RELEASING and self.options.get("guard_max_per_source"):
             self.ledger["guarded"] = self.guarded
         _incident.record(self.ledger, action_name, result["queue_ids"], self.window_part, self.now,

@@ -240,11 +240,14 @@ options:
         default: /var/lib/mailops-postfix
       junk:
         description:
-          - With O(action=hold), the junk (selection options as a dictionary), counted among what is held; with origin or
-            content options, the queue files of the held messages its envelope options match are read to count it -
-            once they are held, so that reading them never delays the hold. A message gone by then was not held and
-            is not counted. Should the count fail, what was held is recorded all the same and the task fails; the
-            next hold counts it.
+          - With O(action=hold), the junk (selection options as a dictionary), recorded in the incident's ledger by
+            the incident's first hold that is given it (a later hold does not change it). The hold itself reads no
+            queue file for it.
+          - The incident's first O(action=delete) that selects messages the incident held counts the recorded junk
+            among the messages the incident held that are still on hold (with origin or content options, their
+            queue files read where no verdict of an earlier reading holds) and records the count as C(junk_held), the
+            bound of every delete of the incident. A held queue file never changes and what left the hold can not
+            be deleted from it, so the count is the one the hold would have made.
         type: dict
       scope:
         description:
@@ -475,11 +478,12 @@ incident:
   description:
     - With O(incident), how the incident narrowed the action - C(incident_id), C(ledger), C(excluded_quarantine)
       (messages of the earlier hold left out), C(selected_held) and C(selected_window) (of the messages acted on,
-      those the incident held before its window opened and those its window held), C(junk_held) (the junk counted
-      when the incident held it, the bound of a delete), C(junk_reading) (when a hold counted the junk by its origin
-      or content options - how many verdicts were C(remembered) from an earlier run, how many queue files C(read),
-      how many messages C(gone)) and, with O(incident.guard_max_per_source), C(guarded) (the sources the release
-      guard kept on hold, each with C(source) and C(messages)).
+      those the incident held before its window opened and those its window held), C(junk_held) (how many of the
+      messages the incident held match the junk its hold recorded - counted by the incident's first delete that
+      selects any of them, the bound of every delete; null until then), C(junk_reading) (when this run counted the
+      junk by its origin or content options - how many verdicts were C(remembered) from an earlier run, how many
+      queue files C(read), how many messages C(gone)) and, with O(incident.guard_max_per_source), C(guarded) (the
+      sources the release guard kept on hold, each with C(source) and C(messages)).
   returned: when incident is given and the queue could be listed
   type: dict
   sample: {"incident_id": "ticket-4711", "ledger": "/var/lib/mailops-postfix/postfix/incident.json",

@@ -278,7 +278,8 @@ incident:
     - With O(incident), the incident of the instance (V(null) when there is none) - C(incident_id), C(ledger),
       C(opened), C(window), C(window_open), C(window_ended), C(quarantine) (C(recorded), C(on_hold),
       C(missing) - IDs of the earlier hold no longer on hold, C(missing_count)), C(held), C(window_arrivals),
-      C(purged), C(released), C(junk_held), C(left_on_hold) (messages of the incident still on hold, the earlier
+      C(purged), C(released), C(junk_held) (the bound of a purge, counted by the incident's first purge; null
+      until then), C(left_on_hold) (messages of the incident still on hold, the earlier
       hold aside) and C(left_on_hold_matching) (of those, how many match each of O(subsets)), C(unaccounted) and
       C(unaccounted_count) (held by the incident, yet neither purged, released nor on hold).
   returned: when incident is given

@@ -71,7 +71,12 @@ def _combined(results: Any) -> Any:
         for queue, count in (result.get("matched_by_queue") or {}).items():
             combined["matched_by_queue"][queue] = combined["matched_by_queue"].get(queue, 0) + count
         for key, value in (result.get("incident") or {}).items():
-            if isinstance(value, int) and not isinstance(value, bool) and key not in ("junk_held",):
+            if key == "junk_held":      # the incident's bound, the same in each run once a purge counted it
+                if value is not None:
+                    combined["incident"][key] = value
+                else:
+                    combined["incident"].setdefault(key, None)
+            elif isinstance(value, int) and not isinstance(value, bool):
                 combined["incident"][key] = combined["incident"].get(key, 0) + value
             else:
                 combined["incident"].setdefault(key, value)
@@ -99,13 +104,13 @@ def phase_result(result: Any, phase: str, fetched: Optional[Dict[str, Any]] = No
     }
     changed = result.get("changed_count", 0)
     if phase == "hold":
-        return dict(common, held=changed, in_flight=(result.get("matched_by_queue") or {}).get("active", 0),
-                    junk_held=incident.get("junk_held"))
+        return dict(common, held=changed, in_flight=(result.get("matched_by_queue") or {}).get("active", 0))
     if phase == "purge":
         archive = result.get("archive") or {}
         return dict(common, purged=changed, archived=archive.get("count", 0), archive_dir=archive.get("directory"),
                     archive_dirs=archive.get("directories") or ([archive["directory"]] if archive.get("directory") else []),
                     fetched_to=(fetched or {}).get("dest"), held_part=incident.get("selected_held"),
+                    junk_held=incident.get("junk_held"),
                     window_arrivals=incident.get("selected_window"))
     if phase == "requeue":
         return dict(common, requeued=changed, batches=_count(result.get("batches")),
@@ -162,7 +167,7 @@ def verify_accounting(info: Dict[str, Any], assess: Optional[Dict[str, Any]] = N
                             "(run the purge again once it is)" % junk_on_hold)
     if purge is not None and archived != purged:
         problems.append("archived %d but purged %d" % (archived, purged))
-    held_part, junk_held = (purge or {}).get("held_part"), (hold or {}).get("junk_held")
+    held_part, junk_held = (purge or {}).get("held_part"), (purge or {}).get("junk_held")
     if held_part is not None and junk_held is not None and held_part > junk_held:
         problems.append("purged %d messages held before the window, more than the %d junk messages held"
                         % (held_part, junk_held))

@@ -313,18 +313,21 @@ def test_bad_input_changes_nothing(mixed_queue, playbook):
 
 
 @pytest.mark.controller_independent
-def test_an_incident_s_hold_counts_the_junk_by_login_and_bounds_the_purge(mixed_queue, playbook, postfix, tmp_path):
-    """The hold counts the junk among what it held by reading the held messages' queue files (the imitations of the
-    login are not junk); a purge wider than that count deletes nothing; the purge by login deletes exactly the junk."""
+def test_an_incident_s_first_purge_counts_the_junk_by_login_and_bounds_the_purge(mixed_queue, playbook, postfix, tmp_path):
+    """The hold records the junk (by login) and reads nothing; the first purge counts it among what the incident held
+    by reading the held messages' queue files (the imitations of the login are not junk): a purge wider than that count
+    deletes nothing; the purge by login deletes exactly the junk."""
     out = playbook("postfix_queue_action", scenario="incident_hold_purge", state_dir=str(tmp_path / "state"),
                    archive_dir=str(tmp_path / "archive"), junk_logins=[INTERN])["results"]
     held, wide, purged = out["held"], out["wide"], out["purged"]
     assert not held.get("failed") and held["changed_count"] == 19, held
-    assert held["listed_from"] == "postqueue"     # whole queues, but counting the junk needs the envelopes
-    assert held["incident"]["junk_held"] == len(mixed_queue["intern"]) == 6, held["incident"]
-    assert wide["failed"] and "only 6 of them matched the junk when they were held" in wide["msg"], wide
+    assert held["listed_from"] == "queue directories"     # whole queues: the junk is recorded, not counted
+    assert held["incident"]["junk_held"] is None and "junk_reading" not in held["incident"], held["incident"]
+    assert wide["failed"] and "matches 19 messages" in wide["msg"], wide
+    assert "only 6 of the messages the incident held match the junk its hold recorded" in wide["msg"], wide
     assert wide["changed_count"] == 0
     assert not purged.get("failed") and sorted(purged["queue_ids"]) == mixed_queue["intern"], purged
+    assert purged["incident"]["junk_held"] == len(mixed_queue["intern"]) == 6, purged["incident"]
     assert purged["archive"]["count"] == 6
     left = sorted(m["queue_id"] for m in postfix.queue() if m["queue_name"] == "hold")
     assert left == sorted(i for kind, ids in mixed_queue.items() if kind != "intern" for i in ids)
@@ -333,9 +336,10 @@ def test_an_incident_s_hold_counts_the_junk_by_login_and_bounds_the_purge(mixed_
 @pytest.mark.controller_independent
 def test_the_hold_and_the_purge_take_the_assessment_s_verdicts_and_read_only_what_arrived_since(
         mixed_queue, playbook, postfix, tmp_path):
-    """The assessment reads the junk's queue files once and keeps its verdicts on the host (0600); a message of the
-    login arriving after it is read by the hold, whose count takes the other 19 verdicts; the purge reads none and
-    deletes exactly the login's 7 messages."""
+    """The assessment reads the junk's queue files once and keeps its verdicts on the host (0600); the hold reads
+    nothing (it records the junk); a message of the login arriving after the assessment is read by the purge's
+    selection, which takes the other 19 verdicts, and its count of the junk held takes all 20; the purge deletes
+    exactly the login's 7 messages."""
     state_dir = tmp_path / "state"
     assessed = playbook("postfix_queue_action", scenario="incident_remembered_assess", state_dir=str(state_dir),
                         junk_logins=[INTERN])["results"]["assessed"]
@@ -350,11 +354,13 @@ def test_the_hold_and_the_purge_take_the_assessment_s_verdicts_and_read_only_wha
                    archive_dir=str(tmp_path / "archive"), junk_logins=[INTERN])["results"]
     held, purged = out["held"], out["purged"]
     assert not held.get("failed") and held["changed_count"] == 20, held
-    assert held["listed_from"] == "postqueue"
-    assert held["incident"]["junk_held"] == 7, held["incident"]
-    assert held["incident"]["junk_reading"] == {"remembered": 19, "read": 1, "gone": 0}, held["incident"]
+    assert held["listed_from"] == "queue directories"
+    assert held["incident"]["junk_held"] is None and "junk_reading" not in held["incident"], held["incident"]
     assert not purged.get("failed") and sorted(purged["queue_ids"]) == sorted(mixed_queue["intern"] + late), purged
-    assert purged["content"] == {"tier": "origin", "read": 0, "remembered": 20, "gone": 0}, purged["content"]
+    # the purge's selection reads only the late message; its count of the junk held takes all 20 verdicts
+    assert purged["content"] == {"tier": "origin", "read": 1, "remembered": 19, "gone": 0}, purged["content"]
+    assert purged["incident"]["junk_held"] == 7, purged["incident"]
+    assert purged["incident"]["junk_reading"] == {"remembered": 20, "read": 0, "gone": 0}, purged["incident"]
     assert purged["archive"]["count"] == 7
     left = sorted(m["queue_id"] for m in postfix.queue() if m["queue_name"] == "hold")
     assert left == sorted(i for kind, ids in mixed_queue.items() if kind != "intern" for i in ids)

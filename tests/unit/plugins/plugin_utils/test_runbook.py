@@ -41,8 +41,8 @@ def after(**changes):
 
 
 ASSESS = {"summary": summary(105, hold=5), "junk": 80, "time": 1000.0}
-PURGE = {"purged": 90, "archived": 90, "held_part": 80, "window_arrivals": 10}
-HOLD = {"held": 100, "junk_held": 80}
+PURGE = {"purged": 90, "archived": 90, "held_part": 80, "window_arrivals": 10, "junk_held": 80}
+HOLD = {"held": 100}
 
 
 def test_a_clean_run_adds_up():
@@ -113,6 +113,14 @@ def test_phase_results():
     purge = _runbook.phase_result(action, "purge", fetched={"dest": "/srv/x.tar.gz"})
     assert (purge["purged"], purge["archived"], purge["held_part"], purge["window_arrivals"], purge["fetched_to"]) == (
         3, 3, 2, 1, "/srv/x.tar.gz")
+    # the junk's count is the purge's (the first purge counts what the hold recorded), not the hold's
+    assert purge["junk_held"] == 2 and "junk_held" not in _runbook.phase_result(action, "hold")
+    # two purges (a plan's, then the window's): the bound is the incident's, not a sum; taken from the run that has it
+    planned, window = dict(action, incident={"junk_held": 2, "selected_held": 2}), \
+        dict(action, incident={"junk_held": None, "selected_held": 0, "selected_window": 1})
+    assert _runbook.phase_result([planned, window], "purge")["junk_held"] == 2
+    assert _runbook.phase_result([window, planned], "purge")["junk_held"] == 2
+    assert _runbook.phase_result([window, window], "purge")["junk_held"] is None
     requeue = _runbook.phase_result(action, "requeue")
     assert (requeue["requeued"], requeue["batches"], requeue["excluded"], requeue["vanished"]) == (3, 2, 7, 1)
     with pytest.raises(ValueError):
