@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 from ansible_collections.mailops.postfix.plugins.module_utils import _archive, _incident, _verdicts
 from ansible_collections.mailops.postfix.plugins.module_utils._postcat import QueueFile
 from ansible_collections.mailops.postfix.plugins.module_utils._queue import Message
-from ansible_collections.mailops.postfix.plugins.module_utils._selection import HEADERS, Selector, budget
+from ansible_collections.mailops.postfix.plugins.module_utils._selection import HEADERS, Selector
 
 RELEASING = ("requeue", "release", "expire_release", "flush")
 
@@ -53,8 +53,7 @@ class IncidentScope:
         self.counted_junk = Selector.from_options(recorded["options"], "the incident's junk (recorded by its hold)",
                                                   recorded["time"]) if recorded else None
         self.hold_ids: List[str] = []
-        self.junk_candidates: List[Tuple[str, Any, int]] = []     # (queue ID, arrival time, size) of what is on hold
-        #                                                             and the recorded junk's envelope matches
+        self.junk_candidates: List[Message] = []     # what is on hold and the recorded junk's envelope matches
         self.window_part: List[str] = []
         self.junk_held: Optional[int] = None
         self.guarded: Dict[str, List[str]] = {}
@@ -77,7 +76,7 @@ class IncidentScope:
             if message["queue_name"] == "hold":
                 self.hold_ids.append(message["queue_id"])
                 if self.counted_junk is not None and self.counted_junk.matches(message):
-                    self.junk_candidates.append((message["queue_id"], message["arrival_time"], message["message_size"]))
+                    self.junk_candidates.append(message)
             yield message
 
     def refuse_unless_allowed(self, action_name: str) -> None:
@@ -134,16 +133,16 @@ class IncidentScope:
         bound of every purge of the incident. A held queue file never changes, and what left the hold can not be
         purged, so the count is the one the hold would have made, less what left the hold since.
         ``junk_reading`` says how many verdicts were remembered, read and gone."""
-        assert self.ledger is not None and self.counted_junk is not None
-        held = set(self.ledger["held"])
-        candidates = [{"queue_id": queue_id, "arrival_time": arrival, "message_size": size}
-                      for queue_id, arrival, size in self.junk_candidates if queue_id in held]
-        if self.counted_junk.needs is None:
-            self.ledger["junk_held"] = len(candidates)
+        ledger, junk = self.ledger, self.counted_junk
+        if ledger is None or junk is None:
+            return
+        held = set(ledger["held"])
+        candidates = [message for message in self.junk_candidates if message["queue_id"] in held]
+        if junk.needs is None:
+            ledger["junk_held"] = len(candidates)
             return
         self.junk_reading = {}
-        self.ledger["junk_held"] = _verdicts.count(self.verdicts, self.counted_junk, candidates, self.read,
-                                                   self.junk_reading)
+        ledger["junk_held"] = _verdicts.count(self.verdicts, junk, candidates, self.read, self.junk_reading)
 
     def _guard(self, kept: List[Message]) -> List[Message]:
         """The release guard: what arrived in the window, grouped by source (login, client, local uid); a source with
