@@ -38,7 +38,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _postcat, _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import TOOLS
 from ansible_collections.mailops.postfix.plugins.module_utils._errors import MailopsError
-from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import parse_postsuper, prove_whole
+from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import (
+    merge_whole, parse_postsuper, passed_over, prove_whole)
 
 # Searched after PATH: sbin is often missing from a non-root PATH.
 FALLBACK_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
@@ -149,6 +150,11 @@ def managed_config(config_dir: str) -> Optional[str]:
         if (config_dir or "").startswith("/opt/%s/" % name) or any(os.path.exists(path) for path in markers):
             return name
     return None
+
+
+# How many times a hold of whole queues runs ``postsuper -h ALL`` at most: again while it passed over listed messages
+# still in those queues (PostfixCLI._run_whole)
+WHOLE_RUNS = 4
 
 
 def queue_ids_on_disk(queue_directory: str, queue_name: str) -> List[str]:
@@ -656,15 +662,36 @@ class PostfixCLI:
         """``postqueue -f``: attempt delivery of the whole deferred queue now."""
         return Step("flush_all", self.argv("postqueue", "-f"), queue_ids)
 
+    def _run_whole(self, step: Step) -> Tuple[Optional[int], Any]:
+        """``postsuper -h ALL queue...``, proved from the hold directory - and run again, at most WHOLE_RUNS times in
+        all, while listed messages it passed over are still in those queues: postsuper reads the queues one directory
+        after another while the queue manager renames mail between them (deferred into active and back - at 100,000
+        deferred messages with a dead relay, hundreds a second), and a message renamed into a directory it has
+        already read is passed over. Each run holds what is there; each run's proof adds the listed IDs it held."""
+        before = queue_ids_on_disk(step.directory, "hold")
+        rc, _out, err = self.run(step.argv)
+        after = queue_ids_on_disk(step.directory, "hold")
+        outcome = prove_whole(err, step.flag, step.ids, before, after)
+        for _again in range(WHOLE_RUNS - 1):
+            if rc != 0 or outcome.fatal:
+                break
+            left = passed_over(step.ids, outcome, step.flag,
+                               [queue_id for queue in step.queues for queue_id in queue_ids_on_disk(step.directory, queue)])
+            if not left:
+                break
+            before = after
+            rc, _out, err = self.run(step.argv)
+            after = queue_ids_on_disk(step.directory, "hold")
+            outcome = merge_whole(outcome, prove_whole(err, step.flag, left, before, after))
+        return rc, outcome
+
     def run_step(self, step: Step) -> Tuple[Optional[int], Any]:
         """Run a step. postsuper: (rc, PostsuperOutcome), the accounting is in its stderr; a flush: (0, the IDs asked for
         delivery), or PostfixError whose ``done`` says which IDs were, before the one that failed."""
         if step.kind == "postsuper" and step.whole:
             if step.flag != "h" or not step.queues or not set(step.queues) <= set(WHOLE_QUEUES):
                 raise PostfixError("refusing %s: only a hold takes a whole queue" % step.shown)   # never ALL by accident
-            before = queue_ids_on_disk(step.directory, "hold")
-            rc, _out, err = self.run(step.argv)
-            return rc, prove_whole(err, step.flag, step.ids, before, queue_ids_on_disk(step.directory, "hold"))
+            return self._run_whole(step)
         if step.kind == "postsuper":
             _checked_ids("postsuper", step.ids)
             rc, _out, err = self.run(step.argv, step.stdin)

@@ -112,3 +112,28 @@ def prove_whole(stderr: str, flag: str, listed: Iterable[str], before: Iterable[
     outcome.changed[flag] = [queue_id for queue_id in listed if queue_id in new]
     outcome.whole = True
     return outcome
+
+
+def passed_over(listed: Iterable[str], outcome: PostsuperOutcome, flag: str, still_queued: Iterable[str]) -> List[str]:
+    """The listed IDs a run of ``postsuper -FLAG ALL queue...`` did not act on although they are still in those queues.
+
+    postsuper reads the queues one directory after the other while the queue manager keeps renaming messages between
+    them (deferred into active as it schedules them, active back into deferred when a delivery is deferred): a message
+    renamed into a directory postsuper has already read is passed over. ``still_queued``: the IDs in the queues now.
+    """
+    done = set(outcome.changed[flag])
+    queued = set(still_queued)
+    return [queue_id for queue_id in listed if queue_id not in done and queue_id in queued]
+
+
+def merge_whole(first: PostsuperOutcome, then: PostsuperOutcome) -> PostsuperOutcome:
+    """One outcome of a whole-queue run and the run after it (what the first passed over): the IDs proved by each,
+    the totals added, every warning, the first fatal error."""
+    for flag in OPERATIONS:
+        first.changed[flag].extend(then.changed[flag])
+        if then.totals[flag] is not None:
+            first.totals[flag] = (first.totals[flag] or 0) + then.totals[flag]
+    first.warnings.extend(then.warnings)
+    first.fatal = first.fatal or then.fatal
+    first.other.extend(then.other)
+    return first

@@ -133,3 +133,20 @@ def test_a_damaged_ledger_junk_is_refused(tmp_path, junk, junk_held):
     ledger.update(junk=junk, junk_held=junk_held)
     with pytest.raises(_incident.IncidentError, match="junk"):
         _incident.validate_ledger(ledger, "incident.json")
+
+
+def test_a_ledger_whose_hold_already_counted_the_junk_keeps_its_count(tmp_path):
+    """An incident held by an earlier release (its hold counted the junk): the count stays the bound, nothing is
+    recorded over it and no purge counts again."""
+    cli, log = stand_in(tmp_path)
+    state_dir = opened(tmp_path)
+    ledger = ledger_of(state_dir)
+    ledger.update(junk_held=3)
+    del ledger["junk"]
+    _incident.write_ledger(_incident.ledger_path(state_dir, "postfix"), ledger)
+    run(state_dir, cli, "hold", ON_HOLD, junk={"origin": "smtp"})
+    assert "junk" not in ledger_of(state_dir) and _incident.junk_to_count(ledger_of(state_dir)) is None
+    with pytest.raises(_incident.IncidentError, match="matches 5 messages .* only 3"):
+        run(state_dir, cli, "delete", ON_HOLD)
+    _kept, summary = run(state_dir, cli, "delete", BY_SMTP)
+    assert summary["junk_held"] == 3 and "junk_reading" not in summary and runs(log) == []

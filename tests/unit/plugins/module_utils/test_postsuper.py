@@ -11,7 +11,8 @@ import shlex
 import pytest
 
 from ansible_collections.mailops.postfix.plugins.module_utils._listing import parse_json_lines, parse_mailq
-from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import OPERATIONS, parse_postsuper, prove_whole
+from ansible_collections.mailops.postfix.plugins.module_utils._postsuper import (
+    OPERATIONS, merge_whole, parse_postsuper, passed_over, prove_whole)
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 CASES = captures.semantics()
@@ -151,3 +152,19 @@ def test_hold_all_total_smaller_than_the_proof_is_inconsistent():
     # and a fatal run keeps its fatal line (the caller stops on it)
     outcome = prove_whole("postsuper: fatal: invalid directory name: corrupt\n", "h", listed, before, before)
     assert outcome.fatal and outcome.ids("h") == []
+
+
+def test_a_whole_queue_run_can_pass_over_a_message_that_moved_and_a_second_run_is_merged():
+    """postsuper reads the queues one directory after another while the queue manager moves mail between them
+    (deferred into active, and back): what it passed over and is still queued is held by the next run, whose proof
+    and total add to the first's."""
+    listed, before = ["3jcpGJ5qLszBrJd", "3jcpGJ5qLszBrJe", "3jcpGJ5qLszBrJf"], []
+    first = prove_whole("postsuper: Placed on hold: 2 messages\n", "h", listed, before, listed[:2])
+    assert passed_over(listed, first, "h", still_queued=["3jcpGJ5qLszBrJf", "4jcpGJ5qLszBrJx"]) == listed[2:]
+    assert passed_over(listed, first, "h", still_queued=[]) == []       # delivered or deleted meanwhile: gone
+    then = prove_whole("postsuper: Placed on hold: 1 message\n", "h", listed[2:], listed[:2], listed)
+    merged = merge_whole(first, then)
+    assert merged.changed["h"] == listed and merged.totals["h"] == 3 and merged.whole and merged.consistent
+    fatal = prove_whole("postsuper: fatal: invalid directory name: corrupt\n", "h", listed[2:], listed[:2], listed[:2])
+    merged = merge_whole(prove_whole("postsuper: Placed on hold: 2 messages\n", "h", listed, [], listed[:2]), fatal)
+    assert merged.fatal and merged.totals["h"] == 2 and merged.changed["h"] == listed[:2]
