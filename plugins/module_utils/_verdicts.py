@@ -6,8 +6,8 @@
 # Private to this collection: no compatibility promise for outside users.
 
 """What a selection's origin and content options found in the queue files already read, kept on the host from one run
-of an incident to the next: the assessment reads the junk's queue files once, and the hold's count of the junk and the
-purge's selection take its verdicts instead of reading the same files again (at 100,000 messages selected by login,
+of an incident to the next: the assessment reads the junk's queue files once, and the purge's selection and its count
+of the junk held take its verdicts instead of reading the same files again (at 100,000 messages selected by login,
 each reading is seconds).
 
 A verdict is kept per selection - a digest of its origin and content options, the only options a verdict depends on
