@@ -55,7 +55,6 @@ class IncidentScope:
         self.hold_ids: List[str] = []
         self.junk_candidates: List[Message] = []     # what is on hold and the recorded junk's envelope matches
         self.window_part: List[str] = []
-        self.junk_held: Optional[int] = None
         self.guarded: Dict[str, List[str]] = {}
         self.junk_reading: Optional[Dict[str, int]] = None
         # what the origin and content options found in the queue files already read (the assessment's, an earlier
@@ -113,29 +112,25 @@ class IncidentScope:
         if action_name == "hold" and self.junk is not None:
             _incident.record_junk(self.ledger, self.options["junk"], self.now)
         if action_name == "delete" and self.counted_junk is not None and in_held:
-            self._count_junk_held()
+            self._count_junk_held(self.ledger, self.counted_junk)
         if action_name == "delete":
             _incident.purge_guard(self.ledger, kept)
-        self.junk_held = self.ledger.get("junk_held")
         summary = {"incident_id": self.ledger["incident_id"], "ledger": self.path,
                    "excluded_quarantine": quarantined, "selected_held": len(in_held),
-                   "selected_window": len(in_window), "junk_held": self.junk_held}
+                   "selected_window": len(in_window), "junk_held": self.ledger.get("junk_held")}
         if self.junk_reading is not None:
             summary["junk_reading"] = self.junk_reading
         if action_name in RELEASING and self.options.get("guard_max_per_source"):
             summary["guarded"] = [{"source": source, "messages": len(ids)} for source, ids in sorted(self.guarded.items())]
         return kept, summary
 
-    def _count_junk_held(self) -> None:
+    def _count_junk_held(self, ledger: Dict[str, Any], junk: Selector) -> None:
         """The first purge that selects messages the incident held: how many of them still on hold the junk its hold
         recorded matches (their queue files read when its options need them and no verdict of an earlier reading
         holds; the listed sizes bound how many whole messages one postcat prints), as the ledger's ``junk_held`` - the
         bound of every purge of the incident. A held queue file never changes, and what left the hold can not be
         purged, so the count is the one the hold would have made, less what left the hold since.
         ``junk_reading`` says how many verdicts were remembered, read and gone."""
-        ledger, junk = self.ledger, self.counted_junk
-        if ledger is None or junk is None:
-            return
         held = set(ledger["held"])
         candidates = [message for message in self.junk_candidates if message["queue_id"] in held]
         if junk.needs is None:
