@@ -14,6 +14,8 @@ failure is still reported.
 
 from __future__ import absolute_import, division, print_function
 
+import time
+
 from ansible.errors import AnsibleAction, AnsibleActionSkip, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
@@ -36,7 +38,7 @@ except ImportError:  # pragma: no cover - ansible-core 2.17 and 2.18
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("phase", "steps"))
+    _VALID_ARGS = frozenset(("phase", "steps", "account"))
 
     def _with_defaults(self, module, args):
         if _apply_action_arg_defaults is not None:
@@ -63,26 +65,52 @@ class ActionModule(ActionBase):
             outcome["skipped" if isinstance(exc, AnsibleActionSkip) else "failed"] = True
             return outcome
 
+    def _run_until(self, number, step, args, task_vars):
+        """The step, run again (step's retries, delay seconds apart) while the subset it waits on is not empty.
+
+        Returns its last outcome and why the phase fails there (None: go on)."""
+        tries = 0
+        while True:
+            tries += 1
+            outcome = self._run_step(step["module"], args, task_vars)
+            if outcome.get("failed") or outcome.get("unreachable") or outcome.get("skipped"):
+                return outcome, None
+            try:
+                waiting = _runbook.unsettled(step, outcome)
+            except ValueError as exc:
+                return outcome, "step %d (%s): %s" % (number, step["module"], exc)
+            if step["until_empty"] is not None:
+                outcome["attempts"] = tries
+            if not waiting:
+                return outcome, None
+            if tries > step["retries"]:
+                return outcome, ("step %d (%s): %d messages were still in the subset %s after %d tries, %s s apart"
+                                 % (number, step["module"], waiting, step["until_empty"], tries, step["delay"]))
+            time.sleep(step["delay"])
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         host = task_vars.get("inventory_hostname")
         try:
             steps = _runbook.phase_steps(self._task.args)
+            account = _runbook.phase_account(self._task.args, steps)
         except ValueError as exc:
             result.update(failed=True, msg="runbook_phase: %s. Nothing was run." % exc)
             return result
         omit = task_vars.get("omit")
         facts, done, failure = {}, [], None
-        for step in steps:
+        for number, step in enumerate(steps, 1):
             if step["skip"]:
                 done.append({"module": step["module"], "skipped": True})
                 facts.update(_runbook.step_facts(step, {"skipped": True}))
                 continue
-            outcome = self._run_step(step["module"], _runbook.strip_omitted(step["args"], omit), task_vars)
+            outcome, failure = self._run_until(number, step, _runbook.strip_omitted(step["args"], omit), task_vars)
             done.append(dict(outcome, module=step["module"]))
             if outcome.get("unreachable"):
                 result.update(unreachable=True, msg=outcome.get("msg"))
+                break
+            if failure:
                 break
             if outcome.get("failed") and not step["may_fail"]:
                 failure = outcome.get("msg") or "%s failed" % step["module"]
@@ -91,6 +119,11 @@ class ActionModule(ActionBase):
             failure = _runbook.not_running(outcome, host) if step["require_running"] else None
             if failure:
                 break
+        if account is not None and not failure and not result.get("unreachable"):
+            kept, failure = _runbook.account(account, done, bool(self._task.check_mode), host)
+            if kept is not None:
+                facts[account["fact"]] = kept
+                result["msg"] = kept.get("summary_line")
         result["steps"] = done
         result["changed"] = any(outcome.get("changed") for outcome in done)
         # the interpreter a step discovered, kept as a task of its own would keep it (a host fact)

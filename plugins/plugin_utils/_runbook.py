@@ -14,7 +14,7 @@ report is computed here, once.
 
 from __future__ import absolute_import, division, print_function
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 
 def _count(value: Any) -> int:
@@ -221,7 +221,8 @@ def fleet_halt(failed: int, hosts: int, stop_on_error: bool = False, max_fail_pe
 
 # A phase as one task (the runbook_phase action): its module runs, one after the other on the host, and the facts
 # it keeps - set on the host once, with the results of the steps that ran even when a later step fails.
-STEP_KEYS = ("module", "args", "facts", "skip", "may_fail", "require_running")
+STEP_KEYS = ("module", "args", "facts", "skip", "may_fail", "require_running", "until_empty", "retries", "delay")
+ACCOUNT_KEYS = ("fact", "listing", "deliveries", "assess", "hold", "purge", "requeue", "fail")
 KEEPS = ("result", "incident", "instance", "assessment", "hold", "purge", "requeue")
 _NOT_KEPT = ("ansible_facts", "invocation", "_ansible_no_log", "_ansible_verbose_always", "_ansible_verbose_override")
 
@@ -236,9 +237,9 @@ def _boolean(value: Any, what: str) -> bool:
 
 def phase_steps(args: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The runbook_phase task's steps, checked and with their defaults; ValueError says what is wrong."""
-    unknown = sorted(set(args) - {"phase", "steps"})
+    unknown = sorted(set(args) - {"phase", "steps", "account"})
     if unknown:
-        raise ValueError("unknown option(s) %s (phase, steps)" % ", ".join(unknown))
+        raise ValueError("unknown option(s) %s (phase, steps, account)" % ", ".join(unknown))
     phase = args.get("phase")
     if not isinstance(phase, str) or not phase:
         raise ValueError("phase is %r, not a phase's name" % (phase,))
@@ -274,8 +275,111 @@ def phase_steps(args: Dict[str, Any]) -> List[Dict[str, Any]]:
             seen.add(fact)
         flags = {flag: _boolean(step.get(flag, False), "%s: %s" % (where, flag))
                  for flag in ("skip", "may_fail", "require_running")}
-        checked.append(dict(flags, module=module, args=step_args, facts=dict(facts)))
+        checked.append(dict(flags, module=module, args=step_args, facts=dict(facts), **_waiting(step, where)))
     return checked
+
+
+def _whole(value: Any, what: str) -> int:
+    # a template gives a string on ansible-core before 2.19
+    try:
+        number = int(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or number < 0:
+        raise ValueError("%s is %r, not a number of tries" % (what, value))
+    return number
+
+
+def _waiting(step: Dict[str, Any], where: str) -> Dict[str, Any]:
+    """A step's until_empty, retries and delay: read again (at most RETRIES more times, DELAY seconds apart) while the
+    subset UNTIL_EMPTY of its result still holds messages - verify's wait for released mail to leave the queues."""
+    until_empty = step.get("until_empty")
+    if until_empty is not None and (not isinstance(until_empty, str) or not until_empty):
+        raise ValueError("%s: until_empty is %r, not a subset's name" % (where, until_empty))
+    retries = _whole(step.get("retries", 0), "%s: retries" % where)
+    if retries and until_empty is None:
+        raise ValueError("%s: retries without until_empty - nothing to read again for" % where)
+    delay = step.get("delay", 1)
+    try:
+        delay = float(delay) if not isinstance(delay, bool) else -1.0
+    except (TypeError, ValueError):
+        delay = -1.0
+    if delay < 0:
+        raise ValueError("%s: delay is %r, not a number of seconds" % (where, step.get("delay")))
+    return {"until_empty": until_empty, "retries": retries, "delay": delay}
+
+
+def unsettled(step: Dict[str, Any], result: Dict[str, Any]) -> int:
+    """How many messages the subset STEP waits on (until_empty) still holds in its RESULT; 0 when it waits on none."""
+    if step["until_empty"] is None:
+        return 0
+    subset = (result.get("subsets") or {}).get(step["until_empty"])
+    if not isinstance(subset, dict) or "total" not in subset:
+        raise ValueError("the step's result has no subset %s to wait on" % step["until_empty"])
+    return int(subset["total"])
+
+
+def phase_account(args: Dict[str, Any], steps: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The runbook_phase task's ``account`` (verify's accounting of the run), checked; None when it has none.
+
+    ``listing`` and ``deliveries`` name steps by number (from 1): the listing of the queue and its incident after the
+    run (postfix_queue_info), the files at a delivery sink (ansible.builtin.find; optional); ``assess``, ``hold``,
+    ``purge``, ``requeue`` the phases' results; the accounting is kept in the host variable ``fact``.
+    """
+    account = args.get("account")
+    if account is None:
+        return None
+    if not isinstance(account, dict):
+        raise ValueError("account is %r, not a dictionary" % (account,))
+    unknown = sorted(set(account) - set(ACCOUNT_KEYS))
+    if unknown:
+        raise ValueError("account: unknown key(s) %s (%s)" % (", ".join(unknown), ", ".join(ACCOUNT_KEYS)))
+    checked = {}  # type: Dict[str, Any]
+    for key in ("listing", "deliveries"):
+        number = account.get(key)
+        if key == "deliveries" and number is None:
+            checked[key] = None
+            continue
+        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(steps):
+            raise ValueError("account: %s is %r, not one of the steps (1-%d)" % (key, number, len(steps)))
+        checked[key] = number
+    fact = account.get("fact")
+    if not isinstance(fact, str) or not fact.isidentifier() or fact.startswith("ansible_"):
+        raise ValueError("account: fact %r is not a variable's name" % (fact,))
+    if any(fact in step["facts"] for step in steps):
+        raise ValueError("account: fact %s is kept by a step" % fact)
+    checked["fact"] = fact
+    for key in ("assess", "hold", "purge", "requeue"):
+        value = account.get(key)
+        value = None if value in ("", "None") else value  # none, templated on ansible-core before 2.19
+        if value is not None and not isinstance(value, dict):
+            raise ValueError("account: %s is %r, not a phase's result" % (key, value))
+        checked[key] = value
+    checked["fail"] = _boolean(account.get("fail", True), "account: fail")
+    return checked
+
+
+def account(checked: Dict[str, Any], outcomes: List[Dict[str, Any]], check_mode: bool,
+            host: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """Verify's accounting from the phase's step OUTCOMES: (the fact's value, why the phase fails or None).
+
+    In check mode nothing was changed and the listing is not run: nothing to account for.
+    """
+    listing = outcomes[checked["listing"] - 1]
+    if listing.get("skipped"):
+        if check_mode:
+            return {"ok": True, "check_mode": True, "problems": []}, None
+        return None, ("the listing (step %d) was not run: nothing to account for on %s" % (checked["listing"], host))
+    delivered = None
+    if checked["deliveries"] is not None:
+        found = outcomes[checked["deliveries"] - 1]
+        if not found.get("skipped"):
+            delivered = [item["mtime"] for item in found.get("files") or []]
+    result = verify_accounting(listing, checked["assess"], checked["hold"], checked["purge"], checked["requeue"],
+                               delivered)
+    if result["ok"] or not checked["fail"]:
+        return result, None
+    return result, "ACCOUNTING FAILED on %s: %s" % (host, "; ".join(result["problems"]))
 
 
 def kept(keep: str, result: Dict[str, Any]) -> Any:

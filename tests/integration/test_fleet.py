@@ -113,10 +113,12 @@ def test_failure_between_hold_and_requeue_end_window_and_rerun(fleet, runbook):
         assert window_settings(target) == settings[target]
 
 
-def test_a_hold_that_fails_after_its_window_opened_is_reported_with_the_window_open(fleet, runbook, tmp_path):
-    """The hold phase is one task (runbook_phase): its window opens, the queues go on hold, then the hold's audit record
-    can not be written (its path is a directory) and the phase fails. The facts its first step kept survive the failure
-    (kept_facts, taken by the runbook's rescue): the report says the window is open and how to end it."""
+def test_a_phase_that_fails_keeps_what_it_found(fleet, runbook, tmp_path):
+    """A phase is one task (runbook_phase); what it found before it failed survives the failure (kept_facts, taken by
+    the runbook's rescue). On h01 the hold's window opens, the queues go on hold, then the hold's audit record can not
+    be written (its path is a directory): the report says the window is open and how to end it. On h02 the purge
+    deletes nothing (its selection matches none of the junk), so the junk the requeue leaves on hold fails the
+    verify's accounting: the report says so, with the accounting's own problems."""
     audit = tmp_path / "audit-log-is-a-directory"
     audit.mkdir()
     settings = window_settings("h01")
@@ -129,6 +131,15 @@ def test_a_hold_that_fails_after_its_window_opened_is_reported_with_the_window_o
     assert window_settings("h01") != settings and sink("h01") == []
     runbook("end_window", _limit="h01")
     assert window_settings("h01") == settings
+
+    out = runbook("cleanup", expect_rc=2, _limit="h02", purge_junk={"sender": ["nobody@example.invalid"]})
+    junk = JUNK + BACKSCATTER
+    assert "ACCOUNTING FAILED on h02: %d junk messages arrived after the purge and are still on hold" % junk \
+        in out["output"], out["output"][-3000:]
+    entry = out["report"]["hosts"]["h02"]
+    assert entry["status"] == "verification failed" and not entry["window_open"], entry
+    assert entry["problems"][0].startswith("%d junk messages arrived after the purge" % junk), entry
+    assert entry["phases"]["purged"] == 0 and queued_count("h02", "hold") >= junk + QUARANTINE
 
 
 def test_check_mode_changes_nothing(fleet, runbook):

@@ -159,7 +159,7 @@ def test_a_phase_s_steps_with_their_defaults():
 
 @pytest.mark.parametrize("args, words", [
     ({"phase": "hold"}, "steps is None"),
-    ({"phase": "hold", "steps": HOLD_STEPS, "when": True}, "unknown option(s) when"),
+    ({"phase": "hold", "steps": HOLD_STEPS, "when": True}, "unknown option(s) when (phase, steps, account)"),
     ({"phase": "", "steps": HOLD_STEPS}, "phase is ''"),
     ({"phase": "hold", "steps": [{"module": "postfix_incident"}]}, "step 1: module is 'postfix_incident'"),
     ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], args="state=open")]}, "args is 'state=open'"),
@@ -204,6 +204,92 @@ def test_what_a_step_keeps_is_what_the_phase_s_filters_give():
     assert "Postfix (/etc/postfix-b) is not running on h1: " in _runbook.not_running(info, "h1")
     info["instance"]["running"] = True
     assert _runbook.not_running(info, "h1") is None
+
+
+VERIFY_STEPS = [{"module": "mailops.postfix.postfix_queue_info", "args": {"limit": 0}, "until_empty": "settling",
+                 "retries": "3", "delay": 0.5},
+                {"module": "ansible.builtin.find", "args": {"paths": "/var/mail/sink"}}]
+
+
+def verify_args(**account):
+    args = {"phase": "verify", "steps": VERIFY_STEPS,
+            "account": dict({"fact": "verify_result", "listing": 1, "deliveries": 2, "assess": ASSESS, "hold": HOLD,
+                             "purge": PURGE, "requeue": None, "fail": True}, **account)}
+    return args
+
+
+def test_a_step_read_again_until_its_subset_is_empty():
+    steps = _runbook.phase_steps(verify_args())
+    assert [(s["until_empty"], s["retries"], s["delay"]) for s in steps] == [("settling", 3, 0.5), (None, 0, 1.0)]
+    assert _runbook.unsettled(steps[0], {"subsets": {"settling": summary(4)}}) == 4
+    assert _runbook.unsettled(steps[0], {"subsets": {"settling": summary(0)}}) == 0
+    assert _runbook.unsettled(steps[1], {"files": []}) == 0  # nothing to wait for
+    with pytest.raises(ValueError) as caught:
+        _runbook.unsettled(steps[0], {"subsets": {}})
+    assert "step's result has no subset settling to wait on" in str(caught.value)
+
+
+def test_the_phase_s_accounting_is_verify_s():
+    account = _runbook.phase_account(verify_args(), _runbook.phase_steps(verify_args()))
+    info = after()
+    found = {"files": [{"path": "/var/mail/sink/1", "mtime": 999.0}, {"path": "/var/mail/sink/2", "mtime": 1001.5}]}
+    result, failure = _runbook.account(account, [info, found], check_mode=False, host="h1")
+    assert failure is None
+    assert result == _runbook.verify_accounting(info, ASSESS, HOLD, PURGE, None, [999.0, 1001.5])
+    assert result["delivered"] == 1
+    # the deliveries' step skipped (no sink): not counted
+    result, failure = _runbook.account(account, [info, {"skipped": True}], check_mode=False, host="h1")
+    assert result["delivered"] is None and result["ok"]
+    # what does not add up fails the phase, with the accounting kept
+    bad = after(incident=incident_view(window_open=True))
+    result, failure = _runbook.account(account, [bad, found], check_mode=False, host="h1")
+    assert not result["ok"] and failure == "ACCOUNTING FAILED on h1: " + "; ".join(result["problems"])
+    # ... unless the accounting only reports
+    report_only = _runbook.phase_account(verify_args(fail="false"), _runbook.phase_steps(verify_args()))
+    assert _runbook.account(report_only, [bad, found], check_mode=False, host="h1") == (result, None)
+
+
+def test_in_check_mode_there_is_nothing_to_account_for():
+    account = _runbook.phase_account(verify_args(), _runbook.phase_steps(verify_args()))
+    skipped = [{"skipped": True}, {"skipped": True}]
+    assert _runbook.account(account, skipped, check_mode=True, host="h1") == (
+        {"ok": True, "check_mode": True, "problems": []}, None)
+    result, failure = _runbook.account(account, skipped, check_mode=False, host="h1")
+    assert result is None and "the listing (step 1) was not run: nothing to account for on h1" in failure
+
+
+def test_no_accounting_without_account():
+    assert _runbook.phase_account({"phase": "hold", "steps": HOLD_STEPS}, _runbook.phase_steps(
+        {"phase": "hold", "steps": HOLD_STEPS})) is None
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"listing": 3}, "account: listing is 3, not one of the steps (1-2)"),
+    ({"listing": None}, "account: listing is None, not one of the steps (1-2)"),
+    ({"deliveries": 0}, "account: deliveries is 0, not one of the steps (1-2)"),
+    ({"fact": "verify-result"}, "account: fact 'verify-result' is not a variable's name"),
+    ({"fail": "sometimes"}, "account: fail is 'sometimes'"),
+    ({"purge": [1]}, "account: purge is [1], not a phase's result"),
+    ({"report": {}}, "account: unknown key(s) report"),
+])
+def test_an_accounting_refused(changes, words):
+    args = verify_args(**changes)
+    with pytest.raises(ValueError) as caught:
+        _runbook.phase_account(args, _runbook.phase_steps(args))
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("step, words", [
+    ({"retries": -1}, "retries is -1, not a number of tries"),
+    ({"retries": "many"}, "retries is 'many', not a number of tries"),
+    ({"delay": "soon"}, "delay is 'soon', not a number of seconds"),
+    ({"until_empty": ""}, "until_empty is '', not a subset's name"),
+    ({"until_empty": None, "retries": 2}, "retries without until_empty"),
+])
+def test_a_waiting_step_refused(step, words):
+    with pytest.raises(ValueError) as caught:
+        _runbook.phase_steps({"phase": "verify", "steps": [dict(VERIFY_STEPS[0], **step)]})
+    assert words in str(caught.value)
 
 
 def test_omitted_options_are_left_out():
