@@ -21,6 +21,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
+from ansible_collections.mailops.postfix.plugins.plugin_utils._hostvars import plain
 
 try:  # ansible-core 2.21 and later: an action sets host variables as set_fact does (not host facts)
     from ansible.plugins.action import VariableLayer
@@ -38,7 +39,7 @@ except ImportError:  # pragma: no cover - ansible-core 2.17 and 2.18
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("phase", "steps", "account"))
+    _VALID_ARGS = frozenset(("phase", "steps", "account", "preflight"))
 
     def _with_defaults(self, module, args):
         if _apply_action_arg_defaults is not None:
@@ -94,8 +95,12 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname")
         try:
             steps = _runbook.phase_steps(self._task.args)
-            account = _runbook.phase_account(self._task.args, steps)
-        except ValueError as exc:
+            # what the controller's own code reads, as plain JSON types (Ansible's wrappers gone)
+            conclusions = {key: plain(self._task.args[key], "runbook_phase")
+                           for key in ("account", "preflight") if key in self._task.args}
+            account = _runbook.phase_account(conclusions, steps)
+            preflight = _runbook.phase_preflight(conclusions, steps)
+        except (ValueError, AnsibleError) as exc:
             result.update(failed=True, msg="runbook_phase: %s. Nothing was run." % exc)
             return result
         omit = task_vars.get("omit")
@@ -119,6 +124,8 @@ class ActionModule(ActionBase):
             failure = _runbook.not_running(outcome, host) if step["require_running"] else None
             if failure:
                 break
+        if preflight is not None and not failure and not result.get("unreachable"):
+            failure = _runbook.preflight(preflight, done, host)
         if account is not None and not failure and not result.get("unreachable"):
             kept, failure = _runbook.account(account, done, bool(self._task.check_mode), host)
             if kept is not None:

@@ -284,3 +284,26 @@ def host_problems(instance: Dict[str, Any], values: Dict[str, Any], paths: Optio
         if not exists:
             problems.append("%s: %s does not exist on this host" % (name, values.get(name)))
     return problems
+
+
+# The phases that reload Postfix (the fix, the incident window opened by the hold and ended by end_window).
+RELOADING = ("fix", "hold", "end_window")
+
+
+def admission(values: Dict[str, Any], phases: Iterable[str], read: Dict[str, Any],
+              paths: Optional[Dict[str, Any]] = None) -> List[str]:
+    """Pre-flight's verdict on one host - empty: the run may go on there.
+
+    First the run's VALUES for PHASES (runbook_problems), then - only when they are right - the host: READ is
+    postfix_queue_info's result (list_queue=false) or its failure, ``paths`` {variable: whether that directory
+    exists on the host}; the tools a phase needs follow from PHASES (postcat to purge, postfix to reload).
+    """
+    phases = list(phases)
+    problems = runbook_problems(values, phases)
+    if problems:
+        return problems
+    if not isinstance(read.get("instance"), dict):
+        return ["mailops_instance: %s" % (read.get("msg") or "the host's Postfix instance could not be read")]
+    instance = dict(read["instance"], postfix_version=read.get("postfix_version"))
+    needs = {"_purging": "purge" in phases, "_reloading": any(phase in phases for phase in RELOADING)}
+    return host_problems(instance, dict(values, **needs), paths or {})

@@ -16,6 +16,10 @@ from __future__ import absolute_import, division, print_function
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.mailops.postfix.plugins.plugin_utils import _preflight
+
 
 def _count(value: Any) -> int:
     return len(value) if isinstance(value, (list, tuple)) else int(value or 0)
@@ -237,9 +241,9 @@ def _boolean(value: Any, what: str) -> bool:
 
 def phase_steps(args: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The runbook_phase task's steps, checked and with their defaults; ValueError says what is wrong."""
-    unknown = sorted(set(args) - {"phase", "steps", "account"})
+    unknown = sorted(set(args) - {"phase", "steps", "account", "preflight"})
     if unknown:
-        raise ValueError("unknown option(s) %s (phase, steps, account)" % ", ".join(unknown))
+        raise ValueError("unknown option(s) %s (phase, steps, account, preflight)" % ", ".join(unknown))
     phase = args.get("phase")
     if not isinstance(phase, str) or not phase:
         raise ValueError("phase is %r, not a phase's name" % (phase,))
@@ -319,6 +323,12 @@ def unsettled(step: Dict[str, Any], result: Dict[str, Any]) -> int:
     return int(subset["total"])
 
 
+def _step_number(number: Any, what: str, steps: List[Dict[str, Any]]) -> int:
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(steps):
+        raise ValueError("%s is %r, not one of the steps (1-%d)" % (what, number, len(steps)))
+    return number
+
+
 def phase_account(args: Dict[str, Any], steps: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """The runbook_phase task's ``account`` (verify's accounting of the run), checked; None when it has none.
 
@@ -334,15 +344,9 @@ def phase_account(args: Dict[str, Any], steps: List[Dict[str, Any]]) -> Optional
     unknown = sorted(set(account) - set(ACCOUNT_KEYS))
     if unknown:
         raise ValueError("account: unknown key(s) %s (%s)" % (", ".join(unknown), ", ".join(ACCOUNT_KEYS)))
-    checked = {}  # type: Dict[str, Any]
-    for key in ("listing", "deliveries"):
-        number = account.get(key)
-        if key == "deliveries" and number is None:
-            checked[key] = None
-            continue
-        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(steps):
-            raise ValueError("account: %s is %r, not one of the steps (1-%d)" % (key, number, len(steps)))
-        checked[key] = number
+    checked = {"listing": _step_number(account.get("listing"), "account: listing", steps),
+               "deliveries": None if account.get("deliveries") is None
+               else _step_number(account["deliveries"], "account: deliveries", steps)}  # type: Dict[str, Any]
     fact = account.get("fact")
     if not isinstance(fact, str) or not fact.isidentifier() or fact.startswith("ansible_"):
         raise ValueError("account: fact %r is not a variable's name" % (fact,))
@@ -355,7 +359,10 @@ def phase_account(args: Dict[str, Any], steps: List[Dict[str, Any]]) -> Optional
         if value is not None and not isinstance(value, dict):
             raise ValueError("account: %s is %r, not a phase's result" % (key, value))
         checked[key] = value
-    checked["fail"] = _boolean(account.get("fail", True), "account: fail")
+    try:  # as Ansible reads a boolean (verify_fail from extra vars: "no", "false", ...)
+        checked["fail"] = boolean(account.get("fail", True), strict=True)
+    except TypeError:
+        raise ValueError("account: fail is %r, not a boolean" % (account.get("fail"),))
     return checked
 
 
@@ -421,3 +428,45 @@ def strip_omitted(value: Any, omit: Optional[str]) -> Any:
     if isinstance(value, list):
         return [strip_omitted(item, omit) for item in value if item != omit]
     return value
+
+
+PREFLIGHT_KEYS = ("values", "phases", "host", "paths")
+
+
+def phase_preflight(args: Dict[str, Any], steps: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The runbook_phase task's ``preflight`` (pre-flight's check of the run on this host), checked; None without it.
+
+    ``values`` the run's variables {name: value}, ``phases`` the phases they are checked for, ``host`` the number
+    (from 1) of the step that read the host's instance (postfix_queue_info list_queue=false, may_fail), ``paths``
+    {variable: the number of the step (ansible.builtin.stat) that looked at that directory on the host}.
+    """
+    preflight = args.get("preflight")
+    if preflight is None:
+        return None
+    if not isinstance(preflight, dict):
+        raise ValueError("preflight is %r, not a dictionary" % (preflight,))
+    unknown = sorted(set(preflight) - set(PREFLIGHT_KEYS))
+    if unknown:
+        raise ValueError("preflight: unknown key(s) %s (%s)" % (", ".join(unknown), ", ".join(PREFLIGHT_KEYS)))
+    values, phases, paths = preflight.get("values"), preflight.get("phases"), preflight.get("paths", {})
+    if not isinstance(values, dict):
+        raise ValueError("preflight: values is %r, not a dictionary of the run's variables" % (values,))
+    if not isinstance(phases, list) or not all(isinstance(phase, str) for phase in phases):
+        raise ValueError("preflight: phases is %r, not a list of phases" % (phases,))
+    if not isinstance(paths, dict):
+        raise ValueError("preflight: paths is %r, not a dictionary {variable: step}" % (paths,))
+    return {"values": values, "phases": phases, "host": _step_number(preflight.get("host"), "preflight: host", steps),
+            "paths": {name: _step_number(number, "preflight: paths: %s" % name, steps)
+                      for name, number in paths.items()}}
+
+
+def preflight(checked: Dict[str, Any], outcomes: List[Dict[str, Any]], host: str) -> Optional[str]:
+    """Why pre-flight refuses the run on HOST, from the phase's step OUTCOMES (None: admitted).
+
+    A directory's step that did not run (skipped: nothing to look at) is not checked."""
+    exists = {name: bool((outcomes[number - 1].get("stat") or {}).get("isdir"))
+              for name, number in checked["paths"].items() if not outcomes[number - 1].get("skipped")}
+    problems = _preflight.admission(checked["values"], checked["phases"], outcomes[checked["host"] - 1], exists)
+    if not problems:
+        return None
+    return "Pre-flight refused the run on %s, nothing was changed - %s" % (host, " | ".join(problems))

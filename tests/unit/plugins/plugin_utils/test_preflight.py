@@ -140,3 +140,38 @@ def test_host_problems_are_named(instance, values, words):
 def test_missing_host_directories_are_named():
     problems = _preflight.host_problems(INSTANCE, {"fix_config_dir": "/etc/nowhere"}, {"fix_config_dir": False})
     assert problems == ["fix_config_dir: /etc/nowhere does not exist on this host"]
+
+
+READ = {"instance": INSTANCE, "postfix_version": "3.7.11"}
+
+
+def test_a_host_is_admitted_when_nothing_is_wrong():
+    assert _preflight.admission(dict(GOOD, fix_config_dir="/etc/postfix-out"), ALL, READ,
+                                {"fix_config_dir": True}) == []
+
+
+def test_the_run_s_problems_come_before_the_host_s():
+    # the variables are wrong: the host's instance is not looked at (it could not be read)
+    problems = _preflight.admission({"mailops_junk": {}}, ["purge"], {"failed": True, "msg": "no such instance"})
+    assert len(problems) == 1 and problems[0].startswith("mailops_junk: the junk selection is empty"), problems
+
+
+def test_a_host_whose_instance_was_not_read_is_refused():
+    assert _preflight.admission(GOOD, ALL, {"failed": True, "msg": "no Postfix instance at /etc/postfix-out"}) == [
+        "mailops_instance: no Postfix instance at /etc/postfix-out"]
+
+
+@pytest.mark.parametrize("phases, refused", [(["purge"], True), (["fix"], True), (["hold"], True),
+                                             (["end_window"], True), (["assess", "verify"], False)])
+def test_the_host_s_tools_the_phases_need(phases, refused):
+    """A purge needs postcat; a fix, the hold's window and its end reload Postfix (postfix); the others neither."""
+    tools = {name: path for name, path in INSTANCE["tools"].items() if name not in ("postcat", "postfix")}
+    problems = _preflight.admission({"mailops_junk": GOOD["mailops_junk"]}, phases,
+                                    dict(READ, instance=dict(INSTANCE, tools=tools)))
+    assert bool(problems) is refused, problems
+    assert all(problem.startswith("mailops_instance: ") and "not found" in problem for problem in problems)
+
+
+def test_a_missing_host_directory_refuses_the_host():
+    assert _preflight.admission({"fix_config_dir": "/etc/nowhere"}, ["fix"], READ, {"fix_config_dir": False}) == [
+        "fix_config_dir: /etc/nowhere does not exist on this host"]

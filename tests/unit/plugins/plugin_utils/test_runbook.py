@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mailops.postfix.plugins.filter import runbook as runbook_filters
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _access, _incident, _listing
-from ansible_collections.mailops.postfix.plugins.plugin_utils import _runbook
+from ansible_collections.mailops.postfix.plugins.plugin_utils import _preflight, _runbook
 from ansible_collections.mailops.postfix.tests.unit import captures
 
 
@@ -159,7 +159,7 @@ def test_a_phase_s_steps_with_their_defaults():
 
 @pytest.mark.parametrize("args, words", [
     ({"phase": "hold"}, "steps is None"),
-    ({"phase": "hold", "steps": HOLD_STEPS, "when": True}, "unknown option(s) when (phase, steps, account)"),
+    ({"phase": "hold", "steps": HOLD_STEPS, "when": True}, "unknown option(s) when (phase, steps, account, preflight)"),
     ({"phase": "", "steps": HOLD_STEPS}, "phase is ''"),
     ({"phase": "hold", "steps": [{"module": "postfix_incident"}]}, "step 1: module is 'postfix_incident'"),
     ({"phase": "hold", "steps": [dict(HOLD_STEPS[0], args="state=open")]}, "args is 'state=open'"),
@@ -289,6 +289,60 @@ def test_an_accounting_refused(changes, words):
 def test_a_waiting_step_refused(step, words):
     with pytest.raises(ValueError) as caught:
         _runbook.phase_steps({"phase": "verify", "steps": [dict(VERIFY_STEPS[0], **step)]})
+    assert words in str(caught.value)
+
+
+PREFLIGHT_STEPS = [{"module": "mailops.postfix.postfix_queue_info", "args": {"list_queue": False}, "may_fail": True},
+                   {"module": "ansible.builtin.stat", "args": {"path": "/etc/postfix-out"}},
+                   {"module": "ansible.builtin.stat", "args": {"path": "/var/mail/sink"}, "skip": True}]
+TOOLS = {name: "/usr/sbin/" + name for name in ("postconf", "postqueue", "postsuper", "postcat", "postfix", "postmap")}
+HOST_READ = {"instance": {"config_dir": "/etc/postfix", "tools": TOOLS, "map_types": ["hash"], "managed_by": None},
+             "postfix_version": "3.7.11"}
+
+
+def preflight_args(**preflight):
+    return {"phase": "preflight", "steps": PREFLIGHT_STEPS, "preflight": dict({
+        "values": {"mailops_junk": {"sender": ["spammer@example.com"]}, "fix_config_dir": "/etc/postfix-out",
+                   "verify_delivered_dir": "/var/mail/sink"},
+        "phases": ["assess", "hold", "fix", "purge"], "host": 1,
+        "paths": {"fix_config_dir": 2, "verify_delivered_dir": 3}}, **preflight)}
+
+
+def test_the_phase_s_preflight_admits_or_refuses_the_host():
+    args = preflight_args()
+    checked = _runbook.phase_preflight(args, _runbook.phase_steps(args))
+    is_dir = {"stat": {"exists": True, "isdir": True}}
+    assert _runbook.preflight(checked, [HOST_READ, is_dir, {"skipped": True}], "h1") is None
+    # a directory that is not there, the instance not read: pre-flight's own verdict, in one message
+    missing = {"stat": {"exists": False}}
+    failure = _runbook.preflight(checked, [HOST_READ, missing, {"skipped": True}], "h1")
+    assert failure == ("Pre-flight refused the run on h1, nothing was changed - "
+                       "fix_config_dir: /etc/postfix-out does not exist on this host")
+    unread = {"failed": True, "msg": "no Postfix instance at /etc/postfix-out"}
+    failure = _runbook.preflight(checked, [unread, is_dir, {"skipped": True}], "h1")
+    assert failure.endswith("nothing was changed - mailops_instance: no Postfix instance at /etc/postfix-out")
+    # the run's variables wrong: refused on every host alike, the host's problems not looked at
+    args = preflight_args(values={"mailops_junk": {}})
+    failure = _runbook.preflight(_runbook.phase_preflight(args, _runbook.phase_steps(args)),
+                                 [unread, missing, {"skipped": True}], "h1")
+    assert " - mailops_junk: the junk selection is empty" in failure and "mailops_instance" not in failure
+    # what it checks is pre-flight's own verdict
+    assert failure.endswith(" | ".join(_preflight.admission({"mailops_junk": {}}, ["assess", "hold", "fix", "purge"],
+                                                           unread, {"fix_config_dir": False})))
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"host": 4}, "preflight: host is 4, not one of the steps (1-3)"),
+    ({"paths": {"fix_config_dir": "2"}}, "preflight: paths: fix_config_dir is '2', not one of the steps (1-3)"),
+    ({"paths": ["fix_config_dir"]}, "preflight: paths is ['fix_config_dir'], not a dictionary"),
+    ({"values": "mailops_junk"}, "preflight: values is 'mailops_junk', not a dictionary"),
+    ({"phases": "purge"}, "preflight: phases is 'purge', not a list of phases"),
+    ({"when": True}, "preflight: unknown key(s) when"),
+])
+def test_a_preflight_refused(changes, words):
+    args = preflight_args(**changes)
+    with pytest.raises(ValueError) as caught:
+        _runbook.phase_preflight(args, _runbook.phase_steps(args))
     assert words in str(caught.value)
 
 
