@@ -66,7 +66,7 @@ options:
   account:
     description:
       - The verify phase's accounting, on the controller once every step succeeded - the runbook's check that every
-        message the run held is purged (archived) or released (the filter M(mailops.postfix.verify_accounting#filter)).
+        message the run held is purged (archived) or released (the filter P(mailops.postfix.verify_accounting#filter)).
         A dictionary - C(fact) the host variable that keeps it (required, not one a step keeps); C(listing) the number
         (from 1) of the step whose result is the queue and its incident after the run
         (M(mailops.postfix.postfix_queue_info) with C(incident), required); C(deliveries) the number of the step whose
@@ -83,12 +83,12 @@ options:
       - The pre-flight's check of the run on this host, on the controller once every step succeeded - the phase fails
         with C(Pre-flight refused the run on HOST, nothing was changed) and every problem, joined by C( | ), unless the
         run's variables and the host are right (docs/runbook.md, "Pre-flight").
-      - A dictionary - C(values) the run's variables, C({name: value}) (required); C(phases) the phases they are
+      - A dictionary - C(values) the run's variables, each name with its value (required); C(phases) the phases they are
         checked for, each against its role's argument spec and then for what it means (required); C(host) the number
         (from 1) of the step that read the host's instance (M(mailops.postfix.postfix_queue_info) with
         C(list_queue=false) and C(may_fail) - a failure to read it is a problem of C(mailops_instance); required);
-        C(paths) C({variable: step number}) - the steps (C(ansible.builtin.stat)) that looked at a directory the run
-        needs on the host; one that was not run (skipped) is not checked.
+        C(paths) each variable naming a directory the run needs on the host, with the number of the step
+        (C(ansible.builtin.stat)) that looked at it; one that was not run (skipped) is not checked.
       - The host is looked at only when the run's variables are right - otherwise every host is refused alike.
     type: dict
 notes:

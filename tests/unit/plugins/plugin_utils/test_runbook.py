@@ -327,8 +327,9 @@ def test_the_phase_s_preflight_admits_or_refuses_the_host():
                                  [unread, missing, {"skipped": True}], "h1")
     assert " - mailops_junk: the junk selection is empty" in failure and "mailops_instance" not in failure
     # what it checks is pre-flight's own verdict
-    assert failure.endswith(" | ".join(_preflight.admission({"mailops_junk": {}}, ["assess", "hold", "fix", "purge"],
-                                                           unread, {"fix_config_dir": False})))
+    verdict = _preflight.admission({"mailops_junk": {}}, ["assess", "hold", "fix", "purge"], unread,
+                                   {"fix_config_dir": False})
+    assert failure.endswith(" | ".join(verdict))
 
 
 @pytest.mark.parametrize("changes, words", [
