@@ -17,6 +17,7 @@ import pytest
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _incident, _verdicts
 from ansible_collections.mailops.postfix.plugins.module_utils._incident_scope import IncidentScope
+from ansible_collections.mailops.postfix.plugins.module_utils._queue import compact
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import Selector
 from ansible_collections.mailops.postfix.tests.unit.plugins.module_utils.test_verdicts import LISTED, LOCAL, reader, runs
 from ansible_collections.mailops.postfix.tests.unit.plugins.module_utils.test_postcat_read_ahead import stand_in
@@ -24,7 +25,7 @@ from ansible_collections.mailops.postfix.tests.unit.plugins.module_utils.test_po
 INSTANCE = {"name": "postfix", "config_dir": "/etc/postfix"}
 NOW = 1795960100.5
 BOUNCE = "623E4160083"        # Postfix's own bounce; LOCAL was submitted with sendmail; the other three came by SMTP
-ON_HOLD = [dict(m, queue_name="hold", sender="s@example.org", recipients=[]) for m in LISTED]
+ON_HOLD = [dict(m, queue_name="hold", sender="s@example.org", recipients=[], forced_expire=False) for m in LISTED]
 BY_SMTP = [m for m in ON_HOLD if m["queue_id"] not in (LOCAL, BOUNCE)]
 
 
@@ -150,3 +151,16 @@ def test_a_ledger_whose_hold_already_counted_the_junk_keeps_its_count(tmp_path):
         run(state_dir, cli, "delete", ON_HOLD)
     _kept, summary = run(state_dir, cli, "delete", BY_SMTP)
     assert summary["junk_held"] == 3 and "junk_reading" not in summary and runs(log) == []
+
+
+def test_the_purge_keeps_its_candidates_compact(tmp_path):
+    """The candidates the first purge counts are kept as the selection keeps what it selected (_queue.compact): the
+    listing's parsed messages - their recipients' delay reasons and other fields - are not kept alive by the count."""
+    state_dir = opened(tmp_path, held=[m["queue_id"] for m in ON_HOLD])
+    run(state_dir, None, "hold", [], listed=[], junk={"sasl_username": ["intern@example.org"]})
+    parsed = [dict(m, recipients=[{"address": "r@example.net", "delay_reason": "connect to mx: timed out"}],
+                   extra_field="x" * 100) for m in ON_HOLD]
+    scope = IncidentScope(options(state_dir), INSTANCE, NOW, False, None, "delete")
+    assert [m["queue_id"] for m in scope.note_listing(parsed)] == [m["queue_id"] for m in ON_HOLD]
+    assert scope.junk_candidates == [compact(m) for m in parsed]
+    assert all(m["recipients"] == ("r@example.net",) and "extra_field" not in m for m in scope.junk_candidates)
