@@ -10,6 +10,11 @@ come from the controller's own reading of the results (plugin_utils._runbook): t
 host's. When a step fails, the phase fails with that step's message, and the facts of the steps before it are
 returned as ``kept_facts`` for the runbook's rescue (playbooks/tasks/failed.yml) to keep - a window opened before a
 failure is still reported.
+
+A step can wait (``until_empty``: run again while a subset of its result holds messages - verify's wait for released
+mail). Two phases conclude on the controller once their steps ran: the pre-flight (``preflight``: refuse the host when
+the run's variables or the host are wrong) and the verify (``account``: the accounting, kept as a fact, failing the
+phase when it does not add up) - both pure code in plugin_utils (_preflight.admission, _runbook.verify_accounting).
 """
 
 from __future__ import absolute_import, division, print_function
