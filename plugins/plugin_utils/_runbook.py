@@ -14,7 +14,7 @@ report is computed here, once.
 
 from __future__ import absolute_import, division, print_function
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -227,6 +227,7 @@ def fleet_halt(failed: int, hosts: int, stop_on_error: bool = False, max_fail_pe
 # it keeps - set on the host once, with the results of the steps that ran even when a later step fails.
 STEP_KEYS = ("module", "args", "facts", "skip", "may_fail", "require_running", "until_empty", "retries", "delay")
 ACCOUNT_KEYS = ("fact", "listing", "deliveries", "assess", "hold", "purge", "requeue", "fail")
+PREFLIGHT_KEYS = ("values", "phases", "host", "paths")
 KEEPS = ("result", "incident", "instance", "assessment", "hold", "purge", "requeue")
 _NOT_KEPT = ("ansible_facts", "invocation", "_ansible_no_log", "_ansible_verbose_always", "_ansible_verbose_override")
 
@@ -270,8 +271,7 @@ def phase_steps(args: Dict[str, Any]) -> List[Dict[str, Any]]:
         if not isinstance(facts, dict):
             raise ValueError("%s: facts is %r, not a dictionary of variable: what it keeps" % (where, facts))
         for fact, keep in facts.items():
-            if not isinstance(fact, str) or not fact.isidentifier() or fact.startswith("ansible_"):
-                raise ValueError("%s: fact %r is not a variable's name" % (where, fact))
+            _variable(fact, "%s: fact" % where)
             if fact in seen:
                 raise ValueError("%s: fact %s is kept by an earlier step" % (where, fact))
             if keep not in KEEPS:
@@ -323,6 +323,26 @@ def unsettled(step: Dict[str, Any], result: Dict[str, Any]) -> int:
     return int(subset["total"])
 
 
+def _variable(name: Any, what: str) -> str:
+    """NAME, a host variable's name a phase may set (never one of Ansible's own)."""
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("ansible_"):
+        raise ValueError("%s %r is not a variable's name" % (what, name))
+    return name
+
+
+def _conclusion(args: Dict[str, Any], option: str, keys: Sequence[str]) -> Optional[Dict[str, Any]]:
+    """The task's OPTION (account, preflight): a dictionary of KEYS only; None when not given."""
+    value = args.get(option)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("%s is %r, not a dictionary" % (option, value))
+    unknown = sorted(set(value) - set(keys))
+    if unknown:
+        raise ValueError("%s: unknown key(s) %s (%s)" % (option, ", ".join(unknown), ", ".join(keys)))
+    return value
+
+
 def _step_number(number: Any, what: str, steps: List[Dict[str, Any]]) -> int:
     if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(steps):
         raise ValueError("%s is %r, not one of the steps (1-%d)" % (what, number, len(steps)))
@@ -336,20 +356,13 @@ def phase_account(args: Dict[str, Any], steps: List[Dict[str, Any]]) -> Optional
     run (postfix_queue_info), the files at a delivery sink (ansible.builtin.find; optional); ``assess``, ``hold``,
     ``purge``, ``requeue`` the phases' results; the accounting is kept in the host variable ``fact``.
     """
-    account = args.get("account")
+    account = _conclusion(args, "account", ACCOUNT_KEYS)
     if account is None:
         return None
-    if not isinstance(account, dict):
-        raise ValueError("account is %r, not a dictionary" % (account,))
-    unknown = sorted(set(account) - set(ACCOUNT_KEYS))
-    if unknown:
-        raise ValueError("account: unknown key(s) %s (%s)" % (", ".join(unknown), ", ".join(ACCOUNT_KEYS)))
     checked = {"listing": _step_number(account.get("listing"), "account: listing", steps),
                "deliveries": None if account.get("deliveries") is None
                else _step_number(account["deliveries"], "account: deliveries", steps)}  # type: Dict[str, Any]
-    fact = account.get("fact")
-    if not isinstance(fact, str) or not fact.isidentifier() or fact.startswith("ansible_"):
-        raise ValueError("account: fact %r is not a variable's name" % (fact,))
+    fact = _variable(account.get("fact"), "account: fact")
     if any(fact in step["facts"] for step in steps):
         raise ValueError("account: fact %s is kept by a step" % fact)
     checked["fact"] = fact
@@ -430,9 +443,6 @@ def strip_omitted(value: Any, omit: Optional[str]) -> Any:
     return value
 
 
-PREFLIGHT_KEYS = ("values", "phases", "host", "paths")
-
-
 def phase_preflight(args: Dict[str, Any], steps: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """The runbook_phase task's ``preflight`` (pre-flight's check of the run on this host), checked; None without it.
 
@@ -440,14 +450,9 @@ def phase_preflight(args: Dict[str, Any], steps: List[Dict[str, Any]]) -> Option
     (from 1) of the step that read the host's instance (postfix_queue_info list_queue=false, may_fail), ``paths``
     {variable: the number of the step (ansible.builtin.stat) that looked at that directory on the host}.
     """
-    preflight = args.get("preflight")
+    preflight = _conclusion(args, "preflight", PREFLIGHT_KEYS)
     if preflight is None:
         return None
-    if not isinstance(preflight, dict):
-        raise ValueError("preflight is %r, not a dictionary" % (preflight,))
-    unknown = sorted(set(preflight) - set(PREFLIGHT_KEYS))
-    if unknown:
-        raise ValueError("preflight: unknown key(s) %s (%s)" % (", ".join(unknown), ", ".join(PREFLIGHT_KEYS)))
     values, phases, paths = preflight.get("values"), preflight.get("phases"), preflight.get("paths", {})
     if not isinstance(values, dict):
         raise ValueError("preflight: values is %r, not a dictionary of the run's variables" % (values,))
