@@ -261,7 +261,7 @@ def write_ledger(path: str, ledger: Ledger) -> None:
     handle, temporary = tempfile.mkstemp(prefix=".incident-", dir=folder)
     try:
         with os.fdopen(handle, "w") as out:
-            json.dump(ledger, out, sort_keys=True, separators=(",", ":"))
+            out.write(json.dumps(ledger, sort_keys=True, separators=(",", ":")))   # dumps: C's encoder, not dump's
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, 0o600)

@@ -118,7 +118,8 @@ def _queue_file(root, queue, queue_id, mode=0o700, hashed=True):
 
 def test_the_directories_list_what_postfix_would_list(tmp_path):
     """Each queue file, hashed or not, as showq and postsuper see them (mail_open_ok): a file cleanup is still writing
-    (no owner execute bit), a name that is not a queue ID, and anything not a regular file are passed over."""
+    in incoming (no owner execute bit), a name that is not a queue ID, and anything not a regular file are passed
+    over. Outside incoming a queue file arrived by a rename once complete: its mode is not read."""
     ids = {m["queue_id"]: m["queue_name"] for m in LISTED}
     for queue_id, queue in ids.items():
         _queue_file(str(tmp_path), queue, queue_id, hashed=queue != "incoming")
@@ -127,6 +128,9 @@ def test_the_directories_list_what_postfix_would_list(tmp_path):
     _queue_file(str(tmp_path), "deferred", "not-a-queue-id")
     os.symlink("/etc/passwd", os.path.join(str(tmp_path), "deferred", "5EC6F2B10A4"))
     os.mkdir(os.path.join(str(tmp_path), "deferred", "6FD7A3C21B5"))
+    os.symlink("/etc/passwd", os.path.join(str(tmp_path), "incoming", "70E8B4D32C6"))
+    _queue_file(str(tmp_path), "deferred", "81F9C5E43D7", mode=0o600)             # not cleanup's: its mode is not read
+    ids["81F9C5E43D7"] = "deferred"
     listed = list(PostfixCLI.list_on_disk(str(tmp_path), ["incoming", "active", "deferred", "hold"]))
     assert sorted((m["queue_id"], m["queue_name"]) for m in listed) == sorted(ids.items())
     assert all(m["arrival_time"] is None and m["sender"] is None and m["recipients"] == [] for m in listed)
