@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _actions, _worklist
 from ansible_collections.mailops.postfix.plugins.module_utils._listing import parse_json_lines
-from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import WHOLE_RUNS, PostfixCLI
+from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import WHOLE_RUNS, PostfixCLI, queue_ids_on_disk
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import Selector
 from ansible_collections.mailops.postfix.tests.unit import captures
 
@@ -134,6 +134,28 @@ def test_the_directories_list_what_postfix_would_list(tmp_path):
     listed = list(PostfixCLI.list_on_disk(str(tmp_path), ["incoming", "active", "deferred", "hold"]))
     assert sorted((m["queue_id"], m["queue_name"]) for m in listed) == sorted(ids.items())
     assert all(m["arrival_time"] is None and m["sender"] is None and m["recipients"] == [] for m in listed)
+
+
+def test_every_reading_of_a_queue_directory_takes_the_same_queue_files(tmp_path):
+    """The hold directory read for the proof and the window (queue IDs), the in-flight count of the back-pressure and
+    the listing all take a queue's regular files only - hashed or not; a symbolic link (to a file or to a directory) and
+    a directory named as a queue ID are not queue files. The count takes an incoming file still being written (it is in
+    flight); the listing does not (postsuper and showq pass over it)."""
+    root = str(tmp_path)
+    for queue in ("hold", "active", "incoming"):
+        _queue_file(root, queue, "3E5A3160721", hashed=True)
+        _queue_file(root, queue, "4jf2qb2Yd6zBs3G", hashed=False)
+        os.symlink("/etc/passwd", os.path.join(root, queue, "5EC6F2B10A4"))
+        os.symlink(root, os.path.join(root, queue, "6FD7A3C21B5"))
+        os.mkdir(os.path.join(root, queue, "70E8B4D32C6"))
+    _queue_file(root, "incoming", "81F9C5E43D7", mode=0o600)         # still being written
+    _queue_file(root, "hold", "not-a-queue-id")
+    assert queue_ids_on_disk(root, "hold") == ["3E5A3160721", "4jf2qb2Yd6zBs3G"]
+    assert queue_ids_on_disk(root, "deferred") == []                 # no such directory
+    assert PostfixCLI.count_in_flight(root) == 2 + 3
+    listed = PostfixCLI.list_on_disk(root, ["incoming", "active", "hold"])
+    assert sorted((m["queue_name"], m["queue_id"]) for m in listed) == sorted(
+        (queue, queue_id) for queue in ("incoming", "active", "hold") for queue_id in ("3E5A3160721", "4jf2qb2Yd6zBs3G"))
 
 
 def test_a_hold_from_the_directories_takes_the_same_whole_queues_as_from_the_listing(tmp_path):
