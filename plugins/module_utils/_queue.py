@@ -57,6 +57,11 @@ def is_queue_id(value: Any) -> bool:
     return isinstance(value, str) and _QUEUE_ID_RE.match(value) is not None
 
 
+def queue_ids_in(names: Iterable[str]) -> List[str]:
+    """The names (strings: a directory's entries) that have Postfix's queue ID syntax, in their order."""
+    return list(filter(_QUEUE_ID_RE.match, names))
+
+
 def domain_of(address: Optional[str]) -> str:
     """The domain of an address, lower-cased; '' for a local address or MAILER-DAEMON."""
     if not address or "@" not in address:
@@ -94,8 +99,10 @@ def compact(message: Message, reasons: bool = False) -> Message:
     their addresses only (with ``reasons``, (address, delay reason) pairs), repeated strings shared. The delay reasons
     are most of a parsed listing's memory (100,000 deferred messages with three recipients each, as Postfix 3.7 lists
     them: 212 MiB parsed, 44 MiB compact, measured with tracemalloc); shared, they take little more."""
+    if message["recipients"] == ():
+        return message      # compact already (on_disk, or compacted before): nothing in it to make smaller
     if not message["recipients"]:
-        recipients = ()     # e.g. a message known from its queue directory only (on_disk)
+        recipients = ()
     elif reasons:
         recipients = tuple((_shared(address), _shared(reason)) for address, reason in recipients_of(message))
     else:
@@ -115,7 +122,7 @@ def on_disk(queue_name: str, queue_id: str) -> Message:
     """A message known only from its queue directory: its queue and ID; what a listing would add - arrival time,
     size, envelope - unknown (None, no recipients)."""
     return {"queue_id": queue_id, "queue_name": queue_name, "arrival_time": None, "message_size": None,
-            "forced_expire": False, "sender": None, "recipients": []}
+            "forced_expire": False, "sender": None, "recipients": ()}
 
 
 def expanded(message: Message) -> Message:

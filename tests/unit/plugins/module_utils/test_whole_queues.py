@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from ansible_collections.mailops.postfix.plugins.module_utils import _actions, _worklist
+from ansible_collections.mailops.postfix.plugins.module_utils import _actions, _queue, _worklist
 from ansible_collections.mailops.postfix.plugins.module_utils._listing import parse_json_lines
 from ansible_collections.mailops.postfix.plugins.module_utils._postfix_cli import WHOLE_RUNS, PostfixCLI, queue_ids_on_disk
 from ansible_collections.mailops.postfix.plugins.module_utils._selection import Selector
@@ -133,7 +133,9 @@ def test_the_directories_list_what_postfix_would_list(tmp_path):
     ids["81F9C5E43D7"] = "deferred"
     listed = list(PostfixCLI.list_on_disk(str(tmp_path), ["incoming", "active", "deferred", "hold"]))
     assert sorted((m["queue_id"], m["queue_name"]) for m in listed) == sorted(ids.items())
-    assert all(m["arrival_time"] is None and m["sender"] is None and m["recipients"] == [] for m in listed)
+    assert all(m["arrival_time"] is None and m["sender"] is None and m["recipients"] == () for m in listed)
+    # compact as listed: the selection keeps each as it is, with no copy made of 100,000 of them
+    assert all(_queue.compact(m) is m for m in listed)
 
 
 def test_every_reading_of_a_queue_directory_takes_the_same_queue_files(tmp_path):
