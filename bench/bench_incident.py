@@ -39,9 +39,11 @@ python runs under GNU time for the benchmark).
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import gzip
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -204,6 +206,13 @@ def rss_wrapper(state_dir):
     return wrapper, log
 
 
+def keep_mail_log(out_dir):
+    """The host's Postfix log of the run, gzipped beside its report: the lab host is gone with the next fill."""
+    with open(lab.target_path(HOST, "log"), "rb") as source, \
+            gzip.open(os.path.join(out_dir, "postfix.log.gz"), "wb", compresslevel=3) as kept:
+        shutil.copyfileobj(source, kept)
+
+
 def run_runbook(args, out_dir):
     bench_dir = os.path.join(lab.STATE, "bench")
     os.makedirs(bench_dir, exist_ok=True)
@@ -221,6 +230,7 @@ def run_runbook(args, out_dir):
     run = run_cleanup(args.venv, os.path.join(lab.STATE, "inventory.yml"), extra, env_extra=env)
     with open(os.path.join(out_dir, "ansible.log"), "w") as handle:
         handle.write(run["output"])
+    keep_mail_log(out_dir)
     if run["rc"] != 0:
         raise RuntimeError("the runbook failed:\n%s" % run["output"][-5000:])
     with open(os.path.join(out_dir, "report.json")) as handle:
@@ -239,6 +249,7 @@ def run_runbook(args, out_dir):
     with open(rss_log) as handle:
         rss = [int(line.split()[-1]) for line in handle if line.strip() and line.split()[-1].isdigit()]
     return {"wall_s": run["wall_s"], "phases_s": phases["seconds"], "tasks": phases["tasks"],
+            "attempts": phases.get("attempts", {}),
             "controller_cpu_s": run["cpu_s"],
             "module_peak_rss_mib": max(rss) / 1024.0 if rss else None, "module_runs": len(rss),
             "archived": archived, "delivered": verify_host(args, archived)}
@@ -286,6 +297,8 @@ def main():
             runbook.append(run_runbook(args, out_dir))
             print("  runbook %.1f s %s" % (runbook[-1]["wall_s"], json.dumps(runbook[-1]["phases_s"], sort_keys=True)),
                   flush=True)
+            print("  waited (tries): %s; the host's Postfix log: %s" % (
+                json.dumps(runbook[-1]["attempts"], sort_keys=True), os.path.join(out_dir, "postfix.log.gz")), flush=True)
             print("round %d: raw" % (number + 1), flush=True)
             fresh_fill(args)
             raw.append(run_raw(args))

@@ -6,6 +6,8 @@
 
 A task's phase is the word before " | " in its name (the roles name every task "Phase | ..."), or the
 play's name; a task's time runs from its start to the next task's start (or the end of the run).
+Also written: how many times each waiting step of a runbook_phase task ran ("attempts", per phase, a
+list per host and step) - a phase that took long because it waited says so.
 Enable with ANSIBLE_CALLBACK_PLUGINS=bench/callback_plugins ANSIBLE_CALLBACKS_ENABLED=phase_times.
 """
 
@@ -22,7 +24,8 @@ name: phase_times
 type: aggregate
 short_description: wall time per runbook phase (benchmarks only)
 description:
-  - Writes the wall seconds and the task count of each phase to the file named by PHASE_TIMES_FILE.
+  - Writes the wall seconds and the task count of each phase, and the tries of the steps that waited, to the file
+    named by PHASE_TIMES_FILE.
 requirements:
   - PHASE_TIMES_FILE in the environment
 """
@@ -41,6 +44,7 @@ class CallbackModule(CallbackBase):
         self.started = None
         self.times = {}
         self.tasks = {}
+        self.attempts = {}
 
     def _close(self, now):
         if self.current is not None:
@@ -65,10 +69,22 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_handler_task_start(self, task):
         self._start(task)
 
+    def v2_runner_on_ok(self, result):
+        self._attempts(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._attempts(result)
+
+    def _attempts(self, result):
+        for step in result._result.get("steps") or []:
+            if isinstance(step, dict) and "attempts" in step:
+                self.attempts.setdefault(self.current or self.play, []).append(
+                    {"host": result._host.get_name(), "module": step.get("module"), "attempts": step["attempts"]})
+
     def v2_playbook_on_stats(self, stats):
         self._close(time.time())
         self.current = None
         path = os.environ.get("PHASE_TIMES_FILE")
         if path:
             with open(path, "w") as handle:
-                json.dump({"seconds": self.times, "tasks": self.tasks}, handle, indent=1, sort_keys=True)
+                json.dump({"seconds": self.times, "tasks": self.tasks, "attempts": self.attempts}, handle, indent=1, sort_keys=True)
