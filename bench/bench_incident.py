@@ -195,11 +195,12 @@ def verify_host(args, archived):
 
 
 def rss_wrapper(state_dir):
-    """A python3 for the host that logs each module run's peak RSS (KiB) - the host sees the lab's state dir."""
+    """A python3 for the host that logs each module run's wall seconds and peak RSS (KiB), a line per run in the order
+    they ran - the host sees the lab's state dir."""
     wrapper = os.path.join(state_dir, "python3-rss")
     log = os.path.join(state_dir, "module-rss.log")
     with open(wrapper, "w") as handle:
-        handle.write('#!/bin/sh\nexec /usr/bin/time -a -o %s -f "%%M" /usr/bin/python3 "$@"\n' % log)
+        handle.write('#!/bin/sh\nexec /usr/bin/time -a -o %s -f "%%e %%M" /usr/bin/python3 "$@"\n' % log)
     os.chmod(wrapper, 0o755)
     if os.path.exists(log):
         os.unlink(log)
@@ -246,6 +247,7 @@ def run_runbook(args, out_dir):
                            % (archived, listed, report["hosts"][HOST]["phases"]["archived"]))
     with open(times_file) as handle:
         phases = json.load(handle)
+    shutil.copy(rss_log, os.path.join(out_dir, "module-runs.log"))
     with open(rss_log) as handle:
         rss = [int(line.split()[-1]) for line in handle if line.strip() and line.split()[-1].isdigit()]
     return {"wall_s": run["wall_s"], "phases_s": phases["seconds"], "tasks": phases["tasks"],

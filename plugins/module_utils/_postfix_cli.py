@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.mailops.postfix.plugins.module_utils import _listing, _postcat, _queue
 from ansible_collections.mailops.postfix.plugins.module_utils._argspec import TOOLS
@@ -51,6 +51,10 @@ INBOUND_DAEMONS = ("smtpd", "qmqpd", "cleanup")
 # How many batches' postcat runs ahead of the batch being worked through (postcat_batches): postcat and the module's
 # Python overlap on two cores; more would hold more batches' output for little (the host's disk and Postfix share them).
 READ_AHEAD = 1
+# Where ``postcat -q`` may find a queue ID (and more: a file found in any of these is not taken for gone), read in this
+# order by queued_ids - active last again: the queue manager moves a message into active and out of it while the
+# others are read, and a message read in neither place is taken for gone.
+POSTCAT_QUEUES = ("active", "incoming", "maildrop", "hold", "deferred", "saved", "active")
 
 # Postfix's words -> what the operator can do about them.
 _HINTS = (
@@ -787,6 +791,21 @@ class PostfixCLI:
         envelopes."""
         return self.run_to_files(self.argv("postcat", "-q", *(tuple(flags) + tuple(_checked_ids("postcat", queue_ids)))))
 
+    def queued_ids(self) -> Optional[Set[str]]:
+        """The queue IDs of every file now in the queues ``postcat -q`` looks in (POSTCAT_QUEUES), from one read of
+        their directories; None when one of them cannot be read (not root): then nothing is known from them."""
+        if "queue_directory" not in self._found:
+            self._found["queue_directory"] = self.postconf("queue_directory")["queue_directory"]
+        queue_directory = self._found["queue_directory"]
+        folders = [os.path.join(queue_directory, queue) for queue in POSTCAT_QUEUES]
+        if not os.path.isdir(queue_directory) or not all(os.access(folder, os.R_OK | os.X_OK)
+                                                         for folder in folders if os.path.lexists(folder)):
+            return None
+        found = []      # type: List[Any]
+        for folder in folders:
+            _regular_files(folder, found)
+        return set(_queue.queue_ids_in(entry.name for entry in found))
+
     def postcat_messages(self, queue_ids: Iterable[str], reading: str = "whole",
                          first: Optional[Tuple[Optional[int], bytes, str]] = None
                          ) -> Iterator[Tuple[str, str, Optional[Dict[str, Any]]]]:
@@ -795,24 +814,32 @@ class PostfixCLI:
         ``reading`` is what postcat prints: "envelope" (``-e``, the envelope records), "headers" (``-e -h``),
         "whole" (everything). One ``postcat -q`` for many IDs, its output split by _postcat. postcat prints in
         order and dies at the first ID it cannot open - a message gone since the listing: that ID is gone and
-        postcat is asked again for the rest. Any other failure is a PostfixError. ``first``, when given, is what
+        postcat is asked again for the rest, less those no longer in the queue directories (read once, at the first
+        ID gone: ``queued_ids``) - a delivery going on must not cost a postcat run per message it delivered. Any other
+        failure is a PostfixError. ``first``, when given, is what
         the first ``postcat`` of all of QUEUE_IDS returned (run ahead by postcat_batches).
         """
         flags = _postcat.FLAGS[reading]
         remaining = list(queue_ids)
+        gone = set()        # type: Set[str]
+        looked = False
         while remaining:
-            rc, out, err = first if first is not None else self.postcat(remaining, flags)
+            asked = [queue_id for queue_id in remaining if queue_id not in gone]
+            rc, out, err = first if first is not None else self.postcat(asked, flags) if asked else (0, b"", "")
             first = None
             try:
-                printed = _postcat.split(out, remaining)
+                printed = _postcat.split(out, asked)
             except _postcat.PostcatError as exc:
                 raise PostfixError("postcat printed what cannot be read (%s): nothing was changed" % exc,
                                    ["postcat"], rc, err)
             written = 0
             for queue_id in remaining:
-                if queue_id not in printed:
+                if queue_id in gone:
+                    yield "gone", queue_id, None
+                elif queue_id in printed:
+                    yield "message", queue_id, printed[queue_id]
+                else:
                     break
-                yield "message", queue_id, printed[queue_id]
                 written += 1
             remaining = remaining[written:]
             if rc == 0 and not remaining:
@@ -823,6 +850,13 @@ class PostfixCLI:
                                    ["postcat"], rc, err)
             yield "gone", missing, None
             remaining = remaining[1:]
+            if remaining and not looked:
+                # A queue in motion (deliveries going on) loses many listed messages before postcat reads them: the
+                # others gone too are found by one read of the queue directories, not by a postcat run each.
+                looked = True
+                queued = self.queued_ids()
+                if queued is not None:
+                    gone = set(remaining) - queued
 
     def postcat_batches(self, batches: Iterable[List[str]], reading: str = "whole", ahead: int = READ_AHEAD
                         ) -> Iterator[Iterator[Tuple[str, str, Optional[Dict[str, Any]]]]]:

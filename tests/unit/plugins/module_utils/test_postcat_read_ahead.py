@@ -49,13 +49,29 @@ for queue_id in ids:
 '''
 
 
-def stand_in(tmp_path):
+POSTCONF = r'''#!/bin/sh
+echo %s
+'''
+
+
+def stand_in(tmp_path, where=None):
+    """The postcat stand-in, and a queue directory holding a file for each queue ID of WHERE ({queue_id: its queue's
+    path below the directory}; by default every captured message, in active) with a postconf stand-in naming it."""
     script = tmp_path / "postcat"
     log = tmp_path / "runs.log"
     script.write_text(STAND_IN % {"python": sys.executable, "log": str(log), "marker": str(tmp_path / "started"),
                                   "captured": CAPTURED, "fixtures": captures.FIXTURES})
     script.chmod(stat.S_IRWXU)
-    return PostfixCLI(tool_paths={"postcat": str(script)}), log
+    queue_directory = tmp_path / "spool"
+    for queue in ("incoming", "active", "deferred", "hold", "maildrop"):
+        (queue_directory / queue).mkdir(parents=True)
+    for queue_id, path in (dict.fromkeys(CAPTURED, "active") if where is None else where).items():
+        (queue_directory / path).mkdir(parents=True, exist_ok=True)
+        (queue_directory / path / queue_id).write_bytes(b"")
+    postconf = tmp_path / "postconf"
+    postconf.write_text(POSTCONF % queue_directory)
+    postconf.chmod(stat.S_IRWXU)
+    return PostfixCLI(tool_paths={"postcat": str(script), "postconf": str(postconf)}), log
 
 
 def alone(cli, batch):
@@ -97,3 +113,38 @@ def test_nothing_to_read(tmp_path):
     cli, log = stand_in(tmp_path)
     assert list(cli.postcat_batches(iter([]))) == []
     assert not log.exists()
+
+
+def test_the_messages_gone_with_the_first_are_known_from_one_read_of_the_queue_directories(tmp_path):
+    # a queue in motion: of the listed messages, three were delivered before postcat read them, one moved from active
+    # to deferred (a hashed subdirectory); postcat dies at the first gone one - the others gone are then found in the
+    # queue directories, and postcat runs once more, for the two still queued, not once per message gone
+    cli, log = stand_in(tmp_path, {"32D2F160014": "active", "623E4160083": "deferred/6", "106AB1600C3": "hold"})
+    batch = ["32D2F160014", "0000000DEAD", "0000000BEEF", "623E4160083", "0000000FADE", "106AB1600C3"]
+    got = [(kind, queue_id) for kind, queue_id, _printed in cli.postcat_messages(batch)]
+    assert got == [("message", "32D2F160014"), ("gone", "0000000DEAD"), ("gone", "0000000BEEF"),
+                   ("message", "623E4160083"), ("gone", "0000000FADE"), ("message", "106AB1600C3")]
+    assert log.read_text().splitlines() == [" ".join(batch), "623E4160083 106AB1600C3"]
+
+
+def test_a_message_postcat_cannot_find_though_its_file_is_there_is_still_asked_for_alone(tmp_path):
+    # the directories say 0000000BEEF is queued (it moved there after postcat looked): it is not taken for gone on
+    # their word - postcat is asked, and only its own "No such file" makes it gone
+    cli, log = stand_in(tmp_path, {"32D2F160014": "active", "0000000BEEF": "incoming", "106AB1600C3": "hold"})
+    batch = ["32D2F160014", "0000000DEAD", "0000000BEEF", "106AB1600C3"]
+    got = [(kind, queue_id) for kind, queue_id, _printed in cli.postcat_messages(batch)]
+    assert got == [("message", "32D2F160014"), ("gone", "0000000DEAD"), ("gone", "0000000BEEF"),
+                   ("message", "106AB1600C3")]
+    assert log.read_text().splitlines() == [" ".join(batch), "0000000BEEF 106AB1600C3", "106AB1600C3"]
+
+
+def test_without_a_queue_directory_to_read_each_gone_message_costs_a_run_as_before(tmp_path):
+    # the directories cannot be read (here: postconf names none that exists): nothing is taken for gone without
+    # postcat's word
+    cli, log = stand_in(tmp_path, {})
+    (tmp_path / "postconf").write_text(POSTCONF % (tmp_path / "no-such-spool"))
+    batch = ["32D2F160014", "0000000DEAD", "0000000BEEF", "106AB1600C3"]
+    got = [(kind, queue_id) for kind, queue_id, _printed in cli.postcat_messages(batch)]
+    assert got == [("message", "32D2F160014"), ("gone", "0000000DEAD"), ("gone", "0000000BEEF"),
+                   ("message", "106AB1600C3")]
+    assert log.read_text().splitlines() == [" ".join(batch), "0000000BEEF 106AB1600C3", "106AB1600C3"]
