@@ -801,10 +801,8 @@ class PostfixCLI:
         if not os.path.isdir(queue_directory) or not all(os.access(folder, os.R_OK | os.X_OK)
                                                          for folder in folders if os.path.lexists(folder)):
             return None
-        found = []      # type: List[Any]
-        for folder in folders:
-            _regular_files(folder, found)
-        return set(_queue.queue_ids_in(entry.name for entry in found))
+        return set(_queue.queue_ids_in(entry.name for queue in POSTCAT_QUEUES
+                                       for entry in queue_files(queue_directory, queue)))
 
     def postcat_messages(self, queue_ids: Iterable[str], reading: str = "whole",
                          first: Optional[Tuple[Optional[int], bytes, str]] = None
@@ -816,8 +814,8 @@ class PostfixCLI:
         order and dies at the first ID it cannot open - a message gone since the listing: that ID is gone and
         postcat is asked again for the rest, less those no longer in the queue directories (read once, at the first
         ID gone: ``queued_ids``) - a delivery going on must not cost a postcat run per message it delivered. Any other
-        failure is a PostfixError. ``first``, when given, is what
-        the first ``postcat`` of all of QUEUE_IDS returned (run ahead by postcat_batches).
+        failure is a PostfixError. ``first``, when given, is what the first ``postcat`` of all of QUEUE_IDS returned
+        (run ahead by postcat_batches).
         """
         flags = _postcat.FLAGS[reading]
         remaining = list(queue_ids)
@@ -825,7 +823,12 @@ class PostfixCLI:
         looked = False
         while remaining:
             asked = [queue_id for queue_id in remaining if queue_id not in gone]
-            rc, out, err = first if first is not None else self.postcat(asked, flags) if asked else (0, b"", "")
+            if first is not None:
+                rc, out, err = first
+            elif asked:
+                rc, out, err = self.postcat(asked, flags)
+            else:               # every ID left is known gone: nothing to ask postcat for
+                rc, out, err = 0, b"", ""
             first = None
             try:
                 printed = _postcat.split(out, asked)
