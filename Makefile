@@ -14,7 +14,7 @@ TARGET_PYTHONS := $(subst $(eval) ,:,$(wildcard $(PYENV)/3.*/bin))
 export LANG := C.UTF-8
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration molecule test demo bench bench-fleet bench-incident clean
+.PHONY: help setup collection unit sanity ansible-units lint docs-lint galaxy integration molecule test demo bench bench-fleet bench-incident bench-hold clean
 
 help:
 	@echo "make test   - set up this machine, then run every test on both controllers"
@@ -125,6 +125,10 @@ bench-fleet: setup collection
 # The 100,000-message incident on one lab host: the runbook against the same work with the raw tools.
 bench-incident: setup collection
 	$(VENVS)/ctl-2.21/bin/python bench/bench_incident.py
+
+# The runbook's hold phase against a raw hold with and without the same incident window (one loaded lab host).
+bench-hold: setup collection
+	$(VENVS)/ctl-2.21/bin/python bench/bench_hold.py
 
 clean:
 	rm -rf .build tests/output

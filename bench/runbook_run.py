@@ -25,8 +25,9 @@ def machine_busy_s():
     return (user + nice + system + irq + softirq + steal) / float(os.sysconf("SC_CLK_TCK"))
 
 
-def run_cleanup(venv, inventory, extra_vars, collections=None, forks=None, env_extra=None, extra_files=()):
-    """ansible-playbook mailops.postfix.cleanup; returns its output and what it cost.
+def run_cleanup(venv, inventory, extra_vars, collections=None, forks=None, env_extra=None, extra_files=(),
+                playbook="mailops.postfix.cleanup"):
+    """ansible-playbook PLAYBOOK (the cleanup runbook unless told); returns its output and what it cost.
 
     The controller's CPU is getrusage(RUSAGE_CHILDREN) around the run: ansible-playbook and every
     process it started (forked workers, ssh clients) - not the lab hosts', which sshd starts.
@@ -40,7 +41,7 @@ def run_cleanup(venv, inventory, extra_vars, collections=None, forks=None, env_e
         argv += ["-f", str(forks)]
     for path in extra_files:
         argv += ["-e", "@" + path]
-    argv += ["-e", json.dumps(extra_vars), "mailops.postfix.cleanup"]
+    argv += ["-e", json.dumps(extra_vars), playbook]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = machine_busy_s()
     start = time.perf_counter()
