@@ -14,18 +14,20 @@ queue, each round in a rotated order, the queue restored before every run:
                postfix reload, postsuper -h ALL
   runbook      ansible-playbook mailops.postfix.hold (pre-flight, then the hold phase: postfix_incident opens the
                window - ledger, main.cf, reload, the wait for cleanup processes with the old settings -, then
-               postfix_queue_action holds the queues by ID, proves it from the hold directory, writes the ledger and
-               counts the junk it held from the assessment's verdicts); the phase's seconds from
-               bench/callback_plugins/phase_times.py, the pre-flight not counted
+               postfix_queue_action lists the queues, holds those it takes whole with postsuper -h ALL QUEUE...,
+               proves each ID from the hold directory, writes the ledger and counts the junk it held from the
+               assessment's verdicts); the phase's seconds from bench/callback_plugins/phase_times.py, the
+               pre-flight not counted
 
 The fill is bench_incident's (--scenario login: 100,000 junk from a compromised login with forged senders + 1,000
 legitimate, all deferred), then one plan-mode run of the cleanup runbook (changes nothing; its assessment keeps
 the verdicts the runbook's hold counts the junk from). Then Postfix is stopped and the queue directories, main.cf
 and the runbook's state directory are copied - the queue files as hard links: a short queue ID is made of the file's
 inode number, and a copy would make Postfix rename every file at its start (new IDs, the verdicts no longer theirs);
-before each run they are copied back (the deferred messages next tried an hour later, as right after the fill) and
-Postfix started. Every run
-must leave every message on hold (counted from the hold directory), or the benchmark stops.
+before each run they are copied back (the deferred messages next tried an hour later, as right after the fill),
+Postfix started, and the structure check its start leaves running waited for. Every run must leave every message on
+hold (counted from the hold directory), or the benchmark stops. Each raw command is timed on its own, and each of the
+runbook's module runs on the host (GNU time around the host's Python).
 
     python bench/bench_hold.py [--rounds 3] [--junk 100000] [--legitimate 1000] [--out DIR] [--keep]
 """
