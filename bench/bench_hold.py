@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_incident  # noqa: E402
-from bench_incident import LOGIN, fresh_fill, host_sh, lab, rss_wrapper  # noqa: E402
+from bench_incident import LOGIN, fresh_fill, host_sh, lab, phase_times_env, rss_wrapper, step_seconds  # noqa: E402
 from runbook_run import run_cleanup  # noqa: E402
 
 QUEUES = ("incoming", "active", "deferred", "hold", "maildrop", "defer", "bounce", "flush", "trace", "saved", "corrupt")
@@ -56,45 +56,45 @@ SNAPSHOT = "/var/backups/bench-hold"
 SPOOL_SNAPSHOT = SPOOL + "/bench-hold"
 STATE = "/var/lib/mailops-postfix"
 
-SNAPSHOT_SCRIPT = """set -e
+# Postfix stopped, its master gone
+STOPPED = """set -e
 postfix stop 2>/dev/null
 while [ -e {spool}/pid/master.pid ] && kill -0 "$(cat {spool}/pid/master.pid)" 2>/dev/null; do sleep 0.1; done
-rm -rf {snap} {spool_snap} && mkdir -p {spool_snap} {snap}/state {snap}/etc
+"""
+
+SNAPSHOT_SCRIPT = STOPPED + """rm -rf {snap} {spool_snap} && mkdir -p {spool_snap} {snap}/state {snap}/etc
 for q in {queues}; do [ ! -e {spool}/$q ] || cp -al {spool}/$q {spool_snap}/; done
 cp -a {state}/. {snap}/state/
 cp -a /etc/postfix/. {snap}/etc/
 postfix start 2>/dev/null
 """
 
-RESTORE_SCRIPT = """set -e
-postfix stop 2>/dev/null
-while [ -e {spool}/pid/master.pid ] && kill -0 "$(cat {spool}/pid/master.pid)" 2>/dev/null; do sleep 0.1; done
-for q in {queues}; do rm -rf {spool}/$q; [ ! -e {spool_snap}/$q ] || cp -al {spool_snap}/$q {spool}/; done
+RESTORE_SCRIPT = STOPPED + """for q in {queues}; do rm -rf {spool}/$q; [ ! -e {spool_snap}/$q ] || cp -al {spool_snap}/$q {spool}/; done
 # a deferred file's time is when it is next tried: an hour ahead, so the queue manager leaves the queue alone
 find {spool}/deferred -type f -print0 | xargs -0 -r touch -d @$(( $(date +%s) + 3600 ))
 find {state} -mindepth 1 -delete && cp -a {snap}/state/. {state}/
 find /etc/postfix -mindepth 1 -delete && cp -a {snap}/etc/. /etc/postfix/
 postfix start 2>/dev/null
-# postfix-script's start leaves a structure check of every queue running (postsuper, ~1.5 s at 100,000 files): until it
-# ends, a reload's own check (postsuper active) waits for it and a hold competes with it - not what an incident meets
+# postfix-script's start leaves a structure check of every queue running (a background postsuper): a hold right after
+# the start competes with it - not what an incident meets
 while pgrep -x postsuper >/dev/null; do sleep 0.1; done
 sync
 """
 
-# Each raw side prints a mark (name, date +%s.%N) after each of its commands: its parts are timed too.
+# Each raw side marks its start and the end of each of its commands as bench_incident's raw script does
+# (STEP name stamp): its parts are timed too.
+STEP = 'step() { echo "STEP $1 $(date +%s.%N)"; }\nstep start\n'
 RAW = {
-    "raw": """echo start $(date +%s.%N)
-postsuper -h ALL 2>/dev/null
-echo postsuper $(date +%s.%N)
+    "raw": STEP + """postsuper -h ALL 2>/dev/null
+step postsuper
 """,
-    "raw-window": """echo start $(date +%s.%N)
-printf '/^/ HOLD incident window (bench)\\n' > /etc/postfix/bench_window.regexp
+    "raw-window": STEP + """printf '/^/ HOLD incident window (bench)\\n' > /etc/postfix/bench_window.regexp
 postconf -e 'header_checks = regexp:/etc/postfix/bench_window.regexp'
-echo postconf $(date +%s.%N)
+step postconf
 postfix reload 2>/dev/null
-echo reload $(date +%s.%N)
+step reload
 postsuper -h ALL 2>/dev/null
-echo postsuper $(date +%s.%N)
+step postsuper
 """,
 }
 
@@ -105,9 +105,8 @@ def on_hold():
 
 def run_raw(side):
     """(the side's seconds, {command: seconds})"""
-    marks = [(name, float(stamp)) for name, stamp in (line.split() for line in host_sh(RAW[side]).splitlines())]
-    parts = dict((name, stamp - marks[index][1]) for index, (name, stamp) in enumerate(marks[1:]))
-    return marks[-1][1] - marks[0][1], parts
+    parts, seconds = step_seconds(host_sh(RAW[side]))
+    return seconds, parts
 
 
 def run_phase(args, junk, out_dir):
@@ -116,11 +115,9 @@ def run_phase(args, junk, out_dir):
     os.makedirs(bench_dir, exist_ok=True)
     wrapper, runs_log = rss_wrapper(bench_dir)
     times_file = os.path.join(out_dir, "phase-times.json")
-    env = {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"), "ANSIBLE_CALLBACKS_ENABLED": "phase_times",
-           "PHASE_TIMES_FILE": times_file}
     run = run_cleanup(args.venv, os.path.join(lab.STATE, "inventory.yml"),
-                      {"mailops_junk": junk, "ansible_python_interpreter": wrapper}, env_extra=env,
-                      playbook="mailops.postfix.hold")
+                      {"mailops_junk": junk, "ansible_python_interpreter": wrapper},
+                      env_extra=phase_times_env(times_file), playbook="mailops.postfix.hold")
     with open(os.path.join(out_dir, "ansible.log"), "w") as handle:
         handle.write(run["output"])
     if run["rc"] != 0:
@@ -200,8 +197,7 @@ def main():
         medians["raw-window"] / medians["raw"]))
     with open(os.path.join(args.out, "hold-%d.json" % args.junk), "w") as handle:
         json.dump({"args": vars(args), "seconds": samples, "raw_parts": raw_parts, "module_runs": module_runs,
-                   "medians": medians}, handle,
-                  indent=1)
+                   "medians": medians}, handle, indent=1)
     return 0
 
 

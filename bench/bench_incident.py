@@ -102,6 +102,21 @@ step delivered
 """
 
 
+def step_seconds(output):
+    """{step: seconds since the step before} from a raw script's ``STEP name stamp`` lines (its ``step`` function),
+    and the seconds from its first mark to its last."""
+    marks = [(name, float(stamp)) for name, stamp in
+             (line.split()[1:] for line in output.splitlines() if line.startswith("STEP "))]
+    steps = dict((name, stamp - marks[index][1]) for index, (name, stamp) in enumerate(marks[1:]))
+    return steps, marks[-1][1] - marks[0][1]
+
+
+def phase_times_env(times_file):
+    """The environment that makes ansible-playbook write each phase's seconds (bench/callback_plugins) to TIMES_FILE."""
+    return {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"), "ANSIBLE_CALLBACKS_ENABLED": "phase_times",
+            "PHASE_TIMES_FILE": times_file}
+
+
 def host_sh(script, check=True):
     proc = subprocess.run(lab.enter(HOST) + ["sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, check=False)
@@ -226,9 +241,7 @@ def run_runbook(args, out_dir):
                   "report_print": False, "ansible_python_interpreter": wrapper})
     if args.pipelining:
         extra["ansible_pipelining"] = args.pipelining == "on"
-    env = {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"), "ANSIBLE_CALLBACKS_ENABLED": "phase_times",
-           "PHASE_TIMES_FILE": times_file}
-    run = run_cleanup(args.venv, os.path.join(lab.STATE, "inventory.yml"), extra, env_extra=env)
+    run = run_cleanup(args.venv, os.path.join(lab.STATE, "inventory.yml"), extra, env_extra=phase_times_env(times_file))
     with open(os.path.join(out_dir, "ansible.log"), "w") as handle:
         handle.write(run["output"])
     keep_mail_log(out_dir)
@@ -269,8 +282,7 @@ def run_raw(args):
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError("the raw script failed: %s" % proc.stderr[-3000:])
-    marks = [line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("STEP ")]
-    steps = dict((name, float(stamp) - float(marks[index][1])) for index, (name, stamp) in enumerate(marks[1:]))
+    steps, _seconds = step_seconds(proc.stdout)
     archived = int(host_sh("cat %s/batch-*.mbox | grep -c '^\\*\\*\\* ENVELOPE RECORDS' || true" % RAW_ARCHIVE).strip())
     return {"wall_s": elapsed, "steps_s": steps, "archived": archived, "delivered": verify_host(args, archived)}
 
